@@ -1,0 +1,255 @@
+"""``bait_select``: the BAIT selection on embeddings and probabilities."""
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
+from ._greedy import GreedyProblem, greedy_select, tie_rtol
+from ._kernels import numba_available
+from ._memory import check_fits
+from ._validation import (
+    as_array,
+    check_at_least_one,
+    check_dtype_name,
+    check_matrix,
+    check_n_select,
+    check_positive,
+    check_proba,
+)
+
+__all__ = ["bait_select"]
+
+_FISHER_OPTIONS = ("pool", "identity")
+_DEFAULT_CHUNK_BYTES = 16 * 2**20
+
+
+def bait_select(pool_embeddings, n_select, *, pool_proba=None,
+                labeled_embeddings=None, labeled_proba=None, lam=1.0,
+                oversample=2.0, fisher="pool", dtype=None, chunk_size=None,
+                use_numba=None, return_info=False):
+    """Select a batch by BAIT's forward-backward greedy Fisher objective.
+
+    Greedily minimises ``tr(M⁻¹ F)``, where F is the average last-layer
+    Fisher information of the pool and labeled points and M the Fisher of
+    the labeled points plus the batch, regularised by ``lam``. With
+    ``pool_proba`` this is rank-k classification BAIT; without it, rank-one
+    regression BAIT (the Fisher of squared loss is ``h hᵀ``, whatever the
+    number of outputs).
+
+    The weighting follows the authors' published code (JordanAsh/badge,
+    ``bait_sampling.py``), which produced the paper's results, rather than
+    the paper's Algorithm 1: ``M = lam·I + Σ_{x∈L} I(x) / (n_l + B)`` and each
+    candidate adds ``B / (n_l + B) · I(x)``.
+
+    Parameters
+    ----------
+    pool_embeddings : array of shape (n_pool, d)
+        Penultimate-layer embeddings of the unlabeled pool. NumPy, CuPy,
+        torch or any array-API array; the computation runs where it lives.
+    n_select : int
+        Batch size B, in ``[1, n_pool]``.
+    pool_proba : array of shape (n_pool, k), default=None
+        Class probabilities of the pool (rows sum to 1). None selects
+        regression BAIT.
+    labeled_embeddings : array of shape (n_labeled, d), default=None
+        Embeddings of the already labeled points; None means no labeled set.
+    labeled_proba : array of shape (n_labeled, k), default=None
+        The model's class probabilities for the labeled points (the labeled
+        Fisher uses probabilities, not labels). Required with
+        ``labeled_embeddings`` for classification; must be None for
+        regression.
+    lam : float, default=1.0
+        Regulariser λ > 0 added to M; keeps M invertible.
+    oversample : float, default=2.0
+        Forward greedy adds ``min(n_pool, ceil(oversample * n_select))``
+        points, backward pruning then removes the extra ones. ``>= 1``;
+        1 means forward only.
+    fisher : {"pool", "identity"}, default="pool"
+        "pool" is BAIT. "identity" replaces F by the identity (minimises
+        ``tr(M⁻¹)``, the paper's "BAIT without the pool Fisher" ablation).
+    dtype : {None, "float32", "float64"}, default=None
+        Precision of the products over the embeddings, the O(N) work. None
+        uses the embeddings' own floating dtype (float64 for integers).
+        Whatever this is, the per-candidate state, M⁻¹ and the scores are
+        accumulated in float64; "float64" reproduces the dense float64
+        rule, "float32" is about twice as fast on a CPU and picks the same
+        batch up to near-ties.
+    chunk_size : int, default=None
+        Pool rows processed at a time; None sizes chunks to about 16 MiB.
+    use_numba : bool, default=None
+        Use the compiled kernel for NumPy inputs (``pip install numba``).
+        None uses it when numba is importable; True requires it.
+    return_info : bool, default=False
+        Also return a :class:`~sklearn.utils.Bunch` with the objective trace
+        and per-point gains.
+
+    Returns
+    -------
+    indices : integer array of shape (n_select,)
+        Indices into the pool, in the order the points were added, in the
+        namespace and on the device of ``pool_embeddings``.
+    info : Bunch
+        Only with ``return_info=True``: ``objective`` (NumPy float64, the
+        value of ``tr(M⁻¹ F)`` before the first step and after each forward
+        addition and backward removal), ``gains`` (NumPy float64, the
+        forward decrease of the objective when each returned point was
+        added), ``forward`` (NumPy int64, every forward addition in order,
+        before pruning), ``n_forward``, ``used_numba`` and ``timings``
+        (wall-clock seconds of set-up, candidate GEMMs, per-candidate kernel
+        and dk × dk updates; on asynchronous devices only their sum is
+        meaningful).
+
+    Raises
+    ------
+    ValueError
+        Inconsistent shapes, NaN or infinite values, probabilities that are
+        negative or do not sum to 1, ``n_select`` outside ``[1, n_pool]``,
+        ``lam <= 0``, ``oversample < 1`` or an unknown option.
+    TypeError
+        Non-numeric arrays or parameters of the wrong type.
+    MemoryError
+        When the dk × dk matrices and per-candidate states would not fit in
+        the available memory; raised before anything large is allocated.
+
+    Notes
+    -----
+    Ties (scores equal up to rounding) go to the smaller pool index, in the
+    forward and in the backward pass. A selection costs O(N·d²·k²) once and
+    O(N·d·k² + N·k³) per greedy step, with O(N·k² + (dk)²) memory: the
+    Kronecker structure ``V_x = G_x ⊗ h_x`` of each candidate's Fisher
+    factor is never expanded (``shared/DESIGN.md`` §3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbait import bait_select
+    >>> rng = np.random.default_rng(0)
+    >>> emb = rng.normal(size=(200, 8))
+    >>> logits = rng.normal(size=(200, 3))
+    >>> proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    >>> idx = bait_select(emb, 5, pool_proba=proba)
+    >>> idx.shape, len(set(idx.tolist()))
+    ((5,), 5)
+    """
+    names = ("pool_embeddings", "pool_proba", "labeled_embeddings",
+             "labeled_proba")
+    arrays = [as_array(a, n) for a, n in zip(
+        (pool_embeddings, pool_proba, labeled_embeddings, labeled_proba),
+        names)]
+    h_pool, p_pool, h_lab, p_lab = arrays
+    if h_pool is None:
+        raise ValueError("pool_embeddings is required; got None.")
+    xp = get_namespace(*arrays)
+    _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
+    n_pool, d = h_pool.shape
+    n_select = check_n_select(n_select, n_pool)
+    lam = check_positive(lam, "lam")
+    oversample = check_at_least_one(oversample, "oversample")
+    if fisher not in _FISHER_OPTIONS:
+        raise ValueError(
+            f"fisher must be one of {set(_FISHER_OPTIONS)}; got {fisher!r}.")
+    dtype_name = check_dtype_name(dtype) or _natural_dtype(xp, h_pool)
+    gemm_dtype = float_dtype(xp, dtype_name)
+    if h_lab is not None and h_lab.shape[0] == 0:
+        h_lab = p_lab = None
+    k = 1 if p_pool is None else p_pool.shape[1]
+    budget = _chunk_budget(chunk_size, d, k)
+    numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
+
+    n_lab = 0 if h_lab is None else h_lab.shape[0]
+    check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget))
+
+    problem = GreedyProblem(xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype)
+    result = greedy_select(
+        problem, n_select, lam=lam, oversample=oversample,
+        identity_fisher=(fisher == "identity"), budget_bytes=budget,
+        use_numba=numba_ok, rtol=tie_rtol(dtype_name))
+    indices = xp.asarray(result["kept"], dtype=xp.int64,
+                         device=device(h_pool))
+    if not return_info:
+        return indices
+    info = Bunch(
+        objective=np.asarray(result["objective"], dtype=np.float64),
+        gains=np.asarray(result["gains"], dtype=np.float64),
+        forward=np.asarray(result["forward"], dtype=np.int64),
+        n_forward=len(result["forward"]),
+        used_numba=numba_ok,
+        timings=result["timings"],
+    )
+    return indices, info
+
+
+def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
+    check_matrix(xp, h_pool, "pool_embeddings")
+    n_pool, d = h_pool.shape
+    if p_pool is not None:
+        check_proba(xp, p_pool, "pool_proba", n_rows=n_pool,
+                    rows_name="pool_embeddings")
+    if h_lab is None:
+        if p_lab is not None:
+            raise ValueError("labeled_proba was given without "
+                             "labeled_embeddings; pass both or neither.")
+        return
+    check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
+                 cols_name="pool_embeddings", allow_empty=True)
+    if p_pool is None:
+        if p_lab is not None:
+            raise ValueError(
+                "labeled_proba was given but pool_proba is None; regression "
+                "BAIT takes no probabilities. Pass pool_proba for "
+                "classification, or drop labeled_proba.")
+        return
+    if p_lab is None:
+        raise ValueError(
+            "labeled_proba is required with labeled_embeddings when "
+            "pool_proba is given (the labeled Fisher uses the model's "
+            "probabilities).")
+    check_proba(xp, p_lab, "labeled_proba", n_rows=h_lab.shape[0],
+                rows_name="labeled_embeddings", n_classes=p_pool.shape[1],
+                classes_name="pool_proba")
+
+
+def _natural_dtype(xp, h):
+    if h.dtype == xp.float32:
+        return "float32"
+    return "float64"
+
+
+def _chunk_budget(chunk_size, d, k):
+    if chunk_size is None:
+        return _DEFAULT_CHUNK_BYTES
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
+            or chunk_size < 1:
+        raise ValueError(
+            f"chunk_size must be a positive integer or None; got "
+            f"{chunk_size!r}.")
+    # The budget is in bytes; a chunk's widest row is about 8·(d·k + 2k²)·3.
+    return chunk_size * 24 * (d * k + 2 * k * k)
+
+
+def _resolve_numba(use_numba, xp, rank_one):
+    if use_numba not in (None, True, False):
+        raise ValueError(
+            f"use_numba must be None, True or False; got {use_numba!r}.")
+    available = numba_available()
+    if use_numba and not available:
+        raise ImportError(
+            "use_numba=True needs numba: pip install numba (or "
+            "pip install 'skbait[fast]').")
+    if use_numba and not is_numpy_namespace(xp):
+        raise ValueError(
+            "use_numba=True works only for NumPy arrays; got arrays of "
+            f"namespace {xp.__name__}.")
+    if rank_one:
+        return False  # the rank-one update is a few vector operations
+    wanted = available if use_numba is None else use_numba
+    return bool(wanted and is_numpy_namespace(xp))
+
+
+def _memory_needed(n_pool, d, k, n_lab, budget):
+    """Bytes that a selection holds at its peak (float64 matrices)."""
+    dk = d * k
+    square = 8 * dk * dk
+    states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 8 * n_pool
+    # M⁻¹, F and C at set-up (plus M itself with a labeled set).
+    return (4 if n_lab else 3) * square + states + 2 * budget

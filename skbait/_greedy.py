@@ -1,0 +1,332 @@
+"""Forward-backward greedy minimisation of ``tr(M⁻¹ F)`` (DESIGN.md §2, §3).
+
+State kept during a selection (float64):
+
+- ``m_inv``: M⁻¹ (dk × dk); ``fisher``: F (dk × dk), or None for F = I;
+- for every pool point, packed ``A_x = V_xᵀ M⁻¹ V_x`` and
+  ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` (see ``_kernels.py``).
+
+Committing point s with sign σ (add: +1, remove: -1), with
+``U = M⁻¹ V_s``, ``L Lᵀ = (I + σ Uᵀ V_s)⁻¹``, ``Ũ = U L``,
+``R̃ = σ M⁻¹ F Ũ - ½ Ũ (Ũᵀ F Ũ)``:
+
+- ``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ`` (Woodbury),
+- every candidate's ``A_x``, ``B_x`` from one GEMM of the pool embeddings
+  against Ũ and R̃ rearranged as d × k² blocks.
+
+This is DESIGN.md §3's update with ``K = σ L Lᵀ`` folded into the GEMM
+operands, so that each candidate needs only two rank-k products.
+"""
+
+import math
+import time
+
+from array_api_compat import device
+
+from ._array_api import subtract_outer
+from ._fisher import (
+    block_quadratic_forms,
+    fisher_sum,
+    gt_q_g,
+    n_packed,
+    pack_symmetric,
+    point_factor,
+    rows_per_chunk,
+)
+from ._kernels import get_kernel
+
+__all__ = ["GreedyProblem", "greedy_select", "tie_rtol"]
+
+
+def tie_rtol(gemm_dtype_name):
+    """Relative gap under which two scores count as tied (smaller index wins).
+
+    Scores agree with a dense float64 evaluation to about 1e-12 when the
+    GEMMs run in float64 and about 1e-6 in float32; closer scores are not
+    distinguishable and the rule sends them to the smaller index.
+    """
+    return 1e-9 if gemm_dtype_name == "float64" else 1e-5
+
+
+class GreedyProblem:
+    """Validated inputs of one selection (arrays of one namespace).
+
+    Parameters
+    ----------
+    xp : namespace
+    h_pool, p_pool : arrays (n_u, d), (n_u, k) or None
+    h_lab, p_lab : arrays (n_l, d), (n_l, k) or None; n_l may be 0
+    gemm_dtype : dtype of ``xp`` used for the O(N) matrix products
+    """
+
+    def __init__(self, xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype):
+        self.xp = xp
+        self.h_pool = h_pool
+        self.p_pool = p_pool
+        self.h_lab = h_lab
+        self.p_lab = p_lab
+        self.gemm_dtype = gemm_dtype
+        self.rank_one = p_pool is None
+        self.n_pool, self.d = h_pool.shape
+        self.n_lab = 0 if h_lab is None else h_lab.shape[0]
+        self.k = 1 if self.rank_one else p_pool.shape[1]
+        self.dk = self.d * self.k
+
+
+def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
+                  budget_bytes, use_numba, rtol):
+    """Run the selection; return a dict describing it.
+
+    - ``kept``: the selected pool indices in the order they were added;
+    - ``forward``: every forward addition, in order (before pruning);
+    - ``objective``: ``tr(M⁻¹ F)`` before the first step and after every
+      addition and removal;
+    - ``gains``: each kept point's forward decrease of the objective;
+    - ``timings``: wall-clock seconds of set-up, candidate GEMMs, the
+      per-candidate kernel and the dk × dk updates (not synchronised on
+      asynchronous devices, where only their sum is meaningful).
+    """
+    run = _Run(problem, n_select, lam, identity_fisher, budget_bytes,
+               use_numba, rtol)
+    n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
+    chosen, gains = run.forward(n_forward, n_select)
+    kept = run.backward(chosen, n_select)
+    gain_of = dict(zip(chosen, gains))
+    return {"kept": kept, "forward": chosen, "objective": run.objective,
+            "gains": [gain_of[i] for i in kept], "timings": run.timings}
+
+
+class _Run:
+    def __init__(self, problem, n_select, lam, identity_fisher, budget_bytes,
+                 use_numba, rtol):
+        xp = problem.xp
+        started = time.perf_counter()
+        self.timings = {"setup": 0.0, "gemm": 0.0, "kernel": 0.0,
+                        "commit": 0.0}
+        self.problem = problem
+        self.xp = xp
+        self.rtol = rtol
+        self.budget = budget_bytes
+        self.kernel = get_kernel(xp, problem.rank_one, use_numba)
+        self.scale = n_select / (problem.n_lab + n_select)
+        self.sqrt_s = math.sqrt(self.scale)
+        self.dev = device(problem.h_pool)
+        self.lam = lam
+
+        lab_sum = None
+        if problem.n_lab:
+            lab_sum = self._fisher_sum(problem.h_lab, problem.p_lab)
+        if identity_fisher:
+            self.fisher = None
+        else:
+            total = self._fisher_sum(problem.h_pool, problem.p_pool)
+            if lab_sum is not None:
+                total = total + lab_sum
+            self.fisher = total / (problem.n_pool + problem.n_lab)
+
+        eye = xp.eye(problem.dk, dtype=xp.float64, device=self.dev)
+        if lab_sum is None:
+            self.m_inv = eye / lam
+        else:
+            m0 = lam * eye + lab_sum / (problem.n_lab + n_select)
+            del lab_sum
+            m_inv = xp.linalg.inv(m0)
+            del m0
+            self.m_inv = 0.5 * (m_inv + m_inv.T)
+        self.objective = [float(self._trace_fisher(self.m_inv))]
+        self._init_states()
+        self.timings["setup"] = time.perf_counter() - started
+
+    # ---- set-up -------------------------------------------------------
+    def _fisher_sum(self, h, p):
+        return fisher_sum(self.xp, h, p, gemm_dtype=self.problem.gemm_dtype,
+                          budget_bytes=self.budget)
+
+    def _trace_fisher(self, m):
+        if self.fisher is None:
+            return self.xp.linalg.trace(m)
+        return self.xp.sum(m * self.fisher)
+
+    def _times_fisher(self, m):
+        return m if self.fisher is None else self.xp.matmul(self.fisher, m)
+
+    def _init_states(self):
+        """A_x, B_x for every pool point, then the first forward scores."""
+        xp, pb = self.xp, self.problem
+        npk = n_packed(pb.k)
+        self.a_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64,
+                                device=self.dev)
+        self.b_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64,
+                                device=self.dev)
+        # Without a labeled set M⁻¹ = I/λ: A_x (and B_x when F = I) are
+        # multiples of Gᵀ G and need no block products.
+        plain = pb.n_lab == 0
+        m_mat = None if plain else xp.astype(self.m_inv, pb.gemm_dtype,
+                                             copy=False)
+        if plain and self.fisher is None:
+            c_mat = None
+        elif plain:
+            c_mat = xp.astype(self.fisher / self.lam ** 2, pb.gemm_dtype)
+        else:
+            c_full = xp.matmul(self.m_inv, self._times_fisher(self.m_inv))
+            c_mat = xp.astype(c_full, pb.gemm_dtype, copy=False)
+            del c_full
+        row_bytes = 3 * 8 * pb.k * pb.d
+        step = rows_per_chunk(row_bytes, self.budget, pb.n_pool)
+        for start in range(0, pb.n_pool, step):
+            stop = min(pb.n_pool, start + step)
+            h = pb.h_pool[start:stop, :]
+            p = None if pb.rank_one else pb.p_pool[start:stop, :]
+            norms = None
+            if m_mat is None or c_mat is None:
+                norms = xp.sum(xp.astype(h, xp.float64) ** 2, axis=1)
+            q_m = (_scaled_identity(xp, norms / self.lam, pb.k, self.dev)
+                   if m_mat is None else
+                   block_quadratic_forms(xp, h, m_mat, pb.k))
+            q_c = (_scaled_identity(xp, norms / self.lam ** 2, pb.k, self.dev)
+                   if c_mat is None else
+                   block_quadratic_forms(xp, h, c_mat, pb.k))
+            self.a_state[start:stop, :] = self._to_state(q_m, p)
+            self.b_state[start:stop, :] = self._to_state(q_c, p)
+        del m_mat, c_mat
+        self.scores = self._score_all(sigma=1.0)
+
+    def _to_state(self, q, p):
+        xp = self.xp
+        if p is not None:
+            q = gt_q_g(xp, q, xp.astype(p, xp.float64))
+        return pack_symmetric(xp, self.scale * q, self.problem.k)
+
+    def _score_all(self, sigma, w=None):
+        """Scores of every pool row, after the update by ``w`` if given."""
+        xp, pb = self.xp, self.problem
+        scores = xp.empty((pb.n_pool,), dtype=xp.float64, device=self.dev)
+        row_bytes = self.kernel.row_bytes(pb.k)
+        step = rows_per_chunk(row_bytes, self.budget, pb.n_pool)
+        for start in range(0, pb.n_pool, step):
+            stop = min(pb.n_pool, start + step)
+            out = None
+            if w is not None:
+                h = xp.astype(pb.h_pool[start:stop, :], pb.gemm_dtype,
+                              copy=False)
+                t0 = time.perf_counter()
+                out = xp.matmul(h, w)
+                self.timings["gemm"] += time.perf_counter() - t0
+            p = None if pb.rank_one else pb.p_pool[start:stop, :]
+            t0 = time.perf_counter()
+            scores[start:stop] = self.kernel.update(
+                out, p, self.sqrt_s, self.a_state, self.b_state, start, stop,
+                sigma)
+            self.timings["kernel"] += time.perf_counter() - t0
+        return scores
+
+    # ---- one committed point ------------------------------------------
+    def _commit(self, h_s, p_s, sigma):
+        """Update M⁻¹ for adding (σ=+1) or removing (σ=-1) one point.
+
+        Returns the d × 2k² GEMM operand for the candidates' update.
+        """
+        xp, pb = self.xp, self.problem
+        k, d = pb.k, pb.d
+        t0 = time.perf_counter()
+        v = self.sqrt_s * point_factor(xp, h_s, p_s)  # dk × k
+        u = xp.matmul(self.m_inv, v)
+        eye = xp.eye(k, dtype=xp.float64, device=self.dev)
+        inner = eye + sigma * xp.matmul(v.T, u)
+        inner = 0.5 * (inner + inner.T)
+        chol = xp.linalg.cholesky(xp.linalg.inv(inner))  # L Lᵀ = inner⁻¹
+        u_t = xp.matmul(u, chol)
+        fu_t = self._times_fisher(u_t)
+        z_t = xp.matmul(self.m_inv, fu_t)
+        s_t = xp.matmul(u_t.T, fu_t)
+        r_t = sigma * z_t - 0.5 * xp.matmul(u_t, s_t)
+        self.m_inv = subtract_outer(xp, self.m_inv, u_t, sigma)
+        # Rows c*d + i, column j  ->  W[i, c*k + j].
+        blocks = [
+            xp.reshape(xp.permute_dims(xp.reshape(m, (k, d, k)), (1, 0, 2)),
+                       (d, k * k))
+            for m in (u_t, r_t)
+        ]
+        w = xp.astype(xp.concat(blocks, axis=1), pb.gemm_dtype)
+        self.timings["commit"] += time.perf_counter() - t0
+        return w
+
+    # ---- the two passes -----------------------------------------------
+    def forward(self, n_forward, n_select):
+        """Greedy additions; the last one is committed only to the states of
+        the chosen points, which are all the backward pass looks at."""
+        xp, pb = self.xp, self.problem
+        chosen, gains = [], []
+        available = xp.ones((pb.n_pool,), dtype=xp.bool, device=self.dev)
+        for step in range(n_forward):
+            masked = xp.where(available, self.scores, -xp.inf)
+            best = _argbest(xp, masked, self.rtol, maximize=True)
+            gain = float(masked[best])
+            chosen.append(best)
+            gains.append(gain)
+            self.objective.append(self.objective[-1] - gain)
+            available[best] = False
+            if step + 1 < n_forward:
+                w = self._commit(pb.h_pool[best, :], self._p_row(best), 1.0)
+                self.scores = self._score_all(1.0, w)
+        return chosen, gains
+
+    def backward(self, chosen, n_select):
+        """Prune ``chosen`` down to ``n_select``; return the kept, in order."""
+        if len(chosen) <= n_select:
+            return list(chosen)
+        xp, pb = self.xp, self.problem
+        members = sorted(chosen)  # position order = pool-index order for ties
+        idx = xp.asarray(members, device=self.dev)
+        sel = _Subset(
+            xp.take(self.a_state, idx, axis=0),
+            xp.take(self.b_state, idx, axis=0),
+            xp.astype(xp.take(pb.h_pool, idx, axis=0), pb.gemm_dtype),
+            None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0),
+        )
+        del self.a_state, self.b_state, self.scores
+        last = chosen[-1]
+        w = self._commit(pb.h_pool[last, :], self._p_row(last), 1.0)
+        self._update_subset(sel, w, 1.0)
+        costs = self._update_subset(sel, None, -1.0)
+        alive = xp.ones((len(members),), dtype=xp.bool, device=self.dev)
+        removed = set()
+        for _ in range(len(chosen) - n_select):
+            masked = xp.where(alive, costs, xp.inf)
+            pos = _argbest(xp, masked, self.rtol, maximize=False)
+            self.objective.append(self.objective[-1] + float(masked[pos]))
+            alive[pos] = False
+            removed.add(members[pos])
+            p_row = None if sel.p is None else sel.p[pos, :]
+            w = self._commit(sel.h[pos, :], p_row, -1.0)
+            costs = self._update_subset(sel, w, -1.0)
+        return [i for i in chosen if i not in removed]
+
+    def _update_subset(self, sel, w, sigma):
+        out = None if w is None else self.xp.matmul(sel.h, w)
+        return self.kernel.update(out, sel.p, self.sqrt_s, sel.a, sel.b, 0,
+                                  sel.h.shape[0], sigma)
+
+    def _p_row(self, i):
+        return None if self.problem.rank_one else self.problem.p_pool[i, :]
+
+
+class _Subset:
+    """States and inputs of the chosen points, for the backward pass."""
+
+    def __init__(self, a, b, h, p):
+        self.a, self.b, self.h, self.p = a, b, h, p
+
+
+def _scaled_identity(xp, values, k, dev):
+    """(n, k, k) stack of ``values[x] * I``."""
+    eye = xp.eye(k, dtype=xp.float64, device=dev)
+    return values[:, None, None] * eye[None, :, :]
+
+
+def _argbest(xp, scores, rtol, maximize):
+    """Index of the best score; near-ties go to the smallest index."""
+    best = xp.max(scores) if maximize else xp.min(scores)
+    tol = rtol * xp.abs(best)
+    near = scores >= best - tol if maximize else scores <= best + tol
+    return int(xp.argmax(xp.astype(near, xp.int8)))
