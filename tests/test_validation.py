@@ -1,0 +1,163 @@
+"""Bad input: clear errors naming the parameter; inputs never modified."""
+
+import numpy as np
+import pytest
+
+from skbait import bait_select
+
+from .conftest import random_problem
+
+
+@pytest.fixture
+def prob():
+    return random_problem(np.random.default_rng(0), 20, 4, 3, n_lab=5)
+
+
+def _call(prob, n_select=3, **overrides):
+    kw = dict(pool_proba=prob["p_pool"], labeled_embeddings=prob["h_lab"],
+              labeled_proba=prob["p_lab"])
+    kw.update(overrides)
+    h = kw.pop("pool_embeddings", prob["h_pool"])
+    return bait_select(h, n_select, **kw)
+
+
+def _with(array, row, col, value):
+    out = array.copy()
+    out[row, col] = value
+    return out
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name,key", [
+    ("pool_embeddings", "h_pool"), ("pool_proba", "p_pool"),
+    ("labeled_embeddings", "h_lab"), ("labeled_proba", "p_lab")])
+def test_non_finite_values(prob, name, key, value):
+    with pytest.raises(ValueError, match=f"{name} contains NaN or infinite"):
+        _call(prob, **{name: _with(prob[key], 1, 0, value)})
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (lambda p: {"pool_embeddings": p["h_pool"][:, :2]},
+     "labeled_embeddings has 4 columns but pool_embeddings has 2"),
+    (lambda p: {"labeled_embeddings": p["h_lab"][:, :3]},
+     "labeled_embeddings has 3 columns but pool_embeddings has 4"),
+    (lambda p: {"pool_proba": p["p_pool"][:-1]},
+     "pool_proba has 19 rows but pool_embeddings has 20"),
+    (lambda p: {"labeled_proba": p["p_lab"][:-2]},
+     "labeled_proba has 3 rows but labeled_embeddings has 5"),
+    (lambda p: {"labeled_proba": np.full((5, 4), 0.25)},
+     "labeled_proba has 4 classes .* but pool_proba has 3"),
+    (lambda p: {"pool_proba": np.ones((20, 1))},
+     "pool_proba must have at least 2 columns"),
+    (lambda p: {"pool_embeddings": p["h_pool"][:, 0]},
+     r"pool_embeddings must be a 2-D array .* got an array with shape \(20,\)"),
+    (lambda p: {"pool_embeddings": np.zeros((0, 4)), "pool_proba": None,
+                "labeled_proba": None},
+     "pool_embeddings is empty"),
+    (lambda p: {"labeled_embeddings": None},
+     "labeled_proba was given without labeled_embeddings"),
+    (lambda p: {"labeled_proba": None},
+     "labeled_proba is required with labeled_embeddings"),
+    (lambda p: {"pool_proba": None},
+     "labeled_proba was given but pool_proba is None"),
+])
+def test_shape_mismatches(prob, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _call(prob, **overrides(prob))
+
+
+def test_probabilities_must_be_probabilities(prob):
+    negative = prob["p_pool"].copy()
+    negative[0] = [1.5, -0.5, 0.0]
+    with pytest.raises(ValueError, match="pool_proba has negative entries"):
+        _call(prob, pool_proba=negative)
+    with pytest.raises(ValueError, match="rows of labeled_proba must sum to 1"):
+        _call(prob, labeled_proba=prob["p_lab"] * 0.9)
+
+
+@pytest.mark.parametrize("n_select", [0, -1, 21])
+def test_n_select_outside_pool(prob, n_select):
+    with pytest.raises(ValueError, match=r"n_select must be in \[1, "
+                                         r"n_pool=20\]; got " + str(n_select)):
+        _call(prob, n_select=n_select)
+
+
+@pytest.mark.parametrize("n_select", [2.0, "3", None, True])
+def test_n_select_type(prob, n_select):
+    with pytest.raises(TypeError, match="n_select must be an integer"):
+        _call(prob, n_select=n_select)
+
+
+@pytest.mark.parametrize("lam", [0, -1.0, np.inf, np.nan])
+def test_lam(prob, lam):
+    with pytest.raises(ValueError, match="lam must be"):
+        _call(prob, lam=lam)
+
+
+@pytest.mark.parametrize("oversample", [0.5, 0.999, -2])
+def test_oversample(prob, oversample):
+    with pytest.raises(ValueError, match=r"oversample must be >= 1; got"):
+        _call(prob, oversample=oversample)
+
+
+@pytest.mark.parametrize("name,value,error,match", [
+    ("lam", "big", TypeError, "lam must be a real number; got 'big'"),
+    ("fisher", "full", ValueError, "fisher must be one of"),
+    ("dtype", "float16", ValueError, "dtype must be one of"),
+    ("chunk_size", 0, ValueError, "chunk_size must be a positive integer"),
+    ("use_numba", "yes", ValueError, "use_numba must be None, True or False"),
+])
+def test_options(prob, name, value, error, match):
+    with pytest.raises(error, match=match):
+        _call(prob, **{name: value})
+
+
+@pytest.mark.parametrize("bad", [
+    np.array([["a", "b"], ["c", "d"]]),
+    np.array([[1 + 1j, 2], [3, 4]]),
+    np.array([[True, False], [False, True]]),
+])
+def test_non_numeric_dtypes(bad):
+    with pytest.raises(TypeError, match="pool_embeddings must have a real "
+                                        "numeric dtype"):
+        bait_select(bad, 1)
+
+
+def test_object_array_is_rejected():
+    with pytest.raises(TypeError, match="pool_embeddings"):
+        bait_select(np.array([[1, None]], dtype=object), 1)
+
+
+def test_integer_embeddings_are_accepted():
+    h = np.arange(20).reshape(10, 2) % 7
+    assert bait_select(h, 2).shape == (2,)
+
+
+def test_caller_arrays_are_not_modified(prob):
+    copies = {k: v.copy() for k, v in prob.items()}
+    for use_numba in (None, False):
+        _call(prob, n_select=4, use_numba=use_numba)
+    for key, value in prob.items():
+        np.testing.assert_array_equal(value, copies[key])
+        assert value.flags.writeable
+
+
+def test_read_only_inputs_work(prob):
+    for value in prob.values():
+        value.flags.writeable = False
+    assert _call(prob).shape == (3,)
+
+
+def test_memory_error_before_allocation():
+    # dk = 200 000: the dk × dk matrices alone would take ~300 GiB.
+    h = np.ones((3, 20_000))
+    p = np.full((3, 10), 0.1)
+    with pytest.raises(MemoryError, match=r"needs about [0-9.]+ GiB"):
+        bait_select(h, 1, pool_proba=p)
+
+
+def test_memory_error_names_sizes(monkeypatch, prob):
+    import skbait._memory as memory
+    monkeypatch.setattr(memory, "available_bytes", lambda xp, x: 1024)
+    with pytest.raises(MemoryError, match="only 0.00 GiB is available"):
+        _call(prob)
