@@ -1,0 +1,49 @@
+# Two commands on a fresh machine (each builds what it needs):
+#   make demo   the main job: a small benchmark with a plot
+#   make test   the whole test suite (both environments)
+#
+# .venv        newest stack: NumPy, scikit-learn, torch (CPU), skorch, numba
+# .venv-modal  the last modAL release, which needs scikit-learn < 1.8,
+#              skorch 0.9 and setuptools < 81 (see README, "modAL")
+
+PYTHON ?= python3
+VENV := .venv
+MODAL_VENV := .venv-modal
+# The CPU build on this machine's disk; a bare "torch" pulls a CUDA build.
+TORCH := torch==2.13.0
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: demo test test-main test-modal bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) $(TORCH)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,fast,bench,dev]"
+	touch $@
+
+$(MODAL_VENV)/.installed: pyproject.toml
+	rm -rf $(MODAL_VENV)
+	$(PYTHON) -m venv $(MODAL_VENV)
+	$(MODAL_VENV)/bin/pip install $(PIP_FLAGS) $(TORCH) "scikit-learn<1.8" \
+		"setuptools<81" "modAL-python==0.4.2.1" pytest
+	$(MODAL_VENV)/bin/pip install $(PIP_FLAGS) -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_selection.py --quick --plot
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_selection.py --plot
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/flake8 skbait tests benchmarks
+
+test: test-main
+
+test-main: $(VENV)/.installed lint
+	SKBAIT_REQUIRE=numba,torch,skorch,array_api_strict \
+		$(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(MODAL_VENV) results build *.egg-info
