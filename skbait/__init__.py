@@ -1,6 +1,26 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._bait import bait_select
+from ._extractors import extract_features, register, supported_estimators
+from ._query import (
+    BADGESampler,
+    BAITSampler,
+    ConfidenceSampler,
+    CoresetSampler,
+    RandomSampler,
+    badge_sampling,
+    bait_sampling,
+    confidence_sampling,
+    coreset_sampling,
+    random_sampling,
+)
 
-__all__ = ["bait_select"]
+__all__ = [
+    "bait_select",
+    "bait_sampling", "badge_sampling", "coreset_sampling",
+    "confidence_sampling", "random_sampling",
+    "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
+    "RandomSampler",
+    "extract_features", "register", "supported_estimators",
+]
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,75 @@
+"""Features of skorch nets: the input of the last linear layer (torch).
+
+Imported only when a skorch estimator is queried, so that ``import skbait``
+never imports torch or skorch.
+"""
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from ._extractors import classifier_like
+
+__all__ = ["skorch_features"]
+
+
+def _target_layer(module, layer):
+    import torch
+
+    if layer is not None:
+        named = dict(module.named_modules())
+        if layer not in named:
+            raise ValueError(
+                f"layer={layer!r} is not a submodule of the net's module; "
+                f"its named submodules are {sorted(k for k in named if k)}.")
+        return named[layer]
+    linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise ValueError(
+            "The net's module has no torch.nn.Linear layer, so skbait cannot "
+            "find its last layer; name the layer whose input is the "
+            "embedding with layer='<submodule name>'.")
+    return linears[-1]
+
+
+def skorch_features(net, X, layer):
+    """``(embeddings, proba or None)`` of ``X`` under a fitted skorch net.
+
+    The embedding is captured by a forward hook on the layer's input while
+    the net predicts (skorch batches, evaluation mode, no gradients, on the
+    net's device). The hook is removed and every submodule's training flag
+    restored afterwards, even on error.
+    """
+    if not getattr(net, "initialized_", False):
+        raise NotFittedError(
+            f"The {type(net).__name__} is not initialized/fitted yet: fit it "
+            "(or teach the modAL learner) before querying.")
+    module = net.module_
+    target = _target_layer(module, layer)
+    captured = []
+
+    def hook(_module, inputs, _output):
+        captured.append(inputs[0].detach().reshape(inputs[0].shape[0], -1)
+                        .to("cpu", copy=True))
+
+    modes = [(m, m.training) for m in module.modules()]
+    handle = target.register_forward_hook(hook)
+    try:
+        if classifier_like(net):
+            out = net.predict_proba(X)
+        else:
+            out = net.predict(X)
+    finally:
+        handle.remove()
+        for m, mode in modes:
+            m.training = mode
+    import torch
+
+    emb = torch.cat(captured).numpy().astype(np.float64)
+    n = len(out)
+    if emb.shape[0] != n:
+        raise ValueError(
+            f"The hooked layer ran on {emb.shape[0]} rows for {n} inputs "
+            "(it is called more than once per forward pass); name another "
+            "layer with layer='<submodule name>'.")
+    proba = np.asarray(out, dtype=np.float64) if classifier_like(net) else None
+    return emb, proba
