@@ -37,13 +37,20 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_selection.py --plot
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/flake8 skbait tests benchmarks
+	$(VENV)/bin/flake8 skbait tests benchmarks examples
 
-test: test-main
+test: test-main test-modal
 
+# Everything but the modAL loops, on the newest stack.
 test-main: $(VENV)/.installed lint
 	SKBAIT_REQUIRE=numba,torch,skorch,array_api_strict \
-		$(VENV)/bin/python -m pytest -q
+		$(VENV)/bin/python -m pytest -q -m "not modal"
+
+# The real modAL loops and the modAL example, where modAL works.
+test-modal: $(MODAL_VENV)/.installed
+	SKBAIT_REQUIRE=modAL,torch,skorch \
+		$(MODAL_VENV)/bin/python -m pytest -q -m modal \
+		-W "ignore::DeprecationWarning" -W "ignore::FutureWarning"
 
 clean:
 	rm -rf $(VENV) $(MODAL_VENV) results build *.egg-info
