@@ -49,7 +49,7 @@ test-main: $(VENV)/.installed lint
 # The real modAL loops and the modAL example, where modAL works.
 test-modal: $(MODAL_VENV)/.installed
 	SKBAIT_REQUIRE=modAL,torch,skorch \
-		$(MODAL_VENV)/bin/python -m pytest -q -m modal \
+		$(MODAL_VENV)/bin/python -m pytest -q -m modal tests \
 		-W "ignore::DeprecationWarning" -W "ignore::FutureWarning"
 
 clean:
