@@ -18,6 +18,7 @@ installed, a fused compiled loop (``_numba_kernels.py``) that makes one pass
 over memory instead of a dozen.
 """
 
+import contextlib
 import os
 
 from array_api_compat import device
@@ -75,6 +76,11 @@ class ArrayAPIKernel:
         self.xp = xp
 
     @staticmethod
+    def step_context():
+        """Context for the greedy steps (nothing to set up here)."""
+        return contextlib.nullcontext()
+
+    @staticmethod
     def row_bytes(k):
         """Bytes of temporaries per candidate row (GEMM output included)."""
         return 8 * 2 * k * k * 6
@@ -122,6 +128,10 @@ class RankOneKernel:
 
     def __init__(self, xp):
         self.xp = xp
+
+    @staticmethod
+    def step_context():
+        return contextlib.nullcontext()
 
     @staticmethod
     def row_bytes(k):

@@ -102,26 +102,52 @@ def _update_scores(out, p, sqrt_s, a_state, b_state, sigma, do_update,
     k = p.shape[1]
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     for blk in numba.prange(n_blocks):
-        a_t = np.empty((k, k))
-        r = np.empty((k, k))
-        fa = np.empty((k, k))
-        fb = np.empty((k, k))
-        chol = np.zeros((k, k))
-        linv = np.zeros((k, k))
-        sp = np.empty(k)
+        a_t, r, fa, fb, chol, linv, sp = _scratch(k)
         for x in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
             scores[x] = _update_one(x, out, p, sqrt_s, a_state, b_state,
                                     sigma, do_update, a_t, r, fa, fb, chol,
                                     linv, sp)
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _gemm_update_scores(h, w, p, sqrt_s, a_state, b_state, sigma, scores):
+    # Each task multiplies its own rows: GEMM and kernel share the threads
+    # instead of BLAS and numba thread pools competing for the cores.
+    n = a_state.shape[0]
+    k = p.shape[1]
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for blk in numba.prange(n_blocks):
+        a_t, r, fa, fb, chol, linv, sp = _scratch(k)
+        start = blk * _BLOCK
+        stop = min(n, start + _BLOCK)
+        out = np.dot(h[start:stop], w)
+        for x in range(start, stop):
+            scores[x] = _update_one(x - start, out, p[start:stop], sqrt_s,
+                                    a_state[start:stop], b_state[start:stop],
+                                    sigma, True, a_t, r, fa, fb, chol, linv,
+                                    sp)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scratch(k):
+    return (np.empty((k, k)), np.empty((k, k)), np.empty((k, k)),
+            np.empty((k, k)), np.zeros((k, k)), np.zeros((k, k)),
+            np.empty(k))
+
+
 class NumbaKernel:
-    """Classification kernel compiled with numba (NumPy arrays on the CPU)."""
+    """Classification kernel compiled with numba (NumPy arrays on the CPU).
+
+    ``fuses_gemm``: the caller passes the embeddings and the GEMM operand to
+    ``gemm_update`` instead of the GEMM's output to ``update``.
+    """
+
+    fuses_gemm = True
 
     @staticmethod
     def row_bytes(k):
-        # Only the GEMM output and the scores: the kernel works in cache.
-        return 8 * (2 * k * k + 1)
+        # Only the scores: the kernel works in cache, block by block.
+        return 8
 
     def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
         """Update rows ``start:stop`` of the states; return their scores."""
@@ -131,7 +157,29 @@ class NumbaKernel:
         if not do_update:
             out = np.empty((n, 1), dtype=np.float64)
         _update_scores(
-            out, p, float(sqrt_s),
-            a_state[start:stop], b_state[start:stop], float(sigma),
-            do_update, scores)
+            out, p, float(sqrt_s), a_state[start:stop], b_state[start:stop],
+            float(sigma), do_update, scores)
+        return scores
+
+    @staticmethod
+    def step_context():
+        """Single-threaded BLAS during the greedy steps.
+
+        The kernel parallelises over candidates (GEMM included); BLAS worker
+        threads left spinning after a multi-threaded call would compete
+        with it for the cores and double its time.
+        """
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1, user_api="blas")
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        """As ``update`` with ``out = h @ w``, the product formed in blocks."""
+        n = stop - start
+        scores = np.empty(n)
+        h = np.ascontiguousarray(h)
+        w = np.ascontiguousarray(w, dtype=h.dtype)
+        _gemm_update_scores(h, w, p, float(sqrt_s), a_state[start:stop],
+                            b_state[start:stop], float(sigma), scores)
         return scores
