@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (each builds what it needs):
-#   make demo   the main job: a small benchmark with a plot
+#   make demo   the main job: BAIT vs BADGE vs CORESET vs RANDOM on digits
 #   make test   the whole test suite (both environments)
 #
 # .venv        newest stack: NumPy, scikit-learn, torch (CPU), skorch, numba
@@ -13,7 +13,7 @@ MODAL_VENV := .venv-modal
 TORCH := torch==2.13.0
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test test-main test-modal bench lint clean
+.PHONY: demo test test-main test-modal bench paper lint clean
 
 $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
@@ -31,10 +31,15 @@ $(MODAL_VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_selection.py --quick --plot
+	$(VENV)/bin/python benchmarks/run.py quick
 
+# The selection engine's speed and memory against the authors' algorithm.
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_selection.py --plot
+
+# Every experiment of the paper; hours; cached runs are reused.
+paper: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/run.py paper
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/flake8 skbait tests benchmarks examples

