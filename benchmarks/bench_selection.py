@@ -103,8 +103,11 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=["float32", "float64"],
                         default="float32",
                         help="precision of skbait's O(N) products")
-    parser.add_argument("--dense-steps", type=int, default=3,
+    parser.add_argument("--dense-steps", type=int, default=2,
                         help="forward steps of the dense algorithm to time")
+    parser.add_argument("--dense-batches", type=int, nargs="+", default=[10],
+                        help="batch sizes at which to run the dense "
+                             "algorithm (its step time does not depend on B)")
     parser.add_argument("--dense-max-gib", type=float, default=4.0,
                         help="skip the dense algorithm above this memory")
     parser.add_argument("--quick", action="store_true",
@@ -137,7 +140,8 @@ def main(argv=None):
                            target_bytes=target_bytes(h, p, d))
                 steps = min(b, args.dense_steps)
                 dense_txt = f"{'skipped':>13} {'':>7} {'':>5}"
-                if dense_fits(n, d, args.dense_max_gib * 2**30):
+                if b in args.dense_batches and \
+                        dense_fits(n, d, args.dense_max_gib * 2**30):
                     dense = run_dense(h, p, h_lab, p_lab, b, steps)
                     same = dense["forward"] == ours["forward"][:steps]
                     row.update(dense_per_step=dense["per_step"],

@@ -133,7 +133,8 @@ def test_bayes_risk_machinery(tmp_path):
 
 def test_selection_benchmark_tiny(tmp_path, capsys):
     rows = bench_selection.main(["--sizes", "300", "--dims", "8",
-                                 "--batches", "3", "--out", str(tmp_path),
+                                 "--batches", "3", "--dense-batches", "3",
+                                 "--out", str(tmp_path),
                                  "--plot"])
     assert rows[0]["same_picks"] is True
     assert rows[0]["ratio"] > 0
