@@ -20,7 +20,11 @@ from ._validation import (
 __all__ = ["bait_select"]
 
 _FISHER_OPTIONS = ("pool", "identity")
-_DEFAULT_CHUNK_BYTES = 16 * 2**20
+# Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
+# pool's own arrays and small next to the two dk × dk matrices a selection
+# holds anyway (an eighth of one).
+_MAX_CHUNK_BYTES = 16 * 2**20
+_MIN_CHUNK_BYTES = 2**20
 
 
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
@@ -75,7 +79,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         rule, "float32" is about twice as fast on a CPU and picks the same
         batch up to near-ties.
     chunk_size : int, default=None
-        Pool rows processed at a time; None sizes chunks to about 16 MiB.
+        Pool rows processed at a time; None keeps a chunk's temporaries
+        between 1 and 16 MiB, below the size of the pool's arrays (in
+        float64) and below an eighth of a dk × dk float64 matrix.
     use_numba : bool, default=None
         Use the compiled kernel for NumPy inputs (``pip install numba``).
         None uses it when numba is importable; True requires it.
@@ -153,7 +159,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     if h_lab is not None and h_lab.shape[0] == 0:
         h_lab = p_lab = None
     k = 1 if p_pool is None else p_pool.shape[1]
-    budget = _chunk_budget(chunk_size, d, k)
+    budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
     numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
 
     n_lab = 0 if h_lab is None else h_lab.shape[0]
@@ -215,9 +221,11 @@ def _natural_dtype(xp, h):
     return "float64"
 
 
-def _chunk_budget(chunk_size, d, k):
+def _chunk_budget(chunk_size, d, k, pool_bytes):
     if chunk_size is None:
-        return _DEFAULT_CHUNK_BYTES
+        square = 8 * (d * k) ** 2
+        return max(_MIN_CHUNK_BYTES,
+                   min(_MAX_CHUNK_BYTES, square // 8, pool_bytes))
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
             or chunk_size < 1:
         raise ValueError(
@@ -251,5 +259,5 @@ def _memory_needed(n_pool, d, k, n_lab, budget):
     dk = d * k
     square = 8 * dk * dk
     states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 8 * n_pool
-    # M⁻¹, F and C at set-up (plus M itself with a labeled set).
-    return (4 if n_lab else 3) * square + states + 2 * budget
+    # F and M (then M⁻¹), plus column groups of 128 and chunk temporaries.
+    return 2 * square + 3 * 8 * dk * min(dk, 128) + states + 2 * budget

@@ -22,9 +22,9 @@ __all__ = [
     "pack_symmetric",
     "gt_apply",
     "gt_q_g",
-    "fisher_sum",
+    "add_fisher_upper",
     "point_factor",
-    "block_quadratic_forms",
+    "add_block_forms",
     "rows_per_chunk",
 ]
 
@@ -92,38 +92,44 @@ def rows_per_chunk(row_bytes, budget_bytes, n_rows):
     return max(1, min(n_rows, budget_bytes // max(1, row_bytes)))
 
 
-def fisher_sum(xp, h, p, *, gemm_dtype, budget_bytes):
-    """``Σ_x I(x)`` over the rows of ``h`` (and ``p``), as a float64 matrix.
+def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
+                     width=64):
+    """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to ``total``.
 
-    Classification: ``Σ diag(p) ⊗ h hᵀ - Σ (p ⊗ h)(p ⊗ h)ᵀ``, i.e. k weighted
-    Gram matrices for the diagonal blocks and one symmetric product of the
-    (n, dk) rows ``p ⊗ h``, formed a chunk at a time. Regression: ``Hᵀ H``.
-    The products run in ``gemm_dtype``; the sum accumulates in float64.
+    ``total`` is a float64 dk × dk (regression: d × d) array updated in
+    place, block column by block column, on and above the diagonal only;
+    the caller mirrors it (``mirror_upper``) when all sums are in. Block
+    (a, b) of the classification Fisher is ``Σ_x (δ_ab p_a - p_a p_b) h hᵀ``:
+    the product of the rows ``p ⊗ h`` with their b-th block, plus a
+    weighted Gram matrix on the diagonal. The products run in
+    ``gemm_dtype``, ``width`` columns at a time, so that no temporary is
+    larger than dk × width.
     """
     n, d = h.shape
-    dev = _device(h)
-    if p is None:
-        total = xp.zeros((d, d), dtype=xp.float64, device=dev)
-        step = rows_per_chunk(d * _itemsize(xp, gemm_dtype), budget_bytes, n)
-        for start in range(0, n, step):
-            hc = xp.astype(h[start:start + step, :], gemm_dtype)
-            total = total + xp.astype(xp.matmul(hc.T, hc), xp.float64)
-        return total
-    k = p.shape[1]
-    dk = d * k
-    total = xp.zeros((dk, dk), dtype=xp.float64, device=dev)
-    step = rows_per_chunk(2 * dk * _itemsize(xp, gemm_dtype), budget_bytes, n)
+    k = 1 if p is None else p.shape[1]
+    # Every chunk adds into all of ``total`` (a pass over dk × dk float64
+    # memory): chunks of fewer than a few hundred rows would spend more time
+    # there than in the products.
+    step = max(min(n, 256), rows_per_chunk(
+        2 * d * k * _itemsize(xp, gemm_dtype), budget_bytes, n))
     for start in range(0, n, step):
-        hc = xp.astype(h[start:start + step, :], gemm_dtype)
-        pc = xp.astype(p[start:start + step, :], gemm_dtype)
-        rows = xp.reshape(pc[:, :, None] * hc[:, None, :], (hc.shape[0], dk))
-        total = total - xp.astype(xp.matmul(rows.T, rows), xp.float64)
-        for a in range(k):
-            weighted = hc * pc[:, a:a + 1]
-            block = xp.astype(xp.matmul(weighted.T, hc), xp.float64)
-            sl = slice(a * d, (a + 1) * d)
-            total[sl, sl] = total[sl, sl] + block
-    return total
+        stop = min(n, start + step)
+        hc = xp.astype(h[start:stop, :], gemm_dtype)
+        if p is None:
+            total += xp.astype(xp.matmul(hc.T, hc), xp.float64)
+            continue
+        pc = xp.astype(p[start:stop, :], gemm_dtype)
+        rows = xp.reshape(pc[:, :, None] * hc[:, None, :],
+                          (hc.shape[0], d * k))
+        for b in range(k):
+            weighted = hc * pc[:, b:b + 1]
+            for j0 in range(0, d, width):
+                j1 = min(d, j0 + width)
+                c0, c1 = b * d + j0, b * d + j1
+                cross = xp.matmul(rows[:, :c1].T, rows[:, c0:c1])
+                total[:c1, c0:c1] -= xp.astype(cross, xp.float64)
+                gram = xp.matmul(weighted[:, :j1].T, hc[:, j0:j1])
+                total[b * d:c1, c0:c1] += xp.astype(gram, xp.float64)
 
 
 def point_factor(xp, h, p):
@@ -139,24 +145,32 @@ def point_factor(xp, h, p):
     return xp.reshape(g[:, None, :] * h[None, :, None], (k * h.shape[0], k))
 
 
-def block_quadratic_forms(xp, h, mat, k):
-    """``Q[x, a, b] = h_xᵀ P_ab h_x`` for a symmetric dk × dk ``mat``.
+def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
+    """Add one column group's share of ``h_xᵀ P_ab h_x`` (a ≤ b) to ``state``.
 
-    Only the blocks with a <= b are computed (one GEMM per block row a,
-    against a view of ``mat``); the lower ones are mirrored. The products
-    run in ``mat``'s dtype. Returns (n, k, k) float64.
+    P is a symmetric dk × dk matrix that is never held whole: ``part`` is
+    ``P[:(b+1)·d, b·d + cols]``, the rows on and above the diagonal block
+    of some columns ``cols`` (a slice of range(d)) of block column b, in
+    the dtype the products should run in. ``state`` is (n, k(k+1)/2), packed
+    (upper triangle, row by row); entry (a, b) of row x gains
+    ``Σ_{i ∈ cols} h_x[i] (P_ab[:, i] · h_x)``. Summed over all column groups
+    and all b this is ``Q_x[a, b] = h_xᵀ P_ab h_x``.
     """
     n, d = h.shape
-    hc = xp.astype(h, mat.dtype, copy=False)
-    blocks = []
-    for a in range(k):
-        t = xp.matmul(hc, mat[a * d:(a + 1) * d, a * d:])
-        t = xp.reshape(t, (n, k - a, d))
-        # Batched (k - a, d) @ (d, 1) products: one pass, no (n, k, d) copy.
-        q = xp.matmul(t, hc[:, :, None])[:, :, 0]
-        blocks.append(xp.astype(q, xp.float64))
-    upper = xp.concat(blocks, axis=1)  # packed rows
-    return unpack_symmetric(xp, upper, k)
+    width = part.shape[1]
+    # (d, (b+1)·width): column a·width + i holds P_ab[:, i].
+    w = xp.reshape(xp.permute_dims(xp.reshape(part, (b + 1, d, width)),
+                                   (1, 0, 2)), (d, (b + 1) * width))
+    step = rows_per_chunk(3 * (b + 1) * width * _itemsize(xp, part.dtype),
+                          budget_bytes, n)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        hc = xp.astype(h[start:stop, :], part.dtype)
+        t = xp.reshape(xp.matmul(hc, w), (stop - start, b + 1, width))
+        q = xp.sum(t * hc[:, None, cols], axis=2)
+        for a in range(b + 1):
+            col = packed_offset(a, k) + (b - a)
+            state[start:stop, col] += xp.astype(q[:, a], xp.float64)
 
 
 def _itemsize(xp, dtype):

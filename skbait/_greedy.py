@@ -23,15 +23,17 @@ import time
 
 from array_api_compat import device
 
-from ._array_api import subtract_outer
+from ._array_api import mirror_upper, spd_inverse, subtract_outer
 from ._fisher import (
-    block_quadratic_forms,
-    fisher_sum,
+    add_block_forms,
+    add_fisher_upper,
     gt_q_g,
     n_packed,
     pack_symmetric,
+    packed_offset,
     point_factor,
     rows_per_chunk,
+    unpack_symmetric,
 )
 from ._kernels import get_kernel
 
@@ -113,84 +115,149 @@ class _Run:
         self.sqrt_s = math.sqrt(self.scale)
         self.dev = device(problem.h_pool)
         self.lam = lam
-
-        lab_sum = None
-        if problem.n_lab:
-            lab_sum = self._fisher_sum(problem.h_lab, problem.p_lab)
-        if identity_fisher:
-            self.fisher = None
-        else:
-            total = self._fisher_sum(problem.h_pool, problem.p_pool)
-            if lab_sum is not None:
-                total = total + lab_sum
-            self.fisher = total / (problem.n_pool + problem.n_lab)
-
-        eye = xp.eye(problem.dk, dtype=xp.float64, device=self.dev)
-        if lab_sum is None:
-            self.m_inv = eye / lam
-        else:
-            m0 = lam * eye + lab_sum / (problem.n_lab + n_select)
-            del lab_sum
-            m_inv = xp.linalg.inv(m0)
-            del m0
-            self.m_inv = 0.5 * (m_inv + m_inv.T)
-        self.objective = [float(self._trace_fisher(self.m_inv))]
+        self._identity_fisher = identity_fisher
+        self.fisher, self.m_inv = self._fisher_and_inverse(n_select)
+        self.objective = [self._trace_fisher(self.m_inv)]
         self._init_states()
         self.timings["setup"] = time.perf_counter() - started
 
     # ---- set-up -------------------------------------------------------
-    def _fisher_sum(self, h, p):
-        return fisher_sum(self.xp, h, p, gemm_dtype=self.problem.gemm_dtype,
-                          budget_bytes=self.budget)
+    # At most two dk × dk matrices exist at any time (F and M, then F and
+    # M⁻¹); everything else is a strip of d columns or a chunk of pool rows.
+    def _fisher_and_inverse(self, n_select):
+        """Return F (None when F = I) and M⁻¹, both float64 dk × dk."""
+        xp, pb = self.xp, self.problem
+        dk = pb.dk
+        lab = None
+        if pb.n_lab:
+            lab = xp.zeros((dk, dk), dtype=xp.float64, device=self.dev)
+            self._add_fisher(lab, pb.h_lab, pb.p_lab)
+            mirror_upper(xp, lab, pb.d)
+        fisher = None
+        if not self._identity_fisher:
+            fisher = (xp.zeros((dk, dk), dtype=xp.float64, device=self.dev)
+                      if lab is None else xp.asarray(lab, copy=True))
+            self._add_fisher(fisher, pb.h_pool, pb.p_pool)
+            mirror_upper(xp, fisher, pb.d)
+            fisher /= pb.n_pool + pb.n_lab
+        if lab is None:
+            m_inv = xp.eye(dk, dtype=xp.float64, device=self.dev)
+            m_inv /= self.lam
+            return fisher, m_inv
+        # M = λ·I + labeled Fisher / (n_l + B), formed in the labeled buffer.
+        lab /= pb.n_lab + n_select
+        eye = self.lam * xp.eye(pb.d, dtype=xp.float64, device=self.dev)
+        for start in range(0, dk, pb.d):
+            lab[start:start + pb.d, start:start + pb.d] += eye
+        return fisher, spd_inverse(xp, lab)
+
+    def _add_fisher(self, total, h, p):
+        add_fisher_upper(self.xp, total, h, p,
+                         gemm_dtype=self.problem.gemm_dtype,
+                         budget_bytes=self.budget)
 
     def _trace_fisher(self, m):
+        """``tr(m F)`` for symmetric ``m``, a strip at a time."""
+        xp = self.xp
         if self.fisher is None:
-            return self.xp.linalg.trace(m)
-        return self.xp.sum(m * self.fisher)
+            return float(xp.linalg.trace(m))
+        total = 0.0
+        for start in range(0, m.shape[0], 64):
+            rows = slice(start, min(m.shape[0], start + 64))
+            total += float(xp.sum(m[rows, :] * self.fisher[rows, :]))
+        return total
 
     def _times_fisher(self, m):
         return m if self.fisher is None else self.xp.matmul(self.fisher, m)
 
     def _init_states(self):
-        """A_x, B_x for every pool point, then the first forward scores."""
+        """A_x, B_x for every pool point, then the first forward scores.
+
+        The states first receive the raw block quadratic forms
+        ``Q[a, b] = h_xᵀ P_ab h_x`` of P = M⁻¹ (for A) and
+        P = C = M⁻¹ F M⁻¹ (for B), a group of 128 columns at a time (C is
+        never held whole), and are then turned into ``scale · Gᵀ Q G`` a
+        chunk of rows at a time.
+        """
         xp, pb = self.xp, self.problem
         npk = n_packed(pb.k)
         self.a_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64,
                                 device=self.dev)
         self.b_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64,
                                 device=self.dev)
-        # Without a labeled set M⁻¹ = I/λ: A_x (and B_x when F = I) are
-        # multiples of Gᵀ G and need no block products.
+        # Without a labeled set M⁻¹ = I/λ: the forms of M⁻¹ (and of C when
+        # F = I) are multiples of ‖h‖² on the diagonal.
         plain = pb.n_lab == 0
-        m_mat = None if plain else xp.astype(self.m_inv, pb.gemm_dtype,
-                                             copy=False)
-        if plain and self.fisher is None:
-            c_mat = None
-        elif plain:
-            c_mat = xp.astype(self.fisher / self.lam ** 2, pb.gemm_dtype)
+        if plain:
+            norms = self._squared_norms()
+            self._set_diagonal(self.a_state, norms / self.lam)
+            if self.fisher is None:
+                self._set_diagonal(self.b_state, norms / self.lam ** 2)
+            del norms
+        # Column groups of 128: narrower ones would read all of M⁻¹ and F
+        # once per group for little arithmetic.
+        width = 128
+        for b in range(pb.k):
+            for j0 in range(0, pb.d, width):
+                cols = slice(j0, min(pb.d, j0 + width))
+                if not plain:
+                    self._add_forms(self.a_state, self._m_inv_part(b, cols),
+                                    b, cols)
+                if self.fisher is not None or not plain:
+                    self._add_forms(self.b_state, self._c_part(b, cols), b,
+                                    cols)
+        self._transform_states()
+        self.scores = self._score_all(sigma=1.0)
+
+    def _columns(self, b, cols):
+        """Global column slice of ``cols`` (within a block) of block b."""
+        d = self.problem.d
+        return slice(b * d + cols.start, b * d + cols.stop)
+
+    def _m_inv_part(self, b, cols):
+        """``M⁻¹[:(b+1)·d, b·d + cols]`` in the GEMM dtype."""
+        block = self.m_inv[:(b + 1) * self.problem.d, self._columns(b, cols)]
+        return self.xp.astype(block, self.problem.gemm_dtype)
+
+    def _c_part(self, b, cols):
+        """``C[:(b+1)·d, b·d + cols]`` of C = M⁻¹ F M⁻¹, in the GEMM dtype."""
+        xp, pb = self.xp, self.problem
+        upto, glob = (b + 1) * pb.d, self._columns(b, cols)
+        if pb.n_lab == 0:  # M⁻¹ = I/λ, and F is not the identity
+            part = self.fisher[:upto, glob] / self.lam ** 2
         else:
-            c_full = xp.matmul(self.m_inv, self._times_fisher(self.m_inv))
-            c_mat = xp.astype(c_full, pb.gemm_dtype, copy=False)
-            del c_full
-        row_bytes = 3 * 8 * pb.k * pb.d
-        step = rows_per_chunk(row_bytes, self.budget, pb.n_pool)
+            part = xp.matmul(self.m_inv[:upto, :],
+                             self._times_fisher(self.m_inv[:, glob]))
+        return xp.astype(part, pb.gemm_dtype)
+
+    def _squared_norms(self):
+        xp, h = self.xp, self.problem.h_pool
+        norms = xp.empty((h.shape[0],), dtype=xp.float64, device=self.dev)
+        step = rows_per_chunk(16 * h.shape[1], self.budget, h.shape[0])
+        for start in range(0, h.shape[0], step):
+            stop = min(h.shape[0], start + step)
+            hc = xp.astype(h[start:stop, :], xp.float64)
+            norms[start:stop] = xp.sum(hc * hc, axis=1)
+        return norms
+
+    def _set_diagonal(self, state, values):
+        for a in range(self.problem.k):
+            state[:, packed_offset(a, self.problem.k)] = values
+
+    def _add_forms(self, state, part, b, cols):
+        add_block_forms(self.xp, state, self.problem.h_pool, part, b, cols,
+                        self.problem.k, budget_bytes=self.budget)
+
+    def _transform_states(self):
+        """Raw forms Q -> ``scale · Gᵀ Q G`` (regression: ``scale · Q``)."""
+        xp, pb = self.xp, self.problem
+        step = rows_per_chunk(8 * 8 * pb.k * pb.k, self.budget, pb.n_pool)
         for start in range(0, pb.n_pool, step):
             stop = min(pb.n_pool, start + step)
-            h = pb.h_pool[start:stop, :]
             p = None if pb.rank_one else pb.p_pool[start:stop, :]
-            norms = None
-            if m_mat is None or c_mat is None:
-                norms = xp.sum(xp.astype(h, xp.float64) ** 2, axis=1)
-            q_m = (_scaled_identity(xp, norms / self.lam, pb.k, self.dev)
-                   if m_mat is None else
-                   block_quadratic_forms(xp, h, m_mat, pb.k))
-            q_c = (_scaled_identity(xp, norms / self.lam ** 2, pb.k, self.dev)
-                   if c_mat is None else
-                   block_quadratic_forms(xp, h, c_mat, pb.k))
-            self.a_state[start:stop, :] = self._to_state(q_m, p)
-            self.b_state[start:stop, :] = self._to_state(q_c, p)
-        del m_mat, c_mat
-        self.scores = self._score_all(sigma=1.0)
+            for state in (self.a_state, self.b_state):
+                q = unpack_symmetric(xp, state[start:stop, :], pb.k)
+                state[start:stop, :] = self._to_state(q, p)
 
     def _to_state(self, q, p):
         xp = self.xp
@@ -322,12 +389,6 @@ class _Subset:
 
     def __init__(self, a, b, h, p):
         self.a, self.b, self.h, self.p = a, b, h, p
-
-
-def _scaled_identity(xp, values, k, dev):
-    """(n, k, k) stack of ``values[x] * I``."""
-    eye = xp.eye(k, dtype=xp.float64, device=dev)
-    return values[:, None, None] * eye[None, :, :]
 
 
 def _argbest(xp, scores, rtol, maximize):
