@@ -1,138 +1,183 @@
 """Compiled NumPy kernel for the classification update (optional: numba).
 
-Same contract as ``_kernels.ArrayAPIKernel``, fused into one pass over each
-candidate's data: closed-form ``Gᵀ``, packed rank-k updates of ``A_x`` and
-``B_x``, and the score through a k × k Cholesky factorisation. The array-API
-path makes about a dozen passes over (N, k, k) temporaries for the same work;
-here every candidate's numbers stay in cache.
+Same contract as ``_kernels.ArrayAPIKernel``. Candidates are handled in
+blocks of ``_LANES``: a block's states, probabilities and GEMM output are
+laid out candidate-last (one row per matrix entry, one column per
+candidate), so that every step of the closed-form ``Gᵀ`` products, the
+packed rank-k updates of ``A_x`` and ``B_x``, and the k × k Cholesky
+factorisation behind the score is a loop over contiguous candidates that
+the compiler turns into SIMD instructions. A block's numbers stay in cache;
+blocks run in parallel, each computing its own share of the candidate GEMM.
 
 Importing this module raises ImportError when numba is missing; ``_kernels``
 then falls back to the array-API implementation.
 """
-
-import math
 
 import numba
 import numpy as np
 
 __all__ = ["NumbaKernel"]
 
-# Candidates handled by one parallel task.
-_BLOCK = 512
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _update_one(x, out, p, sqrt_s, a_state, b_state, sigma, do_update,
-                a_t, r, fa, fb, chol, linv, sp):
-    k = p.shape[1]
-    kk = k * k
-    if do_update:
-        # ã = √s Gᵀ T_U and r = √s Gᵀ T_R in closed form:
-        # (Gᵀ T)[c, j] = √p_c (T[c, j] - Σ_a p_a T[a, j]).
-        for c in range(k):
-            sp[c] = sqrt_s * math.sqrt(p[x, c])
-        for j in range(k):
-            mean_u = 0.0
-            mean_r = 0.0
-            for c in range(k):
-                mean_u += p[x, c] * out[x, c * k + j]
-                mean_r += p[x, c] * out[x, kk + c * k + j]
-            for c in range(k):
-                a_t[c, j] = sp[c] * (out[x, c * k + j] - mean_u)
-                r[c, j] = sp[c] * (out[x, kk + c * k + j] - mean_r)
-    # Packed upper triangle: A -= σ ã ãᵀ, B -= ã rᵀ + r ãᵀ.
-    q = 0
-    for i in range(k):
-        for j in range(i, k):
-            va = a_state[x, q]
-            vb = b_state[x, q]
-            if do_update:
-                sa = 0.0
-                sb = 0.0
-                for c in range(k):
-                    sa += a_t[i, c] * a_t[j, c]
-                    sb += a_t[i, c] * r[j, c] + r[i, c] * a_t[j, c]
-                va -= sigma * sa
-                vb -= sb
-                a_state[x, q] = va
-                b_state[x, q] = vb
-            fa[i, j] = sigma * va
-            fa[j, i] = sigma * va
-            fb[i, j] = vb
-            fb[j, i] = vb
-            q += 1
-    # Cholesky factor of I + σA; not positive definite -> +inf (backward
-    # pass only: with σ = +1 the matrix is at least the identity).
-    for j in range(k):
-        s = 1.0 + fa[j, j]
-        for c in range(j):
-            s -= chol[j, c] * chol[j, c]
-        if not s > 0.0:
-            return np.inf
-        d = math.sqrt(s)
-        chol[j, j] = d
-        for i in range(j + 1, k):
-            s = fa[i, j]
-            for c in range(j):
-                s -= chol[i, c] * chol[j, c]
-            chol[i, j] = s / d
-    # linv = chol⁻¹ (lower triangular).
-    for j in range(k):
-        linv[j, j] = 1.0 / chol[j, j]
-        for i in range(j + 1, k):
-            s = 0.0
-            for c in range(j, i):
-                s -= chol[i, c] * linv[c, j]
-            linv[i, j] = s / chol[i, i]
-    # tr((I + σA)⁻¹ B) = tr(L⁻ᵀ L⁻¹ B) = Σ_c l_cᵀ B l_c, l_c row c of L⁻¹.
-    total = 0.0
-    for c in range(k):
-        for i in range(c + 1):
-            s = 0.0
-            for j in range(c + 1):
-                s += fb[i, j] * linv[c, j]
-            total += linv[c, i] * s
-    return total
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _update_scores(out, p, sqrt_s, a_state, b_state, sigma, do_update,
-                   scores):
-    n = a_state.shape[0]
-    k = p.shape[1]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for blk in numba.prange(n_blocks):
-        a_t, r, fa, fb, chol, linv, sp = _scratch(k)
-        for x in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            scores[x] = _update_one(x, out, p, sqrt_s, a_state, b_state,
-                                    sigma, do_update, a_t, r, fa, fb, chol,
-                                    linv, sp)
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _gemm_update_scores(h, w, p, sqrt_s, a_state, b_state, sigma, scores):
-    # Each task multiplies its own rows: GEMM and kernel share the threads
-    # instead of BLAS and numba thread pools competing for the cores.
-    n = a_state.shape[0]
-    k = p.shape[1]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for blk in numba.prange(n_blocks):
-        a_t, r, fa, fb, chol, linv, sp = _scratch(k)
-        start = blk * _BLOCK
-        stop = min(n, start + _BLOCK)
-        out = np.dot(h[start:stop], w)
-        for x in range(start, stop):
-            scores[x] = _update_one(x - start, out, p[start:stop], sqrt_s,
-                                    a_state[start:stop], b_state[start:stop],
-                                    sigma, True, a_t, r, fa, fb, chol, linv,
-                                    sp)
+# Candidates per block: small enough that a block's scratch (a few
+# k × k × _LANES arrays) stays in a core's L2 cache.
+_LANES = 64
 
 
 @numba.njit(cache=True, nogil=True)
-def _scratch(k):
-    return (np.empty((k, k)), np.empty((k, k)), np.empty((k, k)),
-            np.empty((k, k)), np.zeros((k, k)), np.zeros((k, k)),
-            np.empty(k))
+def _packed(i, j, k):
+    # Offset of entry (i, j), i <= j, in the packed upper triangle.
+    return i * k - (i * (i - 1)) // 2 + (j - i)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _block(out_t, p, sqrt_s, a_state, b_state, sigma, do_update, scores):
+    """Update and score the candidates of one block (rows of the states).
+
+    ``out_t`` is the block's GEMM output transposed, (2k², n): rows
+    ``c*k + j`` hold T_U[c, j], rows ``k² + c*k + j`` hold T_R[c, j].
+    """
+    n = a_state.shape[0]
+    k = p.shape[1]
+    kk = k * k
+    npk = a_state.shape[1]
+    a_t = np.empty((npk, n))
+    b_t = np.empty((npk, n))
+    for x in range(n):
+        for q in range(npk):
+            a_t[q, x] = a_state[x, q]
+            b_t[q, x] = b_state[x, q]
+    acc_a = np.empty(n)
+    acc_b = np.empty(n)
+    if do_update:
+        sp = np.empty((k, n))
+        pt = np.empty((k, n))
+        for x in range(n):
+            for c in range(k):
+                pt[c, x] = p[x, c]
+        for c in range(k):
+            for x in range(n):
+                sp[c, x] = sqrt_s * np.sqrt(pt[c, x])
+        # ã = √s Gᵀ T_U, r = √s Gᵀ T_R in closed form:
+        # (Gᵀ T)[c, j] = √p_c (T[c, j] - Σ_a p_a T[a, j]).
+        at = np.empty((k, k, n))
+        rt = np.empty((k, k, n))
+        for j in range(k):
+            for x in range(n):
+                acc_a[x] = 0.0
+                acc_b[x] = 0.0
+            for c in range(k):
+                for x in range(n):
+                    acc_a[x] += pt[c, x] * out_t[c * k + j, x]
+                    acc_b[x] += pt[c, x] * out_t[kk + c * k + j, x]
+            for c in range(k):
+                for x in range(n):
+                    at[c, j, x] = sp[c, x] * (out_t[c * k + j, x] - acc_a[x])
+                    rt[c, j, x] = sp[c, x] * (out_t[kk + c * k + j, x]
+                                              - acc_b[x])
+        # A -= σ ã ãᵀ, B -= ã rᵀ + r ãᵀ on the packed upper triangle.
+        for i in range(k):
+            for j in range(i, k):
+                q = _packed(i, j, k)
+                for x in range(n):
+                    acc_a[x] = 0.0
+                    acc_b[x] = 0.0
+                for c in range(k):
+                    for x in range(n):
+                        acc_a[x] += at[i, c, x] * at[j, c, x]
+                        acc_b[x] += (at[i, c, x] * rt[j, c, x]
+                                     + rt[i, c, x] * at[j, c, x])
+                for x in range(n):
+                    a_t[q, x] -= sigma * acc_a[x]
+                    b_t[q, x] -= acc_b[x]
+        for x in range(n):
+            for q in range(npk):
+                a_state[x, q] = a_t[q, x]
+                b_state[x, q] = b_t[q, x]
+    _scores(a_t, b_t, sigma, k, scores)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _scores(a_t, b_t, sigma, k, scores):
+    """``tr(B (I + σA)⁻¹)`` for every column; +inf where I + σA is not
+    positive definite (backward pass only: for σ = +1 it is at least I)."""
+    n = a_t.shape[1]
+    chol = np.zeros((k, k, n))
+    linv = np.zeros((k, k, n))
+    inv_d = np.empty((k, n))
+    s = np.empty(n)
+    bad = np.zeros(n, dtype=np.bool_)
+    for j in range(k):
+        q = _packed(j, j, k)
+        for x in range(n):
+            s[x] = 1.0 + sigma * a_t[q, x]
+        for c in range(j):
+            for x in range(n):
+                s[x] -= chol[j, c, x] * chol[j, c, x]
+        for x in range(n):
+            if not s[x] > 0.0:
+                bad[x] = True
+                s[x] = 1.0
+            root = np.sqrt(s[x])
+            chol[j, j, x] = root
+            inv_d[j, x] = 1.0 / root
+        for i in range(j + 1, k):
+            q = _packed(j, i, k)
+            for x in range(n):
+                s[x] = sigma * a_t[q, x]
+            for c in range(j):
+                for x in range(n):
+                    s[x] -= chol[i, c, x] * chol[j, c, x]
+            for x in range(n):
+                chol[i, j, x] = s[x] * inv_d[j, x]
+    # linv = chol⁻¹ (lower triangular), column by column.
+    for j in range(k):
+        for x in range(n):
+            linv[j, j, x] = inv_d[j, x]
+        for i in range(j + 1, k):
+            for x in range(n):
+                s[x] = 0.0
+            for c in range(j, i):
+                for x in range(n):
+                    s[x] -= chol[i, c, x] * linv[c, j, x]
+            for x in range(n):
+                linv[i, j, x] = s[x] * inv_d[i, x]
+    # tr((I + σA)⁻¹ B) = Σ_c l_cᵀ B l_c with l_c row c of L⁻¹ (zero past c).
+    total = np.zeros(n)
+    for c in range(k):
+        for i in range(c + 1):
+            for j in range(c + 1):
+                q = _packed(i, j, k) if i <= j else _packed(j, i, k)
+                for x in range(n):
+                    total[x] += linv[c, i, x] * b_t[q, x] * linv[c, j, x]
+    for x in range(n):
+        scores[x] = np.inf if bad[x] else total[x]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _update_scores(out_t, p, sqrt_s, a_state, b_state, sigma, do_update,
+                   scores):
+    n = a_state.shape[0]
+    n_blocks = (n + _LANES - 1) // _LANES
+    for blk in numba.prange(n_blocks):
+        start = blk * _LANES
+        stop = min(n, start + _LANES)
+        _block(out_t[:, start:stop], p[start:stop], sqrt_s,
+               a_state[start:stop], b_state[start:stop], sigma, do_update,
+               scores[start:stop])
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
+    # Each block multiplies its own rows: GEMM and kernel share the threads
+    # instead of BLAS and numba thread pools competing for the cores.
+    n = a_state.shape[0]
+    n_blocks = (n + _LANES - 1) // _LANES
+    for blk in numba.prange(n_blocks):
+        start = blk * _LANES
+        stop = min(n, start + _LANES)
+        out_t = np.dot(w_t, h[start:stop].T)
+        _block(out_t, p[start:stop], sqrt_s, a_state[start:stop],
+               b_state[start:stop], sigma, True, scores[start:stop])
 
 
 class NumbaKernel:
@@ -154,11 +199,12 @@ class NumbaKernel:
         n = stop - start
         scores = np.empty(n)
         do_update = out is not None
-        if not do_update:
-            out = np.empty((n, 1), dtype=np.float64)
+        out_t = (np.ascontiguousarray(out.T) if do_update
+                 else np.empty((1, n), dtype=np.float64))
         _update_scores(
-            out, p, float(sqrt_s), a_state[start:stop], b_state[start:stop],
-            float(sigma), do_update, scores)
+            out_t, np.ascontiguousarray(p), float(sqrt_s),
+            a_state[start:stop], b_state[start:stop], float(sigma),
+            do_update, scores)
         return scores
 
     @staticmethod
@@ -179,7 +225,8 @@ class NumbaKernel:
         n = stop - start
         scores = np.empty(n)
         h = np.ascontiguousarray(h)
-        w = np.ascontiguousarray(w, dtype=h.dtype)
-        _gemm_update_scores(h, w, p, float(sqrt_s), a_state[start:stop],
-                            b_state[start:stop], float(sigma), scores)
+        w_t = np.ascontiguousarray(w.T, dtype=h.dtype)
+        _gemm_update_scores(h, w_t, np.ascontiguousarray(p), float(sqrt_s),
+                            a_state[start:stop], b_state[start:stop],
+                            float(sigma), scores)
         return scores
