@@ -15,6 +15,7 @@ sys.path.insert(0, BENCH)
 import bayes_risk  # noqa: E402
 import bench_selection  # noqa: E402
 import experiments  # noqa: E402
+import logdet  # noqa: E402
 import penalty  # noqa: E402
 import run as runner  # noqa: E402
 
@@ -140,3 +141,30 @@ def test_selection_benchmark_tiny(tmp_path, capsys):
     assert rows[0]["ratio"] > 0
     assert (tmp_path / "bench_selection.png").exists()
     assert "dense ms/step" in capsys.readouterr().out
+
+
+def test_logdet_baseline_matches_brute_force():
+    rng = np.random.default_rng(0)
+    n, d, k, n_lab, batch = 40, 3, 3, 5, 4
+    h, p = rng.normal(size=(n, d)), rng.dirichlet(np.ones(k), n)
+    h_lab, p_lab = rng.normal(size=(n_lab, d)), rng.dirichlet(np.ones(k),
+                                                              n_lab)
+    idx, gains = logdet.logdet_select(h, p, h_lab, p_lab, batch)
+
+    def fisher(hx, px):
+        return np.kron(np.diag(px) - np.outer(px, px), np.outer(hx, hx))
+
+    scale = batch / (n_lab + batch)
+    m = np.eye(d * k) + sum(fisher(a, b) for a, b in zip(h_lab, p_lab)) / (
+        n_lab + batch)
+    chosen, best_gains = [], []
+    for _ in range(batch):
+        base = np.linalg.slogdet(m)[1]
+        g = [-np.inf if i in chosen else
+             np.linalg.slogdet(m + scale * fisher(h[i], p[i]))[1] - base
+             for i in range(n)]
+        chosen.append(int(np.argmax(g)))
+        best_gains.append(max(g))
+        m = m + scale * fisher(h[chosen[-1]], p[chosen[-1]])
+    assert idx.tolist() == chosen
+    np.testing.assert_allclose(gains, best_gains, rtol=1e-9)
