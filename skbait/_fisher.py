@@ -167,7 +167,7 @@ def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
         stop = min(n, start + step)
         hc = xp.astype(h[start:stop, :], part.dtype)
         t = xp.reshape(xp.matmul(hc, w), (stop - start, b + 1, width))
-        q = xp.sum(t * hc[:, None, cols], axis=2)
+        q = xp.vecdot(t, hc[:, None, cols], axis=-1)
         for a in range(b + 1):
             col = packed_offset(a, k) + (b - a)
             state[start:stop, col] += xp.astype(q[:, a], xp.float64)
