@@ -199,10 +199,12 @@ class NumbaKernel:
         n = stop - start
         scores = np.empty(n)
         do_update = out is not None
-        out_t = (np.ascontiguousarray(out.T) if do_update
+        # One dtype per argument: every new combination costs a compilation
+        # of several seconds on first use.
+        out_t = (np.ascontiguousarray(out.T, dtype=np.float64) if do_update
                  else np.empty((1, n), dtype=np.float64))
         _update_scores(
-            out_t, np.ascontiguousarray(p), float(sqrt_s),
+            out_t, np.ascontiguousarray(p, dtype=np.float64), float(sqrt_s),
             a_state[start:stop], b_state[start:stop], float(sigma),
             do_update, scores)
         return scores
@@ -226,7 +228,8 @@ class NumbaKernel:
         scores = np.empty(n)
         h = np.ascontiguousarray(h)
         w_t = np.ascontiguousarray(w.T, dtype=h.dtype)
-        _gemm_update_scores(h, w_t, np.ascontiguousarray(p), float(sqrt_s),
+        _gemm_update_scores(h, w_t, np.ascontiguousarray(p, dtype=np.float64),
+                            float(sqrt_s),
                             a_state[start:stop], b_state[start:stop],
                             float(sigma), scores)
         return scores
