@@ -285,6 +285,14 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
     return runs
 
 
+def is_complete(exp, out_dir):
+    """Whether every (strategy, seed) run of ``exp`` is cached."""
+    folder = os.path.join(out_dir, exp.name)
+    return all(os.path.exists(os.path.join(
+        folder, f"{_slug(name)}-seed{seed}.json"))
+        for name in exp.strategies for seed in exp.seeds)
+
+
 def _slug(name):
     return "".join(c if c.isalnum() else "_" for c in name)
 

@@ -204,6 +204,9 @@ def main(argv=None):
                         help="override the seeds")
     parser.add_argument("--fresh", action="store_true",
                         help="ignore cached runs")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="paper mode: tables, plots and the penalty "
+                             "matrix from complete cached experiments only")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
@@ -233,6 +236,10 @@ def main(argv=None):
                     continue
                 if args.seeds:
                     exp.seeds = args.seeds
+                if args.cached_only and not experiments.is_complete(
+                        exp, args.out):
+                    print(f"{exp.name}: runs missing, skipped (--cached-only)")
+                    continue
                 runs, _ = curves(exp, args.out, resume=not args.fresh)
                 results.append((exp, runs))
             penalty_matrix([(e, r) for e, r in results

@@ -100,6 +100,9 @@ def test_learning_curve_run_writes_and_resumes(tmp_path):
     summary = experiments.summarize(runs)
     labels, mean, sem = summary["RANDOM"]
     assert labels == [20, 25, 30] and mean.shape == (3,)
+    assert experiments.is_complete(exp, str(tmp_path))
+    path.unlink()
+    assert not experiments.is_complete(exp, str(tmp_path))
 
 
 def test_quick_entry_point_writes_table_and_png(tmp_path, monkeypatch,
