@@ -185,7 +185,7 @@ def paper_experiments():
             name=f"linear-mnist5k-{label}-proj", data=proj(mnist5k),
             model=lambda X, y, seed: LogisticRegression(max_iter=300),
             metric=accuracy, metric_name="test accuracy",
-            strategies=linear_strategies(), n_init=20, batch=10, rounds=20))
+            strategies=linear_strategies(), n_init=20, batch=10, rounds=50))
     return out
 
 
@@ -271,9 +271,9 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
     for name in exp.strategies:
         for seed in exp.seeds:
             path = os.path.join(folder, f"{_slug(name)}-seed{seed}.json")
-            if resume and os.path.exists(path):
-                with open(path) as fh:
-                    runs.append(json.load(fh))
+            cached = _read_run(path, exp) if resume else None
+            if cached is not None:
+                runs.append(cached)
             else:
                 run = run_curve(exp, name, seed)
                 with open(path + ".tmp", "w") as fh:
@@ -288,9 +288,20 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
 def is_complete(exp, out_dir):
     """Whether every (strategy, seed) run of ``exp`` is cached."""
     folder = os.path.join(out_dir, exp.name)
-    return all(os.path.exists(os.path.join(
-        folder, f"{_slug(name)}-seed{seed}.json"))
+    return all(_read_run(os.path.join(
+        folder, f"{_slug(name)}-seed{seed}.json"), exp) is not None
         for name in exp.strategies for seed in exp.seeds)
+
+
+def _read_run(path, exp):
+    """The cached run at ``path`` if it exists and has ``exp``'s label
+    schedule (initial labels, batch, rounds); otherwise None."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        run = json.load(fh)
+    expected = [exp.n_init + r * exp.batch for r in range(exp.rounds + 1)]
+    return run if run.get("labels") == expected else None
 
 
 def _slug(name):

@@ -101,6 +101,10 @@ def test_learning_curve_run_writes_and_resumes(tmp_path):
     labels, mean, sem = summary["RANDOM"]
     assert labels == [20, 25, 30] and mean.shape == (3,)
     assert experiments.is_complete(exp, str(tmp_path))
+    # A run cached with another schedule is stale.
+    exp.rounds = 3
+    assert not experiments.is_complete(exp, str(tmp_path))
+    exp.rounds = 2
     path.unlink()
     assert not experiments.is_complete(exp, str(tmp_path))
 
