@@ -114,11 +114,11 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
         2 * d * k * _itemsize(xp, gemm_dtype), budget_bytes, n))
     for start in range(0, n, step):
         stop = min(n, start + step)
-        hc = xp.astype(h[start:stop, :], gemm_dtype)
+        hc = xp.astype(h[start:stop, :], gemm_dtype, copy=False)
         if p is None:
             total += xp.astype(xp.matmul(hc.T, hc), xp.float64)
             continue
-        pc = xp.astype(p[start:stop, :], gemm_dtype)
+        pc = xp.astype(p[start:stop, :], gemm_dtype, copy=False)
         rows = xp.reshape(pc[:, :, None] * hc[:, None, :],
                           (hc.shape[0], d * k))
         for b in range(k):
@@ -151,21 +151,21 @@ def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
     P is a symmetric dk × dk matrix that is never held whole: ``part`` is
     ``P[:(b+1)·d, b·d + cols]``, the rows on and above the diagonal block
     of some columns ``cols`` (a slice of range(d)) of block column b, in
-    the dtype the products should run in. ``state`` is (n, k(k+1)/2), packed
-    (upper triangle, row by row); entry (a, b) of row x gains
-    ``Σ_{i ∈ cols} h_x[i] (P_ab[:, i] · h_x)``. Summed over all column groups
-    and all b this is ``Q_x[a, b] = h_xᵀ P_ab h_x``.
+    ``h``'s dtype (the dtype the products run in). ``state`` is
+    (n, k(k+1)/2), packed (upper triangle, row by row); entry (a, b) of row
+    x gains ``Σ_{i ∈ cols} h_x[i] (P_ab[:, i] · h_x)``. Summed over all
+    column groups and all b this is ``Q_x[a, b] = h_xᵀ P_ab h_x``.
     """
     n, d = h.shape
     width = part.shape[1]
     # (d, (b+1)·width): column a·width + i holds P_ab[:, i].
     w = xp.reshape(xp.permute_dims(xp.reshape(part, (b + 1, d, width)),
                                    (1, 0, 2)), (d, (b + 1) * width))
-    step = rows_per_chunk(3 * (b + 1) * width * _itemsize(xp, part.dtype),
+    step = rows_per_chunk(3 * (b + 1) * width * _itemsize(xp, h.dtype),
                           budget_bytes, n)
     for start in range(0, n, step):
         stop = min(n, start + step)
-        hc = xp.astype(h[start:stop, :], part.dtype)
+        hc = h[start:stop, :]
         t = xp.reshape(xp.matmul(hc, w), (stop - start, b + 1, width))
         q = xp.vecdot(t, hc[:, None, cols], axis=-1)
         for a in range(b + 1):

@@ -59,12 +59,17 @@ class GreedyProblem:
     h_pool, p_pool : arrays (n_u, d), (n_u, k) or None
     h_lab, p_lab : arrays (n_l, d), (n_l, k) or None; n_l may be 0
     gemm_dtype : dtype of ``xp`` used for the O(N) matrix products
+
+    ``h_gemm``, the pool embeddings in ``gemm_dtype``, is converted once
+    here rather than at every greedy step; it is ``h_pool`` itself when the
+    dtypes already match.
     """
 
     def __init__(self, xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype):
         self.xp = xp
         self.h_pool = h_pool
         self.p_pool = p_pool
+        self.h_gemm = xp.astype(h_pool, gemm_dtype, copy=False)
         self.h_lab = h_lab
         self.p_lab = p_lab
         self.gemm_dtype = gemm_dtype
@@ -245,7 +250,7 @@ class _Run:
             state[:, packed_offset(a, self.problem.k)] = values
 
     def _add_forms(self, state, part, b, cols):
-        add_block_forms(self.xp, state, self.problem.h_pool, part, b, cols,
+        add_block_forms(self.xp, state, self.problem.h_gemm, part, b, cols,
                         self.problem.k, budget_bytes=self.budget)
 
     def _transform_states(self):
@@ -274,8 +279,7 @@ class _Run:
         for start in range(0, pb.n_pool, step):
             stop = min(pb.n_pool, start + step)
             p = None if pb.rank_one else pb.p_pool[start:stop, :]
-            h = None if w is None else xp.astype(
-                pb.h_pool[start:stop, :], pb.gemm_dtype, copy=False)
+            h = None if w is None else pb.h_gemm[start:stop, :]
             t0 = time.perf_counter()
             if w is not None and getattr(self.kernel, "fuses_gemm", False):
                 # GEMM inside the kernel; its time counts as "kernel".
@@ -354,7 +358,7 @@ class _Run:
         sel = _Subset(
             xp.take(self.a_state, idx, axis=0),
             xp.take(self.b_state, idx, axis=0),
-            xp.astype(xp.take(pb.h_pool, idx, axis=0), pb.gemm_dtype),
+            xp.take(pb.h_gemm, idx, axis=0),
             None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0),
         )
         del self.a_state, self.b_state, self.scores
