@@ -63,7 +63,8 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         ``labeled_embeddings`` for classification; must be None for
         regression.
     lam : float, default=1.0
-        Regulariser λ > 0 added to M; keeps M invertible.
+        Regulariser λ > 0 added to M; keeps M invertible. Relative to the
+        Fisher's eigenvalues: a λ far above them makes M nearly λ·I.
     oversample : float, default=2.0
         Forward greedy adds ``min(n_pool, ceil(oversample * n_select))``
         points, backward pruning then removes the extra ones. ``>= 1``;

@@ -124,7 +124,12 @@ class BAITSampler(_Sampler):
     Parameters
     ----------
     lam : float, default=1.0
-        Regulariser λ of ``M``.
+        Regulariser λ of ``M``. It is compared with the Fisher's
+        eigenvalues, so it depends on the embeddings' scale: when λ is large
+        against the labeled set's average Fisher (small embeddings, such as
+        an MLP regressor's hidden units), ``M`` is nearly λ·I and the picks
+        stop accounting for what is already labeled; try a smaller λ there
+        (docs/results.md, section 4).
     oversample : float, default=2.0
         Forward greedy to ``ceil(oversample · n_instances)``, then backward
         pruning.
