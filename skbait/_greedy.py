@@ -60,15 +60,17 @@ class GreedyProblem:
     h_lab, p_lab : arrays (n_l, d), (n_l, k) or None; n_l may be 0
     gemm_dtype : dtype of ``xp`` used for the O(N) matrix products
 
-    ``h_gemm``, the pool embeddings in ``gemm_dtype``, is converted once
-    here rather than at every greedy step; it is ``h_pool`` itself when the
-    dtypes already match.
+    ``h_gemm``, the pool embeddings in ``gemm_dtype``, and ``p_pool``, kept
+    in float64 (the dtype of the per-candidate updates), are converted once
+    here rather than at every greedy step; no copy is made when the dtypes
+    already match.
     """
 
     def __init__(self, xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype):
         self.xp = xp
         self.h_pool = h_pool
-        self.p_pool = p_pool
+        self.p_pool = (None if p_pool is None
+                       else xp.astype(p_pool, xp.float64, copy=False))
         self.h_gemm = xp.astype(h_pool, gemm_dtype, copy=False)
         self.h_lab = h_lab
         self.p_lab = p_lab

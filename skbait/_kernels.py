@@ -98,7 +98,7 @@ class ArrayAPIKernel:
         b_full = unpack_symmetric(xp, b_state[start:stop, :], k)
         if out is not None:
             t = xp.reshape(xp.astype(out, xp.float64), (n, 2, k, k))
-            g = gt_apply(xp, t, xp.astype(p, xp.float64)) * sqrt_s
+            g = gt_apply(xp, t, xp.astype(p, xp.float64, copy=False)) * sqrt_s
             a_t, r = g[:, 0, :, :], g[:, 1, :, :]
             a_full = a_full - sigma * xp.matmul(a_t, xp.matrix_transpose(a_t))
             cross = xp.matmul(a_t, xp.matrix_transpose(r))
