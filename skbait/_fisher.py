@@ -97,8 +97,9 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
     """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to ``total``.
 
     ``total`` is a float64 dk × dk (regression: d × d) array updated in
-    place, block column by block column, on and above the diagonal only;
-    the caller mirrors it (``mirror_upper``) when all sums are in. Block
+    place, block column by block column, on and above the diagonal only
+    (regression adds the whole, small, d × d product); the caller mirrors
+    it (``mirror_upper``) when all sums are in. Block
     (a, b) of the classification Fisher is ``Σ_x (δ_ab p_a - p_a p_b) h hᵀ``:
     the product of the rows ``p ⊗ h`` with their b-th block, plus a
     weighted Gram matrix on the diagonal. The products run in
