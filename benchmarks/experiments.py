@@ -272,12 +272,11 @@ def run_curve(exp, strategy_name, seed):
 
 def run_experiment(exp, out_dir, progress=None, resume=True):
     """Every (strategy, seed) of ``exp``; cached runs are read, not rerun."""
-    folder = os.path.join(out_dir, exp.name)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.join(out_dir, exp.name), exist_ok=True)
     runs = []
     for name in exp.strategies:
         for seed in exp.seeds:
-            path = os.path.join(folder, f"{_slug(name)}-seed{seed}.json")
+            path = _run_path(out_dir, exp, name, seed)
             cached = _read_run(path, exp) if resume else None
             if cached is not None:
                 runs.append(cached)
@@ -294,10 +293,8 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
 
 def is_complete(exp, out_dir):
     """Whether every (strategy, seed) run of ``exp`` is cached."""
-    folder = os.path.join(out_dir, exp.name)
-    return all(_read_run(os.path.join(
-        folder, f"{_slug(name)}-seed{seed}.json"), exp) is not None
-        for name in exp.strategies for seed in exp.seeds)
+    return all(_read_run(_run_path(out_dir, exp, name, seed), exp)
+               is not None for name in exp.strategies for seed in exp.seeds)
 
 
 def _read_run(path, exp):
@@ -311,8 +308,9 @@ def _read_run(path, exp):
     return run if run.get("labels") == expected else None
 
 
-def _slug(name):
-    return "".join(c if c.isalnum() else "_" for c in name)
+def _run_path(out_dir, exp, strategy_name, seed):
+    slug = "".join(c if c.isalnum() else "_" for c in strategy_name)
+    return os.path.join(out_dir, exp.name, f"{slug}-seed{seed}.json")
 
 
 def summarize(runs):
