@@ -12,7 +12,7 @@ random embeddings and softmax probabilities, 100 labeled points) it prints:
   forward steps where its tensor fits, the per-step ratio, and whether both
   picked the same points in those steps.
 
-Run ``python benchmarks/bench_selection.py`` for the issue's grid (about
+Run ``python benchmarks/bench_selection.py`` for the full grid (about
 15 minutes on 2 cores) or ``--quick`` for a small one. ``--plot`` writes a
 PNG of time per step against N.
 """

@@ -1,4 +1,4 @@
-"""Active-learning experiments of the paper on offline data (DESIGN.md §5-6).
+"""Active-learning experiments of the paper on offline data.
 
 An experiment is a data set, a model retrained from scratch every round, a
 batch size, a number of rounds and the strategies to compare. A run (one
@@ -158,8 +158,8 @@ def quick_experiment():
 
 
 def paper_experiments():
-    """The learning-curve experiments: deep and regression (issue items 3, 4)
-    and linear classification on fixed projections of MNIST (item 2)."""
+    """The learning-curve experiments: deep classification, regression,
+    and linear classification on fixed projections of MNIST."""
     out = []
     for data, label in ((digits, "digits"), (mnist5k, "mnist5k")):
         for batch, rounds in ((10, 20), (100, 8)):

@@ -2,7 +2,7 @@
 
 Picks, one at a time, the pool point that most increases
 ``log det(M + Ĩ(x))``, with M and Ĩ weighted exactly as in BAIT
-(``shared/DESIGN.md`` §2: ``M = λ·I + labeled Fisher / (n_l + B)``, a
+(``docs/design.md`` §2: ``M = λ·I + labeled Fisher / (n_l + B)``, a
 candidate adds ``B / (n_l + B) · I(x)``), so that the two differ only in the
 criterion: BAIT minimises ``tr(M⁻¹ F)``, this maximises the information gain
 ``log det(I + V_xᵀ M⁻¹ V_x)`` and never looks at the pool's Fisher F.

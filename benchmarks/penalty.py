@@ -1,4 +1,4 @@
-"""Pairwise penalty matrix (paper §6.2, Fig. 5; DESIGN.md §5).
+"""Pairwise penalty matrix (paper §6.2, Fig. 5).
 
 For each experiment, the labeling budgets ``L_k = M_0 + 2^k · B`` are
 considered up to the round where RANDOM's mean score first comes within 1%

@@ -1,4 +1,4 @@
-"""The paper's baselines on extracted features (DESIGN.md §4).
+"""The paper's baselines on extracted features: RANDOM, CONFIDENCE, CORESET, BADGE.
 
 All take NumPy arrays and return ``(indices, scores)``: the indices in the
 order chosen and, for each, the quantity that chose it. Memory stays

@@ -1,6 +1,6 @@
 """The last-layer Fisher information and its Kronecker factor.
 
-Conventions (``shared/DESIGN.md`` §1, §3): a point has an embedding ``h`` (d)
+Conventions (``docs/design.md`` §1, §5): a point has an embedding ``h`` (d)
 and, for classification, class probabilities ``p`` (k). Its Fisher is
 ``I(x) = W ⊗ h hᵀ`` with ``W = diag(p) - p pᵀ``, rows and columns indexed
 class-major (``c*d + j``). ``W = G Gᵀ`` with ``G = (I - p 1ᵀ) diag(√p)``, so

@@ -10,7 +10,7 @@ for every candidate, the k × k blocks ``T_U = (I ⊗ h_xᵀ) Ũ`` and
     A_x ← A_x - σ ã ãᵀ,        B_x ← B_x - (ã rᵀ + r ãᵀ),
 
 and the score is ``tr(B_x (I + σ A_x)⁻¹)``: the forward gain (σ = +1) or the
-backward cost (σ = -1) of ``shared/DESIGN.md`` §2.
+backward cost (σ = -1) of ``docs/design.md`` §4.
 
 Two implementations share this contract: a generic one written with array-API
 operations (any namespace, any device) and, for NumPy arrays when numba is

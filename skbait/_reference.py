@@ -1,6 +1,6 @@
 """Slow reference implementations of the BAIT rule, for tests and benchmarks.
 
-- ``dense_select``: the rule of ``shared/DESIGN.md`` §2 evaluated literally in
+- ``dense_select``: the rule of ``docs/design.md`` §2 evaluated literally in
   float64: every candidate's dk × dk Fisher formed explicitly and
   ``tr((M ± Ĩ(x))⁻¹ F)`` computed by a dense solve. Small problems only.
 - ``materialized_select``: the authors' algorithm as their code runs it
@@ -81,7 +81,7 @@ def _pick(values, current, rtol, candidates):
 def dense_select(h_pool, n_select, *, p_pool=None, h_lab=None, p_lab=None,
                  lam=1.0, oversample=2.0, fisher="pool", rtol=1e-9,
                  return_objective=False):
-    """DESIGN.md §2 evaluated literally (explicit dk × dk matrices)."""
+    """The rule of docs/design.md §2, literally (explicit dk × dk matrices)."""
     i_tilde, f, m, _ = _setup(h_pool, p_pool, h_lab, p_lab, n_select, lam)
     if fisher == "identity":
         f = np.eye(f.shape[0])
