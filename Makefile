@@ -13,13 +13,13 @@ MODAL_VENV := .venv-modal
 TORCH := torch==2.13.0
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test test-main test-modal bench paper lint clean
+.PHONY: demo test test-main test-modal bench paper lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) $(TORCH)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,fast,bench,dev]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,fast,bench,dev,docs]"
 	touch $@
 
 $(MODAL_VENV)/.installed: pyproject.toml
@@ -43,6 +43,10 @@ paper: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/flake8 skbait tests benchmarks examples
+
+# The documentation site (Sphinx, numpydoc, MyST); warnings are errors.
+docs: $(VENV)/.installed
+	$(VENV)/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 test: test-main test-modal
 
