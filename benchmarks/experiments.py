@@ -276,28 +276,33 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
     runs = []
     for name in exp.strategies:
         for seed in exp.seeds:
-            path = _run_path(out_dir, exp, name, seed)
-            cached = _read_run(path, exp) if resume else None
+            path = run_path(out_dir, exp, name, seed)
+            cached = read_run(path, exp) if resume else None
             if cached is not None:
                 runs.append(cached)
             else:
                 run = run_curve(exp, name, seed)
-                with open(path + ".tmp", "w") as fh:
-                    json.dump(run, fh)
-                os.replace(path + ".tmp", path)  # complete files only
+                write_run(path, run)
                 runs.append(run)
             if progress is not None:
                 progress.update(1)
     return runs
 
 
+def write_run(path, run):
+    """Write one run's JSON; readers only ever see complete files."""
+    with open(path + ".tmp", "w") as fh:
+        json.dump(run, fh)
+    os.replace(path + ".tmp", path)
+
+
 def is_complete(exp, out_dir):
     """Whether every (strategy, seed) run of ``exp`` is cached."""
-    return all(_read_run(_run_path(out_dir, exp, name, seed), exp)
+    return all(read_run(run_path(out_dir, exp, name, seed), exp)
                is not None for name in exp.strategies for seed in exp.seeds)
 
 
-def _read_run(path, exp):
+def read_run(path, exp):
     """The cached run at ``path`` if it exists and has ``exp``'s label
     schedule (initial labels, batch, rounds); otherwise None."""
     if not os.path.exists(path):
@@ -308,7 +313,7 @@ def _read_run(path, exp):
     return run if run.get("labels") == expected else None
 
 
-def _run_path(out_dir, exp, strategy_name, seed):
+def run_path(out_dir, exp, strategy_name, seed):
     slug = "".join(c if c.isalnum() else "_" for c in strategy_name)
     return os.path.join(out_dir, exp.name, f"{slug}-seed{seed}.json")
 

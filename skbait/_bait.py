@@ -7,6 +7,7 @@ from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from ._greedy import GreedyProblem, greedy_select, tie_rtol
 from ._kernels import numba_available
 from ._memory import check_fits
+from ._scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
 from ._validation import (
     as_array,
     check_at_least_one,
@@ -17,7 +18,11 @@ from ._validation import (
     check_proba,
 )
 
-__all__ = ["bait_select"]
+__all__ = ["bait_select", "AUTO_LAM_FACTOR"]
+
+# c in lam="auto" (λ = c · tr(F)/(dk)), chosen on validation runs of the
+# benchmark experiments (docs/results.md, "Choosing lam_factor").
+AUTO_LAM_FACTOR = 0.1
 
 _FISHER_OPTIONS = ("pool", "identity")
 # Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
@@ -28,8 +33,9 @@ _MIN_CHUNK_BYTES = 2**20
 
 
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
-                labeled_embeddings=None, labeled_proba=None, lam=1.0,
-                oversample=2.0, fisher="pool", dtype=None, chunk_size=None,
+                labeled_embeddings=None, labeled_proba=None, lam="auto",
+                lam_factor=AUTO_LAM_FACTOR, oversample=2.0, fisher="pool",
+                dtype=None, chunk_size=None,
                 use_numba=None, return_info=False):
     """Select a batch by BAIT's forward-backward greedy Fisher objective.
 
@@ -62,9 +68,19 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         Fisher uses probabilities, not labels). Required with
         ``labeled_embeddings`` for classification; must be None for
         regression.
-    lam : float, default=1.0
-        Regulariser λ > 0 added to M; keeps M invertible. Relative to the
-        Fisher's eigenvalues: a λ far above them makes M nearly λ·I.
+    lam : "auto" or float, default="auto"
+        Regulariser λ added to M; keeps M invertible. It is compared with
+        the Fisher's eigenvalues, which grow with the square of the
+        embeddings. "auto" sets ``λ = lam_factor · μ`` with μ = tr(F)/(dk)
+        the Fisher's mean eigenvalue, so that multiplying every embedding by
+        the same α > 0 leaves the batch unchanged. A float λ > 0 is used as
+        it is: that is the paper's meaning, and ``lam=1.0`` reproduces the
+        authors' code (tuned for their ResNet features; on small embeddings
+        it swamps M and BAIT stops accounting for the labeled set). A float
+        must lie within ``[1e-10, 1e10] · μ``.
+    lam_factor : float, default=AUTO_LAM_FACTOR
+        The factor c of ``lam="auto"``; chosen on validation runs of the
+        benchmark experiments (docs/results.md). Unused with a float lam.
     oversample : float, default=2.0
         Forward greedy adds ``min(n_pool, ceil(oversample * n_select))``
         points, backward pruning then removes the extra ones. ``>= 1``;
@@ -96,7 +112,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         Indices into the pool, in the order the points were added, in the
         namespace and on the device of ``pool_embeddings``.
     info : Bunch
-        Only with ``return_info=True``: ``objective`` (NumPy float64, the
+        Only with ``return_info=True``: ``lam`` (the λ used, in the units
+        of the embeddings given), ``fisher_scale`` (μ), ``objective``
+        (NumPy float64, the
         value of ``tr(M⁻¹ F)`` before the first step and after each forward
         addition and backward removal), ``gains`` (NumPy float64, the
         forward decrease of the objective when each returned point was
@@ -150,7 +168,13 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
     n_pool, d = h_pool.shape
     n_select = check_n_select(n_select, n_pool)
-    lam = check_positive(lam, "lam")
+    lam_factor = check_positive(lam_factor, "lam_factor")
+    if isinstance(lam, str):
+        if lam != "auto":
+            raise ValueError(
+                f'lam must be "auto" or a real number > 0; got {lam!r}.')
+    else:
+        lam = check_positive(lam, "lam")
     oversample = check_at_least_one(oversample, "oversample")
     if fisher not in _FISHER_OPTIONS:
         raise ValueError(
@@ -166,9 +190,17 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     n_lab = 0 if h_lab is None else h_lab.shape[0]
     check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget))
 
+    scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
+    rel_lam = lam_factor if lam == "auto" else _relative_lam(lam, scale)
+    # The engine works on embeddings divided by √μ (and λ / μ): same
+    # objective and picks, numbers of order one (docs/design.md).
+    store = float_dtype(xp, _natural_dtype(xp, h_pool))
+    h_pool = rescaled(xp, h_pool, scale.inv_root, store, budget)
+    if h_lab is not None:
+        h_lab = rescaled(xp, h_lab, scale.inv_root, store, budget)
     problem = GreedyProblem(xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype)
     result = greedy_select(
-        problem, n_select, lam=lam, oversample=oversample,
+        problem, n_select, lam=rel_lam, oversample=oversample,
         identity_fisher=(fisher == "identity"), budget_bytes=budget,
         use_numba=numba_ok, rtol=tie_rtol(dtype_name))
     indices = xp.asarray(result["kept"], dtype=xp.int64,
@@ -176,6 +208,8 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     if not return_info:
         return indices
     info = Bunch(
+        lam=rel_lam * scale.mean_eigenvalue,
+        fisher_scale=scale.mean_eigenvalue,
         objective=np.asarray(result["objective"], dtype=np.float64),
         gains=np.asarray(result["gains"], dtype=np.float64),
         forward=np.asarray(result["forward"], dtype=np.int64),
@@ -214,6 +248,19 @@ def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
     check_proba(xp, p_lab, "labeled_proba", n_rows=h_lab.shape[0],
                 rows_name="labeled_embeddings", n_classes=p_pool.shape[1],
                 classes_name="pool_proba")
+
+
+def _relative_lam(lam, scale):
+    relative = scale.relative(lam)
+    if not MIN_RELATIVE_LAM <= relative <= MAX_RELATIVE_LAM:
+        raise ValueError(
+            f"lam={lam!r} is {relative:.3g} times the Fisher's mean "
+            f"eigenvalue ({scale.mean_eigenvalue:.3g}); allowed: between "
+            f"{MIN_RELATIVE_LAM:g} and {MAX_RELATIVE_LAM:g} times it (outside, "
+            "M is too ill-conditioned or every gain vanishes next to lam). "
+            "Use lam='auto', or a lam on the scale of the embeddings' "
+            "squared norms.")
+    return relative
 
 
 def _natural_dtype(xp, h):

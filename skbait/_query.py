@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._bait import bait_select
+from ._bait import AUTO_LAM_FACTOR, bait_select
 from ._baselines import (
     badge_select,
     confidence_select,
@@ -123,13 +123,16 @@ class BAITSampler(_Sampler):
 
     Parameters
     ----------
-    lam : float, default=1.0
-        Regulariser λ of ``M``. It is compared with the Fisher's
-        eigenvalues, so it depends on the embeddings' scale: when λ is large
-        against the labeled set's average Fisher (small embeddings, such as
-        an MLP regressor's hidden units), ``M`` is nearly λ·I and the picks
-        stop accounting for what is already labeled; try a smaller λ there
-        (docs/results.md, section 4).
+    lam : "auto" or float, default="auto"
+        Regulariser λ of ``M``. "auto" sets λ = ``lam_factor`` × the mean
+        eigenvalue of the Fisher F, so the batch does not depend on the
+        embeddings' scale. A float is used as it is (the paper's meaning;
+        1.0 is the authors' value for their ResNets): it is compared with
+        the Fisher's eigenvalues, so it suits one embedding scale only (see
+        :func:`skbait.bait_select`).
+    lam_factor : float, default=AUTO_LAM_FACTOR
+        The factor c of ``lam="auto"`` (λ = c · tr(F) / (dk)); unused with a
+        float ``lam``.
     oversample : float, default=2.0
         Forward greedy to ``ceil(oversample · n_instances)``, then backward
         pruning.
@@ -157,9 +160,11 @@ class BAITSampler(_Sampler):
     ((5,), (5,))
     """
 
-    def __init__(self, lam=1.0, oversample=2.0, fisher="pool", dtype=None,
-                 layer=None, embedding_fn=None):
+    def __init__(self, lam="auto", lam_factor=AUTO_LAM_FACTOR,
+                 oversample=2.0, fisher="pool", dtype=None, layer=None,
+                 embedding_fn=None):
         self.lam = lam
+        self.lam_factor = lam_factor
         self.oversample = oversample
         self.fisher = fisher
         self.dtype = dtype
@@ -175,6 +180,7 @@ class BAITSampler(_Sampler):
         idx, info = bait_select(
             emb, n_instances, pool_proba=proba, labeled_embeddings=emb_lab,
             labeled_proba=proba_lab, lam=self.lam,
+            lam_factor=self.lam_factor,
             oversample=self.oversample, fisher=self.fisher, dtype=self.dtype,
             return_info=True)
         return idx, info.gains

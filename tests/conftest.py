@@ -41,11 +41,14 @@ def random_problem(rng, n, d, k, n_lab=0, scale=1.0, peaked=2.0):
     return split
 
 
-def select_kwargs(prob):
-    """Translate a ``random_problem`` dict to ``bait_select`` keywords."""
+def select_kwargs(prob, lam=1.0):
+    """Translate a ``random_problem`` dict to ``bait_select`` keywords.
+
+    ``lam`` defaults to the oracle's (``skbait._reference``) float λ = 1.
+    """
     return dict(pool_proba=prob["p_pool"],
                 labeled_embeddings=prob["h_lab"],
-                labeled_proba=prob["p_lab"])
+                labeled_proba=prob["p_lab"], lam=lam)
 
 
 @pytest.fixture

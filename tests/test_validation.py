@@ -101,7 +101,7 @@ def test_oversample(prob, oversample):
 
 
 @pytest.mark.parametrize("name,value,error,match", [
-    ("lam", "big", TypeError, "lam must be a real number; got 'big'"),
+    ("lam", "big", ValueError, 'lam must be "auto" or a real number'),
     ("fisher", "full", ValueError, "fisher must be one of"),
     ("dtype", "float16", ValueError, "dtype must be one of"),
     ("chunk_size", 0, ValueError, "chunk_size must be a positive integer"),

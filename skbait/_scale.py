@@ -1,0 +1,128 @@
+"""The Fisher's scale: λ = "auto" and the engine's internal normalisation.
+
+λ competes with the eigenvalues of the Fisher, which grow with the square of
+the embeddings. The scale used everywhere is the Fisher's mean eigenvalue
+
+    μ = tr(F) / (dk),  tr(F) = (1 / (n_u + n_l)) Σ_x w_x ‖h_x‖²,
+
+with ``w_x = tr(diag(p_x) - p_x p_xᵀ) = 1 - Σ_c p_xc²`` for classification
+and ``w_x = 1`` for regression (docs/design.md, "Choosing λ"). When F = 0
+(every probability one-hot) the embeddings' second moment ``Σ ‖h‖² / (n d)``
+stands in for it.
+
+The engine divides all embeddings by √μ and λ by μ before it starts: M⁻¹F,
+hence the objective, the gains and the picks, is unchanged, while every
+number the engine then handles is of order one. That keeps finite inputs
+of any magnitude (|h| ~ 1e160 or 1e-30) clear of overflow and underflow.
+The norms are taken of ``h / max|h|`` for the same reason.
+"""
+
+import math
+
+from array_api_compat import device
+
+from ._fisher import rows_per_chunk
+
+__all__ = ["FisherScale", "fisher_scale", "rescaled"]
+
+# Relative λ (λ / μ) outside this range gives an M too ill-conditioned for
+# float64 (below) or makes every gain underflow next to λ (above).
+MIN_RELATIVE_LAM = 1e-10
+MAX_RELATIVE_LAM = 1e10
+
+
+class FisherScale:
+    """μ as ``peak² · ratio``, kept apart so that neither part overflows.
+
+    ``inv_root`` = 1/√μ is the factor applied to every embedding.
+    """
+
+    def __init__(self, peak, ratio):
+        self.peak = peak
+        self.ratio = ratio
+
+    @property
+    def inv_root(self):
+        if self.peak == 0.0:
+            return 1.0
+        return 1.0 / self.peak / math.sqrt(self.ratio)
+
+    @property
+    def mean_eigenvalue(self):
+        """μ as a float (inf or 0 where it does not fit in a float64)."""
+        try:
+            return self.peak * self.peak * self.ratio
+        except OverflowError:  # pragma: no cover - floats give inf instead
+            return math.inf
+
+    def relative(self, lam):
+        """λ / μ, computed without forming μ."""
+        if self.peak == 0.0:
+            return lam
+        return lam / self.peak / self.peak / self.ratio
+
+
+def fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget_bytes):
+    """The Fisher's mean eigenvalue μ of pool and labeled set.
+
+    Parameters
+    ----------
+    xp : namespace
+    h_pool, p_pool : arrays (n_u, d), (n_u, k) or None (regression)
+    h_lab, p_lab : arrays (n_l, d), (n_l, k) or None; None for no labeled set
+    budget_bytes : int
+        Size of a chunk's float64 temporaries.
+
+    Returns
+    -------
+    FisherScale
+    """
+    parts = [(h_pool, p_pool)] + ([] if h_lab is None else [(h_lab, p_lab)])
+    peak = max(float(xp.max(xp.abs(h))) for h, _ in parts)
+    if peak == 0.0:
+        return FisherScale(0.0, 1.0)
+    d = h_pool.shape[1]
+    k = 1 if p_pool is None else p_pool.shape[1]
+    n = sum(h.shape[0] for h, _ in parts)
+    weighted = plain = 0.0
+    for h, p in parts:
+        w_sum, n_sum = _norm_sums(xp, h, p, peak, budget_bytes)
+        weighted += w_sum
+        plain += n_sum
+    ratio = weighted / (n * d * k)
+    if ratio == 0.0:  # F = 0: every probability is one-hot
+        ratio = plain / (n * d)
+    return FisherScale(peak, ratio)
+
+
+def _norm_sums(xp, h, p, peak, budget_bytes):
+    """``Σ w_x ‖h_x / peak‖²`` and ``Σ ‖h_x / peak‖²`` over the rows of h."""
+    weighted = plain = 0.0
+    step = rows_per_chunk(16 * h.shape[1], budget_bytes, h.shape[0])
+    for start in range(0, h.shape[0], step):
+        stop = min(h.shape[0], start + step)
+        hc = xp.astype(h[start:stop, :], xp.float64) / peak
+        norms = xp.sum(hc * hc, axis=1)
+        plain += float(xp.sum(norms))
+        if p is None:
+            weighted += float(xp.sum(norms))
+        else:
+            pc = xp.astype(p[start:stop, :], xp.float64)
+            w = 1.0 - xp.sum(pc * pc, axis=1)
+            weighted += float(xp.sum(xp.clip(w, 0.0, None) * norms))
+    return weighted, plain
+
+
+def rescaled(xp, h, factor, dtype, budget_bytes):
+    """``h · factor`` as a new array of ``dtype``, a chunk of rows at a time.
+
+    The product is formed in float64, so that neither a float32 input nor
+    ``factor`` overflows before the result is of order one.
+    """
+    out = xp.empty(h.shape, dtype=dtype, device=device(h))
+    step = rows_per_chunk(16 * h.shape[1], budget_bytes, h.shape[0])
+    for start in range(0, h.shape[0], step):
+        stop = min(h.shape[0], start + step)
+        chunk = xp.astype(h[start:stop, :], xp.float64) * factor
+        out[start:stop, :] = xp.astype(chunk, dtype)
+    return out
