@@ -51,9 +51,9 @@ def test_matches_dense_float64_rule(case, use_numba):
                           n_lab=case["n_lab"], scale=rng.uniform(0.2, 3.0))
     n_select = min(case["n_select"], case["n"])
     got, info = bait_select(
-        prob["h_pool"], n_select, lam=case["lam"],
+        prob["h_pool"], n_select,
         oversample=case["oversample"], use_numba=use_numba,
-        return_info=True, **select_kwargs(prob))
+        return_info=True, **select_kwargs(prob, lam=case["lam"]))
     expected, trace = _dense(prob, n_select, lam=case["lam"],
                              oversample=case["oversample"],
                              return_objective=True)
@@ -83,7 +83,7 @@ def test_duplicated_points_tie_to_smaller_index(k):
                for key, v in prob.items()}
     for n_select, oversample in [(1, 1.0), (3, 2.0), (4, 1.5)]:
         got = bait_select(doubled["h_pool"], n_select,
-                          pool_proba=doubled["p_pool"],
+                          pool_proba=doubled["p_pool"], lam=1.0,
                           oversample=oversample).tolist()
         expected = _dense(doubled, n_select, oversample=oversample)
         assert got == expected
