@@ -22,6 +22,13 @@ __all__ = [
     "check_positive",
     "check_at_least_one",
     "check_dtype_name",
+    "proba_tolerance",
+    "num_samples",
+    "InvalidParameterError",
+    "Interval",
+    "Options",
+    "Satisfies",
+    "validate_parameters",
 ]
 
 
@@ -89,8 +96,13 @@ def check_matrix(xp, x, name, *, n_cols=None, cols_name=None, allow_empty=False)
 
 
 def check_proba(xp, p, name, *, n_rows, rows_name, n_classes=None,
-                classes_name=None):
-    """Check a matrix of class probabilities (one row per point)."""
+                classes_name=None, tol=None):
+    """Check a matrix of class probabilities (one row per point).
+
+    ``tol`` is the allowed deviation of a row sum from 1 (default
+    ``PROBA_SUM_TOL``; see :func:`proba_tolerance` for low precisions).
+    """
+    tol = PROBA_SUM_TOL if tol is None else tol
     check_matrix(xp, p, name, allow_empty=True)
     if p.shape[0] != n_rows:
         raise ValueError(
@@ -114,9 +126,9 @@ def check_proba(xp, p, name, *, n_rows, rows_name, n_classes=None,
                          "be >= 0.")
     sums = xp.sum(xp.astype(p, xp.float64), axis=1)
     worst = float(xp.max(xp.abs(sums - 1.0)))
-    if worst > PROBA_SUM_TOL:
+    if worst > tol:
         raise ValueError(
-            f"The rows of {name} must sum to 1 (within {PROBA_SUM_TOL}); the "
+            f"The rows of {name} must sum to 1 (within {tol:.3g}); the "
             f"largest deviation is {worst:.3g}."
         )
 
@@ -175,3 +187,222 @@ def check_dtype_name(dtype, name="dtype"):
             f"{dtype!r}."
         )
     return label
+
+
+# ---- probabilities coming out of an estimator ----------------------------
+def proba_tolerance(dtype, n_classes):
+    """Row-sum tolerance for probabilities computed in ``dtype``.
+
+    ``max(PROBA_SUM_TOL, 8 · sqrt(k) · eps)``: a float16 softmax over ten
+    classes is off by a few 1e-4, a float64 one by nothing that matters.
+    """
+    try:
+        eps = float(np.finfo(dtype).eps)
+    except (TypeError, ValueError):  # integer or object output
+        eps = 0.0
+    return max(PROBA_SUM_TOL, 8.0 * math.sqrt(max(n_classes, 1)) * eps)
+
+
+# ---- declarative parameter validation ------------------------------------
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of a sampler outside what it allows.
+
+    Subclasses both ``ValueError`` and ``TypeError``, as scikit-learn's
+    ``InvalidParameterError`` does: a wrong type and a wrong value are both
+    caught by either.
+    """
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and \
+        not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and \
+        not isinstance(value, (bool, np.bool_))
+
+
+class Interval:
+    """Numbers in an interval; ``None`` bounds are infinite.
+
+    ``kind="integer"`` accepts Python and NumPy integers; ``kind="real"``
+    accepts any finite real scalar (Python or NumPy, integers included).
+    Booleans are never numbers here.
+    """
+
+    def __init__(self, kind, left, right, closed="both"):
+        if kind not in ("integer", "real"):
+            raise ValueError(f"kind must be 'integer' or 'real'; got {kind!r}.")
+        if closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be one of both, left, right, "
+                             f"neither; got {closed!r}.")
+        self.kind, self.left, self.right, self.closed = kind, left, right, closed
+
+    def is_satisfied_by(self, value):
+        if self.kind == "integer":
+            if not _is_int(value):
+                return False
+        elif not _is_real(value) or not math.isfinite(value):
+            return False
+        if self.left is not None:
+            if value < self.left or (value == self.left
+                                     and self.closed in ("right", "neither")):
+                return False
+        if self.right is not None:
+            if value > self.right or (value == self.right
+                                      and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def __str__(self):
+        what = "an integer" if self.kind == "integer" else "a real number"
+        if self.left is not None and self.right is None:
+            op = ">=" if self.closed in ("both", "left") else ">"
+            return f"{what} {op} {self.left}"
+        if self.right is not None and self.left is None:
+            op = "<=" if self.closed in ("both", "right") else "<"
+            return f"{what} {op} {self.right}"
+        if self.left is None:
+            return what
+        lb = "[" if self.closed in ("both", "left") else "("
+        rb = "]" if self.closed in ("both", "right") else ")"
+        return f"{what} in {lb}{self.left}, {self.right}{rb}"
+
+
+class Options:
+    """One of a few values, compared by identity or equality of strings."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def is_satisfied_by(self, value):
+        for option in self.values:
+            if value is option:
+                return True
+            if isinstance(option, str) and isinstance(value, str) \
+                    and value == option:
+                return True
+        return False
+
+    def __str__(self):
+        shown = ", ".join(repr(v) for v in self.values)
+        return f"one of {{{shown}}}" if len(self.values) > 1 else shown
+
+
+class Satisfies:
+    """Any value for which ``predicate(value)`` is true."""
+
+    def __init__(self, predicate, description):
+        self.predicate, self.description = predicate, description
+
+    def is_satisfied_by(self, value):
+        try:
+            return bool(self.predicate(value))
+        except Exception:
+            return False
+
+    def __str__(self):
+        return self.description
+
+
+def _is_random_state(value):
+    return value is None or (_is_int(value) and 0 <= value < 2**32) or \
+        isinstance(value, np.random.RandomState)
+
+
+def _is_dtype_name(value):
+    try:
+        check_dtype_name(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+NONE = Options(None)
+CALLABLE = Satisfies(callable, "a callable")
+BOOLEAN = Satisfies(lambda v: isinstance(v, (bool, np.bool_)), "a boolean")
+RANDOM_STATE = Satisfies(
+    _is_random_state, "None, an integer in [0, 2**32 - 1] or a "
+    "numpy.random.RandomState")
+DTYPE_NAME = Satisfies(_is_dtype_name, "None, 'float32' or 'float64' (or the "
+                       "NumPy / torch float32 and float64 dtypes)")
+VERBOSE = Satisfies(
+    lambda v: isinstance(v, (bool, np.bool_)) or (_is_int(v) and v >= 0),
+    "an integer >= 0 or a boolean")
+
+
+def validate_parameters(obj, constraints=None):
+    """Check ``obj``'s parameters against its ``_parameter_constraints``.
+
+    ``constraints`` maps each parameter name to a list of constraints
+    (:class:`Interval`, :class:`Options`, :class:`Satisfies`, or the
+    constants ``NONE``, ``CALLABLE``, ``BOOLEAN``, ``RANDOM_STATE``,
+    ``DTYPE_NAME``, ``VERBOSE``); a value must satisfy at least one. The
+    error names the class, the parameter, what is allowed and what was
+    received.
+
+    Raises
+    ------
+    InvalidParameterError
+        A subclass of both ``ValueError`` and ``TypeError``.
+    """
+    if constraints is None:
+        constraints = type(obj)._parameter_constraints
+    cls = type(obj).__name__
+    for name, allowed in constraints.items():
+        value = getattr(obj, name)
+        if any(c.is_satisfied_by(value) for c in allowed):
+            continue
+        described = [str(c) for c in allowed]
+        if len(described) > 1:
+            described = ", ".join(described[:-1]) + " or " + described[-1]
+        else:
+            described = described[0]
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {cls} must be {described}; got "
+            f"{value!r} of type {type(value).__name__}.")
+
+
+# ---- counting samples without converting them ----------------------------
+def num_samples(X, name):
+    """The number of samples in ``X``, which is not converted or checked.
+
+    scikit-learn's rule for wrappers: the estimator (or pipeline) validates
+    ``X``; the wrapper only counts. Counts arrays and tensors (``shape[0]``),
+    sparse matrices, DataFrames and Series, lists of samples, and dicts of
+    arrays (skorch's dict input: the length of the first value, all values
+    must agree).
+    """
+    if X is None:
+        raise TypeError(f"{name} is None; pass an array-like of samples.")
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array-like of samples; got a "
+                        f"single {type(X).__name__}.")
+    if isinstance(X, dict):
+        if not X:
+            raise ValueError(f"{name} is an empty dict; skorch's dict input "
+                             "needs at least one array.")
+        lengths = {key: num_samples(value, f"{name}[{key!r}]")
+                   for key, value in X.items()}
+        first = next(iter(lengths.values()))
+        if any(n != first for n in lengths.values()):
+            raise ValueError(f"The arrays of the dict {name} must have the "
+                             f"same number of samples; got {lengths}.")
+        return first
+    shape = getattr(X, "shape", None)
+    if shape is not None and not callable(shape):
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            shape = None
+    if shape is not None:
+        if len(shape) == 0:
+            raise TypeError(f"{name} must be an array-like of samples; got a "
+                            f"0-d {type(X).__name__}.")
+        return int(shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        raise TypeError(f"{name} must be an array-like of samples; got "
+                        f"{type(X).__name__}.") from None

@@ -161,3 +161,83 @@ def test_memory_error_names_sizes(monkeypatch, prob):
     monkeypatch.setattr(memory, "available_bytes", lambda xp, x: 1024)
     with pytest.raises(MemoryError, match="only 0.00 GiB is available"):
         _call(prob)
+
+
+# ---- helpers of the query strategies -------------------------------------
+def test_proba_tolerance_scales_with_the_dtype():
+    from skbait._validation import PROBA_SUM_TOL, proba_tolerance
+
+    assert proba_tolerance(np.float64, 10) == PROBA_SUM_TOL
+    assert proba_tolerance(np.float32, 10) == PROBA_SUM_TOL
+    half = proba_tolerance(np.float16, 10)
+    assert half == pytest.approx(8 * np.sqrt(10) * np.finfo(np.float16).eps)
+    assert half > 4e-4
+    assert proba_tolerance(np.int64, 3) == PROBA_SUM_TOL
+
+
+def test_check_proba_tolerance_keyword():
+    from skbait._validation import check_proba
+
+    p = np.full((4, 2), 0.5)
+    p[0] = [0.5, 0.5004]
+    with pytest.raises(ValueError, match=r"within 0.0001\)"):
+        check_proba(np, p, "p", n_rows=4, rows_name="h")
+    check_proba(np, p, "p", n_rows=4, rows_name="h", tol=1e-3)
+
+
+def test_num_samples():
+    import scipy.sparse as sp
+
+    from skbait._validation import num_samples
+
+    pd = pytest.importorskip("pandas")
+    X = np.zeros((5, 3))
+    assert num_samples(X, "X") == 5
+    assert num_samples(X.tolist(), "X") == 5
+    assert num_samples(np.array(["a", "b"]), "X") == 2
+    assert num_samples(np.zeros((4, 2, 2)), "X") == 4
+    assert num_samples(sp.csr_matrix(X), "X") == 5
+    assert num_samples(pd.DataFrame(X), "X") == 5
+    assert num_samples(pd.Series(["a", "b", "c"]), "X") == 3
+    assert num_samples({"a": X, "b": X[:, 0]}, "X") == 5
+    with pytest.raises(ValueError, match="same number of samples"):
+        num_samples({"a": X, "b": X[:3]}, "X_pool")
+    with pytest.raises(ValueError, match="empty dict"):
+        num_samples({}, "X_pool")
+    for bad in (None, "text", 3, np.float64(1.0)):
+        with pytest.raises(TypeError, match="X_pool"):
+            num_samples(bad, "X_pool")
+
+
+def test_declarative_constraints():
+    from skbait._validation import (
+        NONE,
+        Interval,
+        InvalidParameterError,
+        Options,
+        validate_parameters,
+    )
+
+    class Thing:
+        _parameter_constraints = {
+            "n": [Interval("integer", 1, None)],
+            "frac": [NONE, Interval("real", 0, 1, closed="right")],
+            "mode": [Options("a", "b")],
+        }
+
+        def __init__(self, n=1, frac=None, mode="a"):
+            self.n, self.frac, self.mode = n, frac, mode
+
+    validate_parameters(Thing(np.int64(3), np.float32(0.5), "b"))
+    for kwargs, match in [
+        ({"n": 0}, r"'n' parameter of Thing must be an integer >= 1; got 0"),
+        ({"n": 2.0}, "'n' parameter of Thing"),
+        ({"n": True}, "got True of type bool"),
+        ({"frac": 0.0}, r"None or a real number in \(0, 1\]; got 0.0"),
+        ({"frac": np.nan}, "'frac' parameter"),
+        ({"mode": "c"}, r"one of \{'a', 'b'\}; got 'c'"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=match):
+            validate_parameters(Thing(**kwargs))
+    assert issubclass(InvalidParameterError, ValueError)
+    assert issubclass(InvalidParameterError, TypeError)
