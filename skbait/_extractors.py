@@ -13,14 +13,33 @@ Built in:
   the input of the last ``torch.nn.Linear``, or of a named layer;
 - scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
 - scikit-learn linear models (anything with ``coef_``): the input itself,
-  plus a constant column when the model fits an intercept.
+  plus a constant column when the model fits an intercept. Their class
+  probabilities are used only where they are a softmax / logistic function
+  of that input (``LogisticRegression``, ``LogisticRegressionCV``,
+  ``SGDClassifier(loss="log_loss")``); other linear classifiers (``SVC``
+  with a linear kernel, ``LinearSVC``, ``RidgeClassifier``, …) give
+  embeddings only (CORESET).
+
+``X`` is handed to the estimator as it is: the estimator (or the pipeline)
+validates it, as in scikit-learn. The linear and MLP extractors, which read
+the numbers of ``X`` themselves, check it as the estimator would
+(``check_array``) and name the input (``X_pool``, ``X_labeled``) in errors.
+
+``layer`` names a submodule of a skorch net. It has no meaning for the
+scikit-learn models (their embedding is fixed: the input of a linear model,
+the last hidden layer of an MLP), so a ``layer`` other than None is an
+error there, naming the parameter, rather than silently ignored.
 """
+
+import contextvars
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["register", "extract_features", "supported_estimators",
@@ -31,6 +50,28 @@ _REGISTRY = []
 
 # Densifying a sparse pool above this many entries would be surprising.
 _MAX_DENSE_ENTRIES = 2 * 10**8
+
+# SGDClassifier losses whose predict_proba is logistic in the input (the
+# premise of BAIT's Fisher and BADGE's gradients).
+_LOG_LOSSES = ("log_loss", "log")
+
+
+class _Request(NamedTuple):
+    """What the caller of an extractor needs, read by the built-in ones."""
+
+    input_name: str = "X"   # the name used in error messages
+    proba: bool = True      # whether class probabilities are needed
+    strategy: str = "BAIT"  # who needs them, for error messages
+
+
+_PREMISE = {"BAIT": "BAIT's Fisher information",
+            "BADGE": "BADGE's gradient embedding"}
+
+_REQUEST = contextvars.ContextVar("skbait_extract_request", default=None)
+
+
+def _request():
+    return _REQUEST.get() or _Request()
 
 
 def classifier_like(estimator):
@@ -85,8 +126,38 @@ def extract_features(estimator, X, *, layer=None, embedding_fn=None):
 
     ``embedding_fn(estimator, X) -> (embeddings, proba or None)`` replaces the
     registry when given. Embeddings come back as a 2-D float array, proba
-    as (n, k) or None.
+    as (n, k) or None (a regressor). ``X`` goes to the estimator as it is.
+
+    Raises
+    ------
+    NotFittedError
+        The estimator is not fitted.
+    TypeError
+        No extractor for the estimator, or a classifier whose probabilities
+        are not a softmax / logistic function of the embeddings (BAIT's and
+        BADGE's premise; e.g. ``SVC(probability=True)``).
+    ValueError
+        ``layer`` given for an estimator where it has no meaning, or ``X``
+        that the estimator does not accept.
     """
+    return _extract(estimator, X, layer=layer, embedding_fn=embedding_fn)
+
+
+def _extract(estimator, X, *, layer=None, embedding_fn=None, input_name="X",
+             proba=True, strategy="BAIT"):
+    """:func:`extract_features`, naming ``X`` ``input_name`` in errors.
+
+    ``proba=False``: the caller needs embeddings only, so classifiers
+    without (valid) probabilities are accepted and ``proba`` may be None.
+    """
+    token = _REQUEST.set(_Request(input_name, bool(proba), strategy))
+    try:
+        return _extract_now(estimator, X, layer, embedding_fn)
+    finally:
+        _REQUEST.reset(token)
+
+
+def _extract_now(estimator, X, layer, embedding_fn):
     if embedding_fn is not None:
         if not callable(embedding_fn):
             raise TypeError("embedding_fn must be a callable "
@@ -108,6 +179,7 @@ def _find(estimator):
     for name, predicate, extractor in _REGISTRY:
         if predicate(estimator):
             return name, extractor
+    _check_fitted_if_estimator(estimator)
     raise TypeError(
         f"skbait cannot extract features from {type(estimator).__name__}. "
         f"Supported: {', '.join(reversed(supported_estimators()))}. Pass "
@@ -125,12 +197,57 @@ def _check_fitted(estimator):
             "teach the modAL learner) before querying.") from exc
 
 
-def _check_n_features(estimator, X):
-    expected = getattr(estimator, "n_features_in_", None)
+def _check_fitted_if_estimator(estimator):
+    """NotFittedError for an unfitted estimator; anything else passes."""
+    if not hasattr(estimator, "fit"):
+        return
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        _check_fitted(estimator)
+    except Exception:  # not something check_is_fitted understands
+        return
+
+
+def check_fitted(estimator):
+    """Raise skbait's NotFittedError when ``estimator`` is not fitted.
+
+    skorch nets are checked by ``initialized_``, other estimators by
+    scikit-learn's ``check_is_fitted``; objects that are no estimators pass.
+    """
+    if _is_skorch(estimator):
+        if not getattr(estimator, "initialized_", False):
+            raise NotFittedError(
+                f"The {type(estimator).__name__} is not initialized/fitted "
+                "yet: fit it (or teach the modAL learner) before querying.")
+        return
+    _check_fitted_if_estimator(estimator)
+
+
+def _no_layer(est, layer, embedding):
+    if layer is not None:
+        raise ValueError(
+            f"layer={layer!r} has no meaning for {type(est).__name__}: "
+            f"{embedding}. layer names a submodule of a skorch net; leave "
+            "layer=None here.")
+
+
+def _check_input(est, X, name):
+    """Validate ``X`` as the estimator itself would, naming it ``name``."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and not sp.issparse(X) and len(shape) > 2:
+        raise ValueError(
+            f"{name} is {len(shape)}-D (shape {tuple(shape)}); "
+            f"{type(est).__name__} takes 2-D input of shape (n_samples, "
+            "n_features).")
+    X = check_array(X, accept_sparse=("csr", "csc", "coo"), dtype="numeric",
+                    input_name=name, estimator=est)
+    expected = getattr(est, "n_features_in_", None)
     if expected is not None and X.shape[1] != expected:
         raise ValueError(
-            f"X_pool has {X.shape[1]} features, but the "
-            f"{type(estimator).__name__} was fitted with {expected}.")
+            f"{name} has {X.shape[1]} features, but the "
+            f"{type(est).__name__} was fitted with {expected}.")
+    return X
 
 
 def _as_dense_2d(X, what):
@@ -143,23 +260,43 @@ def _as_dense_2d(X, what):
                 f"{n * d} entries (the limit is {_MAX_DENSE_ENTRIES}). Reduce "
                 "the features first (e.g. a TruncatedSVD pipeline step).")
         X = X.toarray()
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (n_samples, n_features); got "
-                         f"shape {X.shape}.")
-    return X
+    return np.asarray(X)
 
 
-def _proba_or_none(estimator, X):
-    if not classifier_like(estimator):
+def _supported_classifiers():
+    return ("LogisticRegression, SGDClassifier(loss='log_loss'), "
+            "MLPClassifier, skorch NeuralNetClassifier, or a Pipeline ending "
+            "in one of them")
+
+
+def _proba(estimator, X, why_not=None):
+    """The estimator's probabilities of ``X`` if the caller needs them.
+
+    ``why_not``: a reason the estimator's probabilities do not fit BAIT's
+    premise (they are then refused, with that reason).
+    """
+    req = _request()
+    if not req.proba or not classifier_like(estimator):
         return None
+    name = type(estimator).__name__
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
-            f"{type(estimator).__name__} is a classifier without "
-            "predict_proba, which BAIT needs for the Fisher information. Use "
-            "a probabilistic classifier (e.g. LogisticRegression, or "
-            "SGDClassifier(loss='log_loss')).")
-    return np.asarray(estimator.predict_proba(X), dtype=np.float64)
+            f"{req.strategy} needs class probabilities (the Fisher "
+            f"information / gradients), but {name} is a classifier without "
+            f"predict_proba. Use a probabilistic classifier "
+            f"({_supported_classifiers()}), or pass embedding_fn=(estimator,"
+            f" X) -> (embeddings, proba). CORESET and RANDOM work with {name}.")
+    if why_not is not None:
+        raise TypeError(
+            f"{req.strategy} needs class probabilities that are a softmax "
+            "(or logistic) function of the embeddings, as "
+            f"{_PREMISE.get(req.strategy, 'its model of the classifier')} "
+            f"assumes; {why_not}. Supported "
+            f"classifiers: {_supported_classifiers()}; or pass "
+            "embedding_fn=(estimator, X) -> (embeddings, proba) when you "
+            f"have a valid pair. CORESET and RANDOM work with {name} (on its "
+            "input features).")
+    return np.asarray(estimator.predict_proba(X))
 
 
 def _is_pipeline(est):
@@ -167,10 +304,16 @@ def _is_pipeline(est):
 
 
 def _pipeline(est, X, layer):
+    _check_fitted(est.steps[-1][1])
     if len(est.steps) > 1:
-        _check_fitted(est.steps[-1][1])
         X = est[:-1].transform(X)
-    return extract_features(est.steps[-1][1], X, layer=layer)
+    return _extract_in_request(est.steps[-1][1], X, layer)
+
+
+def _extract_in_request(estimator, X, layer):
+    """Run the registry on ``X`` within the current request (pipelines)."""
+    name, extractor = _find(estimator)
+    return extractor(estimator, X, layer)
 
 
 def _is_linear(est):
@@ -179,11 +322,39 @@ def _is_linear(est):
         (classifier_like(est) or is_regressor(est))
 
 
+def _logistic_premise(est):
+    """None when predict_proba is softmax / logistic in the input, else why."""
+    from sklearn.linear_model import (
+        LogisticRegression,
+        LogisticRegressionCV,
+        SGDClassifier,
+    )
+
+    name = type(est).__name__
+    module = type(est).__module__
+    if isinstance(est, (LogisticRegression, LogisticRegressionCV)):
+        return None
+    if isinstance(est, SGDClassifier) and getattr(est, "loss", None) in \
+            _LOG_LOSSES:
+        return None
+    if module.startswith("sklearn.svm"):
+        return (f"{name}'s predict_proba is Platt scaling of one-vs-one "
+                "decision values (libsvm), not a softmax of the linear scores")
+    loss = getattr(est, "loss", None)
+    extra = f" (loss={loss!r})" if isinstance(loss, str) else ""
+    return (f"{name}{extra} is a linear model whose predict_proba is not a "
+            "softmax / logistic function of its input")
+
+
 def _linear(est, X, layer):
+    req = _request()
     _check_fitted(est)
-    _check_n_features(est, X)
-    proba = _proba_or_none(est, X)
-    emb = _as_dense_2d(X, "X_pool").astype(np.float64)
+    _no_layer(est, layer, "the embedding of a linear model is its input")
+    Xc = _check_input(est, X, req.input_name)
+    proba = None
+    if req.proba and classifier_like(est):
+        proba = _proba(est, X, why_not=_logistic_premise(est))
+    emb = _as_dense_2d(Xc, req.input_name).astype(np.float64)
     if getattr(est, "fit_intercept", False):
         emb = np.hstack([emb, np.ones((emb.shape[0], 1))])
     return emb, proba
@@ -203,15 +374,13 @@ _ACTIVATIONS = {
 
 
 def _mlp(est, X, layer):
+    req = _request()
     _check_fitted(est)
-    _check_n_features(est, X)
-    if layer is not None:
-        raise ValueError(f"layer is not supported for {type(est).__name__} "
-                         "(the embedding is its last hidden layer); got "
-                         f"layer={layer!r}.")
-    proba = _proba_or_none(est, X)
+    _no_layer(est, layer, "its embedding is its last hidden layer")
+    Xc = _check_input(est, X, req.input_name)
+    proba = _proba(est, X)
     act = _ACTIVATIONS[est.activation]
-    h = _as_dense_2d(X, "X_pool").astype(np.float64)
+    h = _as_dense_2d(Xc, req.input_name).astype(np.float64)
     for w, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
         h = act(h @ w + b)
     return h, proba
@@ -225,7 +394,7 @@ def _is_skorch(est):
 def _skorch(est, X, layer):
     from ._skorch import skorch_features  # imports torch only when needed
 
-    return skorch_features(est, X, layer)
+    return skorch_features(est, X, layer, proba=_request().proba)
 
 
 # Later registrations take precedence: register the most general first.

@@ -31,13 +31,18 @@ def _target_layer(module, layer):
     return linears[-1]
 
 
-def skorch_features(net, X, layer):
+def skorch_features(net, X, layer, proba=True):
     """``(embeddings, proba or None)`` of ``X`` under a fitted skorch net.
 
     The embedding is captured by a forward hook on the layer's input while
     the net predicts (skorch batches, evaluation mode, no gradients, on the
     net's device). The hook is removed and every submodule's training flag
-    restored afterwards, even on error.
+    restored afterwards, even on error. ``X`` goes to the net as it is
+    (arrays, tensors, dicts, datasets: whatever skorch accepts).
+
+    The probabilities keep the dtype of ``predict_proba``'s output, so that
+    the caller can judge their rounding (a float16 net's rows sum to 1 only
+    within ~1e-3); ``proba=False`` returns None for them.
     """
     if not getattr(net, "initialized_", False):
         raise NotFittedError(
@@ -71,5 +76,6 @@ def skorch_features(net, X, layer):
             f"The hooked layer ran on {emb.shape[0]} rows for {n} inputs "
             "(it is called more than once per forward pass); name another "
             "layer with layer='<submodule name>'.")
-    proba = np.asarray(out, dtype=np.float64) if classifier_like(net) else None
-    return emb, proba
+    if not (proba and classifier_like(net)):
+        return emb, None
+    return emb, np.asarray(out)

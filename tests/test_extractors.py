@@ -133,7 +133,7 @@ def test_unfitted_estimators(digits):
 def test_wrong_number_of_features(digits):
     X, y = digits
     model = LogisticRegression(max_iter=500).fit(X, y)
-    with pytest.raises(ValueError, match="X_pool has 10 features, but the "
+    with pytest.raises(ValueError, match="X has 10 features, but the "
                                          "LogisticRegression was fitted "
                                          "with 64"):
         extract_features(model, X[:5, :10])
@@ -230,3 +230,92 @@ def test_skorch_unfitted_and_hook_removed_on_error(digits):
     with pytest.raises(Exception):
         extract_features(net, X[:5, :10].astype(np.float32))
     assert all(not m._forward_hooks for m in net.module_.modules())
+
+
+# ---- inputs, premises and layer -------------------------------------------
+def test_list_of_lists_and_input_names(digits):
+    from skbait._extractors import _extract
+
+    X, y = digits
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    emb, proba = extract_features(model, X[:5].tolist())
+    np.testing.assert_array_equal(emb[:, :64], X[:5])
+    with pytest.raises(ValueError, match="X_labeled has 10 features"):
+        _extract(model, X[:5, :10], input_name="X_labeled")
+    with pytest.raises(ValueError, match=r"X is 3-D \(shape \(5, 8, 8\)\)"):
+        extract_features(model, X[:5].reshape(5, 8, 8))
+    with pytest.raises(ValueError, match="Input X_pool contains NaN"):
+        bad = X[:5].copy()
+        bad[0, 0] = np.nan
+        _extract(model, bad, input_name="X_pool")
+
+
+@pytest.mark.parametrize("model", [
+    LogisticRegression(max_iter=500), Ridge(),
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=5)])
+def test_layer_is_an_error_for_scikit_learn_models(digits, model):
+    X, y = digits
+    with pytest.warns(Warning) if isinstance(model, MLPClassifier) else \
+            _nothing():
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=f"layer='fc' has no meaning for "
+                                         f"{type(model).__name__}"):
+        extract_features(model, X[:5], layer="fc")
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_premise_of_softmax_probabilities(digits):
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.svm import LinearSVC
+
+    from skbait._extractors import _extract
+
+    X, y = digits
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        svc = SVC(kernel="linear", probability=True, random_state=0)
+        svc.fit(X[:100], y[:100])
+    with pytest.raises(TypeError, match="BAIT needs class probabilities that "
+                                        "are a softmax"):
+        extract_features(svc, X[:5])
+    with pytest.raises(TypeError, match="BADGE needs class probabilities "
+                                        "that are a softmax(.|\n)*Platt"):
+        _extract(svc, X[:5], strategy="BADGE")
+    huber = SGDClassifier(loss="modified_huber", random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="loss='modified_huber'"):
+        extract_features(huber, X[:5])
+    for model in (svc, huber, LinearSVC().fit(X, y),
+                  RidgeClassifier().fit(X, y)):
+        emb, proba = _extract(model, X[:5], proba=False, strategy="CORESET")
+        assert proba is None and emb.shape[0] == 5
+        np.testing.assert_array_equal(emb[:, :64], X[:5])
+
+
+def test_unfitted_unsupported_estimator_says_not_fitted(digits):
+    from sklearn.svm import LinearSVC
+
+    X, _ = digits
+    with pytest.raises(NotFittedError, match="LinearSVC is not fitted yet"):
+        extract_features(LinearSVC(), X[:5])
+
+
+def test_skorch_probabilities_keep_their_dtype(digits):
+    torch = require("torch")
+    X, y = digits
+    X = X.astype(np.float32)
+    net = _skorch_net("clf", max_epochs=1).fit(X, y)
+    _, proba = extract_features(net, X[:10])
+    assert proba.dtype == np.float32
+    net.module_.half()
+    with torch.no_grad():
+        _, proba = extract_features(net, X[:10].astype(np.float16))
+    assert proba.dtype == np.float16
