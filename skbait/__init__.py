@@ -7,6 +7,7 @@ from ._query import (
     BAITSampler,
     ConfidenceSampler,
     CoresetSampler,
+    NoLabeledSetWarning,
     RandomSampler,
     badge_sampling,
     bait_sampling,
@@ -20,7 +21,7 @@ __all__ = [
     "bait_sampling", "badge_sampling", "coreset_sampling",
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
-    "RandomSampler",
+    "RandomSampler", "NoLabeledSetWarning",
     "extract_features", "register", "supported_estimators",
 ]
 __version__ = "0.1.0.dev0"
