@@ -142,7 +142,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     forward and in the backward pass. A selection costs O(N·d²·k²) once and
     O(N·d·k² + N·k³) per greedy step, with O(N·k² + (dk)²) memory: the
     Kronecker structure ``V_x = G_x ⊗ h_x`` of each candidate's Fisher
-    factor is never expanded (``shared/DESIGN.md`` §3).
+    factor is never expanded (docs/design.md §5, §7).
 
     Examples
     --------

@@ -1,4 +1,6 @@
-"""Forward-backward greedy minimisation of ``tr(M⁻¹ F)`` (DESIGN.md §2, §3).
+"""Forward-backward greedy minimisation of ``tr(M⁻¹ F)``.
+
+The rule is docs/design.md §2; the update is §7.
 
 State kept during a selection (float64):
 
@@ -14,7 +16,7 @@ Committing point s with sign σ (add: +1, remove: -1), with
 - every candidate's ``A_x``, ``B_x`` from one GEMM of the pool embeddings
   against Ũ and R̃ rearranged as d × k² blocks.
 
-This is DESIGN.md §3's update with ``K = σ L Lᵀ`` folded into the GEMM
+This is the update of docs/design.md §7 with ``K = σ L Lᵀ`` folded into the GEMM
 operands, so that each candidate needs only two rank-k products.
 """
 
@@ -118,6 +120,8 @@ class _Run:
         self.rtol = rtol
         self.budget = budget_bytes
         self.kernel = get_kernel(xp, problem.rank_one, use_numba)
+        # The backward pass works on the few chosen points in float64.
+        self.subset_kernel = get_kernel(xp, problem.rank_one, False)
         self.scale = n_select / (problem.n_lab + n_select)
         self.sqrt_s = math.sqrt(self.scale)
         self.dev = device(problem.h_pool)
@@ -300,10 +304,11 @@ class _Run:
         return scores
 
     # ---- one committed point ------------------------------------------
-    def _commit(self, h_s, p_s, sigma):
+    def _commit(self, h_s, p_s, sigma, dtype=None):
         """Update M⁻¹ for adding (σ=+1) or removing (σ=-1) one point.
 
-        Returns the d × 2k² GEMM operand for the candidates' update.
+        Returns the d × 2k² GEMM operand for the candidates' update, in
+        ``dtype`` (default: the GEMM dtype).
         """
         xp, pb = self.xp, self.problem
         k, d = pb.k, pb.d
@@ -326,7 +331,7 @@ class _Run:
                        (d, k * k))
             for m in (u_t, r_t)
         ]
-        w = xp.astype(xp.concat(blocks, axis=1), pb.gemm_dtype)
+        w = xp.astype(xp.concat(blocks, axis=1), dtype or pb.gemm_dtype)
         self.timings["commit"] += time.perf_counter() - t0
         return w
 
@@ -356,17 +361,18 @@ class _Run:
             return list(chosen)
         xp, pb = self.xp, self.problem
         members = sorted(chosen)  # position order = pool-index order for ties
-        idx = xp.asarray(members, device=self.dev)
-        sel = _Subset(
-            xp.take(self.a_state, idx, axis=0),
-            xp.take(self.b_state, idx, axis=0),
-            xp.take(pb.h_gemm, idx, axis=0),
-            None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0),
-        )
         del self.a_state, self.b_state, self.scores
         last = chosen[-1]
-        w = self._commit(pb.h_pool[last, :], self._p_row(last), 1.0)
-        self._update_subset(sel, w, 1.0)
+        self._commit(pb.h_pool[last, :], self._p_row(last), 1.0)
+        # A removal divides by I - A_x, which is nearly singular when λ is
+        # small: the chosen points' states are recomputed from M⁻¹ in
+        # float64 rather than carried over from the (GEMM-dtype) forward
+        # updates, and updated in float64 from here on.
+        idx = xp.asarray(members, device=self.dev)
+        h_sel = xp.astype(xp.take(pb.h_pool, idx, axis=0), xp.float64)
+        p_sel = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
+        a_sel, b_sel = self._exact_states(h_sel, p_sel)
+        sel = _Subset(a_sel, b_sel, h_sel, p_sel)
         costs = self._update_subset(sel, None, -1.0)
         alive = xp.ones((len(members),), dtype=xp.bool, device=self.dev)
         removed = set()
@@ -377,14 +383,35 @@ class _Run:
             alive[pos] = False
             removed.add(members[pos])
             p_row = None if sel.p is None else sel.p[pos, :]
-            w = self._commit(sel.h[pos, :], p_row, -1.0)
+            w = self._commit(sel.h[pos, :], p_row, -1.0, self.xp.float64)
             costs = self._update_subset(sel, w, -1.0)
         return [i for i in chosen if i not in removed]
 
+    def _exact_states(self, h, p):
+        """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ C V_x`` of a few
+        points (rows of ``h``, ``p``), directly from M⁻¹ and F in float64."""
+        xp, pb = self.xp, self.problem
+        n, k = h.shape[0], pb.k
+        v = xp.concat([
+            self.sqrt_s * point_factor(xp, h[i, :],
+                                       None if p is None else p[i, :])
+            for i in range(n)], axis=1)  # dk × n·k
+        y = xp.matmul(self.m_inv, v)
+        fy = self._times_fisher(y)
+
+        def blocks(left, right):  # (n, k, k): left_xᵀ right_x
+            lt = xp.permute_dims(xp.reshape(left, (pb.dk, n, k)), (1, 2, 0))
+            rt = xp.permute_dims(xp.reshape(right, (pb.dk, n, k)), (1, 0, 2))
+            q = xp.matmul(lt, rt)
+            return pack_symmetric(xp, 0.5 * (q + xp.permute_dims(
+                q, (0, 2, 1))), k)
+
+        return blocks(v, y), blocks(y, fy)
+
     def _update_subset(self, sel, w, sigma):
         out = None if w is None else self.xp.matmul(sel.h, w)
-        return self.kernel.update(out, sel.p, self.sqrt_s, sel.a, sel.b, 0,
-                                  sel.h.shape[0], sigma)
+        return self.subset_kernel.update(out, sel.p, self.sqrt_s, sel.a,
+                                         sel.b, 0, sel.h.shape[0], sigma)
 
     def _p_row(self, i):
         return None if self.problem.rank_one else self.problem.p_pool[i, :]
@@ -400,6 +427,12 @@ class _Subset:
 def _argbest(xp, scores, rtol, maximize):
     """Index of the best score; near-ties go to the smallest index."""
     best = xp.max(scores) if maximize else xp.min(scores)
+    if not bool(xp.isfinite(best)):
+        # Never a silent pick: a NaN would otherwise send it to index 0.
+        raise FloatingPointError(
+            "BAIT's scores are not finite (the per-candidate states lost "
+            "precision); use dtype='float64' or a larger lam. Please report "
+            "this with the inputs' shapes, dtype and lam.")
     tol = rtol * xp.abs(best)
     near = scores >= best - tol if maximize else scores <= best + tol
     return int(xp.argmax(xp.astype(near, xp.int8)))
