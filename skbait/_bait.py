@@ -7,6 +7,7 @@ from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from ._greedy import GreedyProblem, greedy_select, tie_rtol
 from ._kernels import numba_available
 from ._memory import check_fits
+from ._threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from ._scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
 from ._validation import (
     as_array,
@@ -35,8 +36,8 @@ _MIN_CHUNK_BYTES = 2**20
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                 labeled_embeddings=None, labeled_proba=None, lam="auto",
                 lam_factor=AUTO_LAM_FACTOR, oversample=2.0, fisher="pool",
-                dtype=None, chunk_size=None,
-                use_numba=None, return_info=False):
+                dtype=None, chunk_size=None, n_jobs=None, use_numba=None,
+                return_info=False):
     """Select a batch by BAIT's forward-backward greedy Fisher objective.
 
     Greedily minimises ``tr(M⁻¹ F)``, where F is the average last-layer
@@ -99,6 +100,14 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         Pool rows processed at a time; None keeps a chunk's temporaries
         between 1 and 16 MiB, below the size of the pool's arrays (in
         float64) and below an eighth of a dk × dk float64 matrix.
+    n_jobs : int, default=None
+        Threads of the selection (scikit-learn's convention: None or -1 all
+        available cores, -2 all but one, ...). On NumPy the set-up's
+        independent pieces and the numba kernel's candidate blocks are
+        shared between ``n_jobs`` threads that each call single-threaded
+        BLAS, so that a selection next to another busy process does not
+        stall on BLAS threads waiting for each other (docs/results.md,
+        "A busy machine"). Other namespaces use their own threading.
     use_numba : bool, default=None
         Use the compiled kernel for NumPy inputs (``pip install numba``).
         None uses it when numba is importable; True requires it.
@@ -186,10 +195,39 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     k = 1 if p_pool is None else p_pool.shape[1]
     budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
     numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
+    threads = effective_n_jobs(check_n_jobs(n_jobs))
+    if not is_numpy_namespace(xp):
+        threads = 1  # torch, CuPy, ...: their own threading
 
     n_lab = 0 if h_lab is None else h_lab.shape[0]
     check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget))
 
+    with single_threaded_blas(is_numpy_namespace(xp)):
+        result, scale = _select(xp, h_pool, p_pool, h_lab, p_lab, n_select,
+                                lam, lam_factor, oversample, fisher,
+                                gemm_dtype, budget, numba_ok, dtype_name,
+                                threads)
+    indices = xp.asarray(result["kept"], dtype=xp.int64,
+                         device=device(h_pool))
+    if not return_info:
+        return indices
+    info = Bunch(
+        lam=result["lam"] * scale.mean_eigenvalue,
+        fisher_scale=scale.mean_eigenvalue,
+        objective=np.asarray(result["objective"], dtype=np.float64),
+        gains=np.asarray(result["gains"], dtype=np.float64),
+        forward=np.asarray(result["forward"], dtype=np.int64),
+        n_forward=len(result["forward"]),
+        used_numba=numba_ok,
+        timings=result["timings"],
+    )
+    return indices, info
+
+
+def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
+            oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
+            threads):
+    """The selection on validated inputs; returns (result, FisherScale)."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
     rel_lam = lam_factor if lam == "auto" else _relative_lam(lam, scale)
     # The engine works on embeddings divided by √μ (and λ / μ): same
@@ -202,22 +240,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     result = greedy_select(
         problem, n_select, lam=rel_lam, oversample=oversample,
         identity_fisher=(fisher == "identity"), budget_bytes=budget,
-        use_numba=numba_ok, rtol=tie_rtol(dtype_name))
-    indices = xp.asarray(result["kept"], dtype=xp.int64,
-                         device=device(h_pool))
-    if not return_info:
-        return indices
-    info = Bunch(
-        lam=rel_lam * scale.mean_eigenvalue,
-        fisher_scale=scale.mean_eigenvalue,
-        objective=np.asarray(result["objective"], dtype=np.float64),
-        gains=np.asarray(result["gains"], dtype=np.float64),
-        forward=np.asarray(result["forward"], dtype=np.int64),
-        n_forward=len(result["forward"]),
-        used_numba=numba_ok,
-        timings=result["timings"],
-    )
-    return indices, info
+        use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads)
+    result["lam"] = rel_lam
+    return result, scale
 
 
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):

@@ -93,7 +93,7 @@ def rows_per_chunk(row_bytes, budget_bytes, n_rows):
 
 
 def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
-                     width=64):
+                     width=64, blocks=None):
     """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to ``total``.
 
     ``total`` is a float64 dk × dk (regression: d × d) array updated in
@@ -104,7 +104,9 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
     the product of the rows ``p ⊗ h`` with their b-th block, plus a
     weighted Gram matrix on the diagonal. The products run in
     ``gemm_dtype``, ``width`` columns at a time, so that no temporary is
-    larger than dk × width.
+    larger than dk × width. ``blocks`` (default: all) restricts the work
+    to some block columns b, which write disjoint parts of ``total``, so
+    that several threads can share it.
     """
     n, d = h.shape
     k = 1 if p is None else p.shape[1]
@@ -122,7 +124,7 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
         pc = xp.astype(p[start:stop, :], gemm_dtype, copy=False)
         rows = xp.reshape(pc[:, :, None] * hc[:, None, :],
                           (hc.shape[0], d * k))
-        for b in range(k):
+        for b in (range(k) if blocks is None else blocks):
             weighted = hc * pc[:, b:b + 1]
             for j0 in range(0, d, width):
                 j1 = min(d, j0 + width)

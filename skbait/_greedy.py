@@ -38,6 +38,7 @@ from ._fisher import (
     unpack_symmetric,
 )
 from ._kernels import get_kernel
+from ._threads import blas_threads, run_tasks
 
 __all__ = ["GreedyProblem", "greedy_select", "tie_rtol"]
 
@@ -85,7 +86,7 @@ class GreedyProblem:
 
 
 def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
-                  budget_bytes, use_numba, rtol):
+                  budget_bytes, use_numba, rtol, n_jobs=1):
     """Run the selection; return a dict describing it.
 
     - ``kept``: the selected pool indices in the order they were added;
@@ -96,11 +97,14 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     - ``timings``: wall-clock seconds of set-up, candidate GEMMs, the
       per-candidate kernel and the dk × dk updates (not synchronised on
       asynchronous devices, where only their sum is meaningful).
+
+    ``n_jobs`` threads share the set-up's block columns and chunks of rows
+    (the caller limits BLAS to one thread; see ``_threads.py``).
     """
     run = _Run(problem, n_select, lam, identity_fisher, budget_bytes,
-               use_numba, rtol)
+               use_numba, rtol, n_jobs)
     n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
-    with run.kernel.step_context():
+    with run.kernel.step_context(n_jobs):
         chosen, gains = run.forward(n_forward, n_select)
         kept = run.backward(chosen, n_select)
     gain_of = dict(zip(chosen, gains))
@@ -110,8 +114,9 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
 
 class _Run:
     def __init__(self, problem, n_select, lam, identity_fisher, budget_bytes,
-                 use_numba, rtol):
+                 use_numba, rtol, n_jobs):
         xp = problem.xp
+        self.n_jobs = n_jobs
         started = time.perf_counter()
         self.timings = {"setup": 0.0, "gemm": 0.0, "kernel": 0.0,
                         "commit": 0.0}
@@ -160,12 +165,29 @@ class _Run:
         eye = self.lam * xp.eye(pb.d, dtype=xp.float64, device=self.dev)
         for start in range(0, dk, pb.d):
             lab[start:start + pb.d, start:start + pb.d] += eye
-        return fisher, spd_inverse(xp, lab)
+        # One large LAPACK call: its threads synchronise rarely.
+        with blas_threads(self.n_jobs):
+            return fisher, spd_inverse(xp, lab)
 
     def _add_fisher(self, total, h, p):
-        add_fisher_upper(self.xp, total, h, p,
-                         gemm_dtype=self.problem.gemm_dtype,
-                         budget_bytes=self.budget)
+        """``total += Σ I(x)`` (upper triangle), shared between threads:
+        by block column for classification, by rows for regression."""
+        xp, pb = self.xp, self.problem
+        kw = dict(gemm_dtype=pb.gemm_dtype, budget_bytes=self.budget)
+        if p is not None:
+            run_tasks([
+                (lambda b=b: add_fisher_upper(xp, total, h, p, blocks=[b],
+                                              **kw))
+                for b in reversed(range(pb.k))], self.n_jobs)
+            return
+        parts = _row_ranges(h.shape[0], self.n_jobs)
+        sums = [xp.zeros_like(total) for _ in parts]
+        run_tasks([
+            (lambda s=s, r=r: add_fisher_upper(xp, s, h[r[0]:r[1], :], None,
+                                               **kw))
+            for s, r in zip(sums, parts)], self.n_jobs)
+        for s in sums:
+            total += s
 
     def _trace_fisher(self, m):
         """``tr(m F)`` for symmetric ``m``, a strip at a time."""
@@ -206,9 +228,11 @@ class _Run:
                 self._set_diagonal(self.b_state, norms / self.lam ** 2)
             del norms
         # Column groups of 128: narrower ones would read all of M⁻¹ and F
-        # once per group for little arithmetic.
+        # once per group for little arithmetic. Block columns b write
+        # disjoint state columns: one thread task each, largest first.
         width = 128
-        for b in range(pb.k):
+
+        def block_column(b):
             for j0 in range(0, pb.d, width):
                 cols = slice(j0, min(pb.d, j0 + width))
                 if not plain:
@@ -217,6 +241,9 @@ class _Run:
                 if self.fisher is not None or not plain:
                     self._add_forms(self.b_state, self._c_part(b, cols), b,
                                     cols)
+
+        run_tasks([(lambda b=b: block_column(b))
+                   for b in reversed(range(pb.k))], self.n_jobs)
         self._transform_states()
         self.scores = self._score_all(sigma=1.0)
 
@@ -263,12 +290,16 @@ class _Run:
         """Raw forms Q -> ``scale · Gᵀ Q G`` (regression: ``scale · Q``)."""
         xp, pb = self.xp, self.problem
         step = rows_per_chunk(8 * 8 * pb.k * pb.k, self.budget, pb.n_pool)
-        for start in range(0, pb.n_pool, step):
+
+        def chunk(start):
             stop = min(pb.n_pool, start + step)
             p = None if pb.rank_one else pb.p_pool[start:stop, :]
             for state in (self.a_state, self.b_state):
                 q = unpack_symmetric(xp, state[start:stop, :], pb.k)
                 state[start:stop, :] = self._to_state(q, p)
+
+        run_tasks([(lambda s=s: chunk(s))
+                   for s in range(0, pb.n_pool, step)], self.n_jobs)
 
     def _to_state(self, q, p):
         xp = self.xp
@@ -361,18 +392,27 @@ class _Run:
             return list(chosen)
         xp, pb = self.xp, self.problem
         members = sorted(chosen)  # position order = pool-index order for ties
-        del self.a_state, self.b_state, self.scores
-        last = chosen[-1]
-        self._commit(pb.h_pool[last, :], self._p_row(last), 1.0)
-        # A removal divides by I - A_x, which is nearly singular when λ is
-        # small: the chosen points' states are recomputed from M⁻¹ in
-        # float64 rather than carried over from the (GEMM-dtype) forward
-        # updates, and updated in float64 from here on.
         idx = xp.asarray(members, device=self.dev)
         h_sel = xp.astype(xp.take(pb.h_pool, idx, axis=0), xp.float64)
         p_sel = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
-        a_sel, b_sel = self._exact_states(h_sel, p_sel)
-        sel = _Subset(a_sel, b_sel, h_sel, p_sel)
+        sel = _Subset(xp.take(self.a_state, idx, axis=0),
+                      xp.take(self.b_state, idx, axis=0), h_sel, p_sel)
+        del self.a_state, self.b_state, self.scores
+        last = chosen[-1]
+        w = self._commit(pb.h_pool[last, :], self._p_row(last), 1.0,
+                         xp.float64)
+        self._update_subset(sel, w, 1.0)
+        # A removal divides by I - A_x, which is nearly singular when λ is
+        # small: A_x of the chosen points is recomputed from M⁻¹ in float64
+        # rather than carried over from the forward updates. B_x (dearer
+        # to recompute) is too when the carried A_x drifted by more than
+        # 1e-3 of the smallest eigenvalue of I - A_x: both come from the
+        # same updates and lose to the same cancellation (float32 GEMMs at
+        # small λ).
+        exact = self._exact_a_states(h_sel, p_sel)
+        if _drift(xp, sel.a, exact, pb.k) > 1e-3:
+            sel.b = self._exact_b_states(h_sel, p_sel)
+        sel.a = exact
         costs = self._update_subset(sel, None, -1.0)
         alive = xp.ones((len(members),), dtype=xp.bool, device=self.dev)
         removed = set()
@@ -387,26 +427,40 @@ class _Run:
             costs = self._update_subset(sel, w, -1.0)
         return [i for i in chosen if i not in removed]
 
-    def _exact_states(self, h, p):
-        """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ C V_x`` of a few
-        points (rows of ``h``, ``p``), directly from M⁻¹ and F in float64."""
+    def _exact_a_states(self, h, p):
+        """Packed ``A_x = V_xᵀ M⁻¹ V_x`` of a few points (rows of ``h``,
+        ``p``), from M⁻¹ by float64 block quadratic forms."""
+        xp, pb = self.xp, self.problem
+        q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
+                           device=self.dev)
+        for b in range(pb.k):
+            for j0 in range(0, pb.d, 128):
+                cols = slice(j0, min(pb.d, j0 + 128))
+                part = self.m_inv[:(b + 1) * pb.d, self._columns(b, cols)]
+                add_block_forms(xp, q_state, h, part, b, cols, pb.k,
+                                budget_bytes=self.budget)
+        return self._to_state(unpack_symmetric(xp, q_state, pb.k), p)
+
+    def _exact_b_states(self, h, p):
+        """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64.
+
+        Costs two (dk)² × (n·k) products, done with BLAS threads (a few
+        large calls)."""
         xp, pb = self.xp, self.problem
         n, k = h.shape[0], pb.k
         v = xp.concat([
             self.sqrt_s * point_factor(xp, h[i, :],
                                        None if p is None else p[i, :])
             for i in range(n)], axis=1)  # dk × n·k
-        y = xp.matmul(self.m_inv, v)
-        fy = self._times_fisher(y)
-
-        def blocks(left, right):  # (n, k, k): left_xᵀ right_x
-            lt = xp.permute_dims(xp.reshape(left, (pb.dk, n, k)), (1, 2, 0))
-            rt = xp.permute_dims(xp.reshape(right, (pb.dk, n, k)), (1, 0, 2))
-            q = xp.matmul(lt, rt)
-            return pack_symmetric(xp, 0.5 * (q + xp.permute_dims(
-                q, (0, 2, 1))), k)
-
-        return blocks(v, y), blocks(y, fy)
+        with blas_threads(self.n_jobs):
+            y = xp.matmul(self.m_inv, v)
+            fy = self._times_fisher(y)
+        del v
+        yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
+        fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))
+        q = xp.matmul(yt, fyt)  # (n, k, k): Y_xᵀ F Y_x
+        q = 0.5 * (q + xp.permute_dims(q, (0, 2, 1)))
+        return pack_symmetric(xp, q, k)
 
     def _update_subset(self, sel, w, sigma):
         out = None if w is None else self.xp.matmul(sel.h, w)
@@ -415,6 +469,22 @@ class _Run:
 
     def _p_row(self, i):
         return None if self.problem.rank_one else self.problem.p_pool[i, :]
+
+
+def _drift(xp, carried, exact, k):
+    """Largest entry of ``carried - exact`` (packed A states) relative to
+    the smallest eigenvalue of ``I - exact``, over the rows."""
+    full = unpack_symmetric(xp, exact, k)
+    eye = xp.eye(k, dtype=xp.float64, device=device(exact))
+    margin = xp.linalg.eigvalsh(eye - full)[:, 0]
+    err = xp.max(xp.abs(carried - exact), axis=1)
+    return float(xp.max(err / xp.clip(margin, 1e-300, None)))
+
+
+def _row_ranges(n, parts):
+    """``parts`` contiguous (start, stop) ranges covering range(n)."""
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 class _Subset:

@@ -76,7 +76,7 @@ class ArrayAPIKernel:
         self.xp = xp
 
     @staticmethod
-    def step_context():
+    def step_context(n_jobs=1):
         """Context for the greedy steps (nothing to set up here)."""
         return contextlib.nullcontext()
 
@@ -130,7 +130,7 @@ class RankOneKernel:
         self.xp = xp
 
     @staticmethod
-    def step_context():
+    def step_context(n_jobs=1):
         return contextlib.nullcontext()
 
     @staticmethod

@@ -13,6 +13,8 @@ Importing this module raises ImportError when numba is missing; ``_kernels``
 then falls back to the array-API implementation.
 """
 
+import contextlib
+
 import numba
 import numpy as np
 
@@ -210,8 +212,9 @@ class NumbaKernel:
         return scores
 
     @staticmethod
-    def step_context():
-        """Single-threaded BLAS during the greedy steps.
+    @contextlib.contextmanager
+    def step_context(n_jobs=None):
+        """Single-threaded BLAS and ``n_jobs`` numba threads for the steps.
 
         The kernel parallelises over candidates (GEMM included); BLAS worker
         threads left spinning after a multi-threaded call would compete
@@ -219,7 +222,15 @@ class NumbaKernel:
         """
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(limits=1, user_api="blas")
+        before = numba.get_num_threads()
+        cap = numba.config.NUMBA_NUM_THREADS
+        wanted = before if n_jobs is None else max(1, min(n_jobs, cap))
+        numba.set_num_threads(wanted)
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                yield
+        finally:
+            numba.set_num_threads(before)
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
                     sigma):

@@ -1,0 +1,89 @@
+"""Threads of a selection: one pool at a time, sized by ``n_jobs``.
+
+BLAS libraries split every matrix product between their own threads and
+make them wait for each other at its end. Next to another busy process
+(training, a data loader, another notebook) one of those threads is often
+not running, and the others spin until it is: the set-up's many chunked
+products then took 5-20 times their quiet time (benchmarks/bench_busy.py).
+
+So on NumPy the whole selection runs with single-threaded BLAS, and the
+parallelism is coarse instead: independent pieces of work (block columns
+of the set-up, chunks of pool rows) go to ``n_jobs`` Python threads, each
+calling single-threaded BLAS (NumPy releases the GIL there). A thread that
+is descheduled delays only its own piece. The numba kernel's parallel loop
+is sized to ``n_jobs`` too.
+"""
+
+import contextlib
+import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["effective_n_jobs", "check_n_jobs", "single_threaded_blas",
+           "run_tasks"]
+
+
+def available_cores():
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def check_n_jobs(n_jobs):
+    """Validate ``n_jobs`` (None, or a non-zero integer)."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) \
+            or n_jobs == 0:
+        raise ValueError(
+            "n_jobs must be None or a non-zero integer (-1: all cores, -2: "
+            f"all but one, ...); got {n_jobs!r}.")
+    return int(n_jobs)
+
+
+def effective_n_jobs(n_jobs):
+    """Threads to use: scikit-learn's convention for ``n_jobs``.
+
+    None and -1 mean every available core, -2 all but one, and so on;
+    a positive value is capped at the number of cores.
+    """
+    cores = available_cores()
+    if n_jobs is None:
+        return cores
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    return min(n_jobs, cores)
+
+
+def single_threaded_blas(active):
+    """Context with BLAS limited to one thread (when ``active``)."""
+    if not active:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def blas_threads(n):
+    """Context with BLAS limited to ``n`` threads (a single large call)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def run_tasks(tasks, n_jobs):
+    """Run the callables ``tasks`` on ``n_jobs`` threads; wait for all.
+
+    Tasks must write to disjoint memory. With one thread (or one task) they
+    run here, in order. An exception in a task is raised here.
+    """
+    tasks = list(tasks)
+    if n_jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    with ThreadPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
