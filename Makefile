@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) $(TORCH)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,fast,bench,dev,docs]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,bench,dev,docs]"
 	touch $@
 
 $(MODAL_VENV)/.installed: pyproject.toml

@@ -41,12 +41,12 @@ def make_problem(n, d, seed=0, dtype="float32"):
     return h[N_LABELED:], p[N_LABELED:], h[:N_LABELED], p[:N_LABELED]
 
 
-def run_skbait(h, p, h_lab, p_lab, n_select, dtype):
+def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto"):
     tracemalloc.start()
     start = time.perf_counter()
     idx, info = bait_select(h, n_select, pool_proba=p,
                             labeled_embeddings=h_lab, labeled_proba=p_lab,
-                            dtype=dtype, return_info=True)
+                            dtype=dtype, lam=lam, return_info=True)
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -60,7 +60,8 @@ def run_skbait(h, p, h_lab, p_lab, n_select, dtype):
     return dict(seconds=seconds, per_step=per_step,
                 gemm_share=min(1.0, gemm / per_step),
                 setup=t["setup"], peak_bytes=peak,
-                forward=info.forward.tolist(), used_numba=info.used_numba)
+                forward=info.forward.tolist(), used_numba=info.used_numba,
+                lam=info.lam)
 
 
 def _gemm_seconds(h, dtype, repeats=3):
@@ -76,12 +77,12 @@ def _gemm_seconds(h, dtype, repeats=3):
     return min(times)
 
 
-def run_dense(h, p, h_lab, p_lab, n_select, steps):
+def run_dense(h, p, h_lab, p_lab, n_select, steps, lam):
     times = []
     picks = materialized_select(
         h.astype(np.float64), n_select, p_pool=p.astype(np.float64),
         h_lab=h_lab.astype(np.float64), p_lab=p_lab.astype(np.float64),
-        max_steps=steps, step_times=times)
+        lam=lam, max_steps=steps, step_times=times)
     # The first step also forms the (N, k, dk) tensor's products once.
     return dict(per_step=float(np.median(times)), forward=picks)
 
@@ -111,6 +112,9 @@ def main(argv=None):
                              "algorithm (its step time does not depend on B)")
     parser.add_argument("--dense-max-gib", type=float, default=4.0,
                         help="skip the dense algorithm above this memory")
+    parser.add_argument("--lam", default="auto",
+                        help='"auto" (default) or a float λ; the dense '
+                             "algorithm gets the same λ")
     parser.add_argument("--quick", action="store_true",
                         help="N in {2000, 10000}, d=128, B=10")
     parser.add_argument("--out", default="results/bench_selection",
@@ -118,6 +122,8 @@ def main(argv=None):
     parser.add_argument("--plot", action="store_true",
                         help="write time per step against N as a PNG")
     args = parser.parse_args(argv)
+    if args.lam != "auto":
+        args.lam = float(args.lam)
     if args.quick:
         args.sizes, args.dims, args.batches = [2000, 10000], [128], [10]
 
@@ -129,21 +135,24 @@ def main(argv=None):
     header = (f"{'N':>6} {'d':>4} {'B':>4} | {'skbait s':>8} {'ms/step':>8} "
               f"{'GEMM%':>6} {'peak MiB':>8} {'target':>7} | "
               f"{'dense ms/step':>13} {'ratio':>7} {'same':>5}")
-    print(f"k={K}, {N_LABELED} labeled, GEMMs in {args.dtype}")
+    print(f"k={K}, {N_LABELED} labeled, GEMMs in {args.dtype}, "
+          f"lam={args.lam}")
     print(header)
     print("-" * len(header))
     for n in args.sizes:
         for d in args.dims:
             for b in args.batches:
                 h, p, h_lab, p_lab = make_problem(n, d, seed=n + d)
-                ours = run_skbait(h, p, h_lab, p_lab, b, args.dtype)
+                ours = run_skbait(h, p, h_lab, p_lab, b, args.dtype,
+                                  args.lam)
                 row = dict(n=n, d=d, k=K, batch=b, dtype=args.dtype, **ours,
                            target_bytes=target_bytes(h, p, d))
                 steps = min(b, args.dense_steps)
                 dense_txt = f"{'skipped':>13} {'':>7} {'':>5}"
                 if b in args.dense_batches and \
                         dense_fits(n, d, args.dense_max_gib * 2**30):
-                    dense = run_dense(h, p, h_lab, p_lab, b, steps)
+                    dense = run_dense(h, p, h_lab, p_lab, b, steps,
+                                      ours["lam"])
                     same = dense["forward"] == ours["forward"][:steps]
                     row.update(dense_per_step=dense["per_step"],
                                ratio=dense["per_step"] / ours["per_step"],
