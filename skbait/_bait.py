@@ -10,12 +10,12 @@ from ._memory import check_fits
 from ._threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from ._scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
 from ._validation import (
+    BAIT_SELECT_CONSTRAINTS,
     as_array,
-    check_at_least_one,
     check_dtype_name,
     check_matrix,
     check_n_select,
-    check_positive,
+    check_parameters,
     check_proba,
 )
 
@@ -177,22 +177,24 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
     n_pool, d = h_pool.shape
     n_select = check_n_select(n_select, n_pool)
-    lam_factor = check_positive(lam_factor, "lam_factor")
-    if isinstance(lam, str):
-        if lam != "auto":
-            raise ValueError(
-                f'lam must be "auto" or a real number > 0; got {lam!r}.')
-    else:
-        lam = check_positive(lam, "lam")
-    oversample = check_at_least_one(oversample, "oversample")
-    if fisher not in _FISHER_OPTIONS:
-        raise ValueError(
-            f"fisher must be one of {set(_FISHER_OPTIONS)}; got {fisher!r}.")
+    check_parameters("bait_select", dict(
+        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
+        dtype=dtype, chunk_size=chunk_size, n_jobs=n_jobs,
+        use_numba=use_numba, return_info=return_info),
+        BAIT_SELECT_CONSTRAINTS)
+    lam_factor = float(lam_factor)
+    lam = lam if isinstance(lam, str) else float(lam)
+    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
+    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
+    oversample = float(min(oversample, n_pool))
     dtype_name = check_dtype_name(dtype) or _natural_dtype(xp, h_pool)
     gemm_dtype = float_dtype(xp, dtype_name)
     if h_lab is not None and h_lab.shape[0] == 0:
         h_lab = p_lab = None
     k = 1 if p_pool is None else p_pool.shape[1]
+    if chunk_size is not None:  # no chunk is longer than the longest array
+        chunk_size = min(int(chunk_size), max(
+            n_pool, 0 if h_lab is None else h_lab.shape[0]))
     budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
     numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
     threads = effective_n_jobs(check_n_jobs(n_jobs))

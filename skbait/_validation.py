@@ -29,6 +29,8 @@ __all__ = [
     "Options",
     "Satisfies",
     "validate_parameters",
+    "check_parameters",
+    "BAIT_SELECT_CONSTRAINTS",
 ]
 
 
@@ -243,8 +245,9 @@ class Interval:
         if self.kind == "integer":
             if not _is_int(value):
                 return False
-        elif not _is_real(value) or not math.isfinite(value):
-            return False
+        elif not _is_real(value) or not (
+                isinstance(value, numbers.Integral) or math.isfinite(value)):
+            return False  # (an int too large for a float is finite)
         if self.left is not None:
             if value < self.left or (value == self.left
                                      and self.closed in ("right", "neither")):
@@ -352,16 +355,62 @@ def validate_parameters(obj, constraints=None):
     cls = type(obj).__name__
     for name, allowed in constraints.items():
         value = getattr(obj, name)
-        if any(c.is_satisfied_by(value) for c in allowed):
-            continue
-        described = [str(c) for c in allowed]
-        if len(described) > 1:
-            described = ", ".join(described[:-1]) + " or " + described[-1]
-        else:
-            described = described[0]
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {cls} must be {described}; got "
-            f"{value!r} of type {type(value).__name__}.")
+        if not _satisfies(value, allowed):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {cls} must be "
+                f"{_describe(allowed)}; got {value!r} of type "
+                f"{type(value).__name__}.")
+
+
+def check_parameters(owner, values, constraints):
+    """Check a function's keyword arguments against ``constraints``.
+
+    The function counterpart of :func:`validate_parameters`: ``values``
+    maps parameter names to the values received, ``constraints`` names to
+    lists of constraints (a value must satisfy one). The error reads
+    ``"{owner}: {name} must be {allowed}; got {value!r} of type {type}."``.
+
+    Raises
+    ------
+    InvalidParameterError
+        A subclass of both ``ValueError`` and ``TypeError``.
+    """
+    for name, allowed in constraints.items():
+        value = values[name]
+        if not _satisfies(value, allowed):
+            raise InvalidParameterError(
+                f"{owner}: {name} must be {_describe(allowed)}; got "
+                f"{value!r} of type {type(value).__name__}.")
+
+
+def _satisfies(value, allowed):
+    return any(c.is_satisfied_by(value) for c in allowed)
+
+
+def _describe(allowed):
+    described = [str(c) for c in allowed]
+    if len(described) > 1:
+        return ", ".join(described[:-1]) + " or " + described[-1]
+    return described[0]
+
+
+N_JOBS = Satisfies(
+    lambda v: _is_int(v) and v != 0,
+    "a non-zero integer (-1: all cores, -2: all but one, ...)")
+
+# The keyword parameters of ``bait_select`` (n_select is checked against
+# the pool size, the arrays by check_matrix / check_proba).
+BAIT_SELECT_CONSTRAINTS = {
+    "lam": [Options("auto"), Interval("real", 0, None, closed="neither")],
+    "lam_factor": [Interval("real", 0, None, closed="neither")],
+    "oversample": [Interval("real", 1, None)],
+    "fisher": [Options("pool", "identity")],
+    "dtype": [DTYPE_NAME],
+    "chunk_size": [NONE, Interval("integer", 1, None)],
+    "n_jobs": [NONE, N_JOBS],
+    "use_numba": [NONE, BOOLEAN],
+    "return_info": [BOOLEAN],
+}
 
 
 # ---- counting samples without converting them ----------------------------

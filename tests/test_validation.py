@@ -90,26 +90,102 @@ def test_n_select_type(prob, n_select):
 
 @pytest.mark.parametrize("lam", [0, -1.0, np.inf, np.nan])
 def test_lam(prob, lam):
-    with pytest.raises(ValueError, match="lam must be"):
+    with pytest.raises(ValueError, match="lam must be 'auto' or a real "
+                                         "number > 0; got"):
         _call(prob, lam=lam)
 
 
 @pytest.mark.parametrize("oversample", [0.5, 0.999, -2])
 def test_oversample(prob, oversample):
-    with pytest.raises(ValueError, match=r"oversample must be >= 1; got"):
+    with pytest.raises(ValueError, match=r"oversample must be a real number "
+                                         r">= 1; got " + repr(oversample)):
         _call(prob, oversample=oversample)
 
 
-@pytest.mark.parametrize("name,value,error,match", [
-    ("lam", "big", ValueError, 'lam must be "auto" or a real number'),
-    ("fisher", "full", ValueError, "fisher must be one of"),
-    ("dtype", "float16", ValueError, "dtype must be one of"),
-    ("chunk_size", 0, ValueError, "chunk_size must be a positive integer"),
-    ("use_numba", "yes", ValueError, "use_numba must be None, True or False"),
+@pytest.mark.parametrize("name,value,match", [
+    ("lam", "big", r"lam must be 'auto' or a real number > 0; got 'big' "
+                   r"of type str"),
+    ("lam", True, "lam must be .* got True of type bool"),
+    ("lam_factor", "0.1", "lam_factor must be a real number > 0; got '0.1'"),
+    ("lam_factor", 0.0, "lam_factor must be a real number > 0; got 0.0"),
+    ("oversample", np.inf, "oversample must be a real number >= 1; got inf"),
+    ("oversample", None, "oversample must be .* got None of type NoneType"),
+    ("fisher", "full", r"fisher must be one of \{'pool', 'identity'\}; got "
+                       r"'full'"),
+    ("dtype", "float16", "dtype must be None, 'float32' or 'float64'"),
+    ("chunk_size", 0, "chunk_size must be None or an integer >= 1; got 0"),
+    ("chunk_size", 8.0, "chunk_size must be None or an integer >= 1; got "
+                        "8.0 of type float"),
+    ("chunk_size", True, "chunk_size must be .* got True of type bool"),
+    ("n_jobs", 0, "n_jobs must be None or a non-zero integer"),
+    ("n_jobs", 2.0, "n_jobs must be None or a non-zero integer .* got 2.0"),
+    ("use_numba", "yes", "use_numba must be None or a boolean; got 'yes'"),
+    ("use_numba", 1, "use_numba must be None or a boolean; got 1 of type "
+                     "int"),
+    ("return_info", "yes", "return_info must be a boolean; got 'yes' of "
+                           "type str"),
+    ("return_info", None, "return_info must be a boolean; got None"),
+    ("return_info", 1, "return_info must be a boolean; got 1 of type int"),
 ])
-def test_options(prob, name, value, error, match):
-    with pytest.raises(error, match=match):
-        _call(prob, **{name: value})
+def test_options(prob, name, value, match):
+    # InvalidParameterError: caught as ValueError and as TypeError.
+    from skbait._validation import InvalidParameterError
+
+    for error in (ValueError, TypeError, InvalidParameterError):
+        with pytest.raises(error, match="bait_select: " + match):
+            _call(prob, **{name: value})
+
+
+@pytest.mark.parametrize("chunk_size", [np.int64(8), np.int32(3),
+                                        np.uint8(1), 8])
+def test_chunk_size_accepts_numpy_integers(prob, chunk_size):
+    expected = _call(prob, chunk_size=None)
+    np.testing.assert_array_equal(_call(prob, chunk_size=chunk_size),
+                                  expected)
+
+
+@pytest.mark.parametrize("chunk_size", [10**6, 2**62, 10**30])
+def test_huge_chunk_size_is_capped_not_a_memory_error(prob, chunk_size):
+    # chunk_size beyond the pool is the whole pool at once: no MemoryError
+    # from a budget of 10**30 rows that the check would have counted.
+    np.testing.assert_array_equal(_call(prob, chunk_size=chunk_size),
+                                  _call(prob, chunk_size=20))
+
+
+@pytest.mark.parametrize("oversample", [1e308, np.float64(1e300), 10**400,
+                                        20.0, 7])
+def test_huge_oversample_means_the_whole_pool(prob, oversample):
+    # min(n_pool, ceil(oversample * B)): every point is added, then pruned.
+    idx, info = _call(prob, oversample=oversample, return_info=True)
+    assert info.n_forward == 20
+    ref, ref_info = _call(prob, oversample=20 / 3, return_info=True)
+    np.testing.assert_array_equal(idx, ref)
+    np.testing.assert_array_equal(info.forward, ref_info.forward)
+
+
+def test_oversample_exactly_fills_the_pool(prob):
+    # ceil(oversample * B) for B = 3, n_pool = 20.
+    for oversample, n_forward in [(1, 3), (1.0001, 4), (2.0, 6), (6.5, 20),
+                                  (6.67, 20), (np.float32(2.0), 6)]:
+        _, info = _call(prob, oversample=oversample, return_info=True)
+        assert info.n_forward == n_forward, oversample
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, np.False_])
+def test_return_info_accepts_numpy_booleans(prob, value):
+    out = _call(prob, return_info=value)
+    assert isinstance(out, tuple) == bool(value)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("lam", np.float32(0.5)), ("lam", 2), ("lam", np.int64(1)),
+    ("lam_factor", np.float64(0.2)), ("lam_factor", 1),
+    ("oversample", np.int64(2)), ("oversample", np.float32(1.5)),
+    ("n_jobs", np.int64(1)), ("n_jobs", -1), ("use_numba", np.False_),
+    ("dtype", np.float64), ("dtype", "float32"), ("fisher", "identity"),
+])
+def test_numpy_scalars_and_equivalent_values_accepted(prob, name, value):
+    assert _call(prob, **{name: value}).shape == (3,)
 
 
 @pytest.mark.parametrize("bad", [
