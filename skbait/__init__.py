@@ -1,7 +1,12 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._bait import bait_select
-from ._extractors import extract_features, register, supported_estimators
+from ._extractors import (
+    extract_features,
+    register,
+    supported_estimators,
+    unregister,
+)
 from ._query import (
     BADGESampler,
     BAITSampler,
@@ -22,6 +27,6 @@ __all__ = [
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
     "RandomSampler", "NoLabeledSetWarning",
-    "extract_features", "register", "supported_estimators",
+    "extract_features", "register", "unregister", "supported_estimators",
 ]
 __version__ = "0.1.0.dev0"

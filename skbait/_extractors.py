@@ -2,18 +2,24 @@
 
 BAIT and the baselines work on ``(embeddings, proba)``: the input of the
 model's last linear layer for every point, and its class probabilities
-(None for a regressor). One registry maps estimator families to functions
-that compute them; users add families with :func:`register`.
+(None for a regressor). The registry (``_registry.py``) maps estimator
+classes to functions that compute them; users add families with
+:func:`register` and remove them with :func:`unregister`.
 
-Built in:
+Built in, registered here by class (subclasses included):
 
 - scikit-learn ``Pipeline``: ``X`` goes through all but the last step, then
   the last step's extractor;
-- skorch ``NeuralNetClassifier`` / ``NeuralNetRegressor`` (``_skorch.py``):
-  the input of the last ``torch.nn.Linear``, or of a named layer;
+- skorch ``NeuralNet`` (``NeuralNetClassifier``, ``NeuralNetRegressor``):
+  the input of the last ``torch.nn.Linear``, or of a named layer. Registered
+  lazily under the top-level name ``"skorch"``: ``_skorch.py``, which
+  imports torch, is loaded (and registers itself) the first time a skorch
+  net is queried;
 - scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
-- scikit-learn linear models (anything with ``coef_``): the input itself,
-  plus a constant column when the model fits an intercept. Their class
+- scikit-learn linear models (``sklearn.linear_model``, ``LinearSVC``,
+  ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``SVC``, ``NuSVC``,
+  ``SVR`` and ``NuSVR`` with ``kernel="linear"``): the input itself, plus a
+  constant column when the model fits an intercept. Their class
   probabilities are used only where they are a softmax / logistic function
   of that input (``LogisticRegression``, ``LogisticRegressionCV``,
   ``SGDClassifier(loss="log_loss")``); other linear classifiers (``SVC``
@@ -31,22 +37,41 @@ the last hidden layer of an MLP), so a ``layer`` other than None is an
 error there, naming the parameter, rather than silently ignored.
 """
 
-import contextvars
-from typing import NamedTuple
+import sys
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import is_classifier, is_regressor
+import sklearn.linear_model as _lm
+import sklearn.svm as _svm
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import (
+    LogisticRegression,
+    LogisticRegressionCV,
+    SGDClassifier,
+)
+from sklearn.linear_model._base import LinearClassifierMixin, LinearModel
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.svm._base import BaseLibSVM
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["register", "extract_features", "supported_estimators",
-           "classifier_like"]
+from ._registry import (
+    Request,
+    classifier_like,
+    current_request,
+    find_extractor,
+    register,
+    register_lazy,
+    reset_request,
+    set_request,
+    supported_estimators,
+    unregister,
+)
 
-# (name, predicate(estimator) -> bool, extractor(estimator, X, layer)).
-_REGISTRY = []
+__all__ = ["register", "unregister", "extract_features",
+           "supported_estimators", "classifier_like", "check_fitted"]
 
 # Densifying a sparse pool above this many entries would be surprising.
 _MAX_DENSE_ENTRIES = 2 * 10**8
@@ -56,69 +81,8 @@ _MAX_DENSE_ENTRIES = 2 * 10**8
 _LOG_LOSSES = ("log_loss", "log")
 
 
-class _Request(NamedTuple):
-    """What the caller of an extractor needs, read by the built-in ones."""
-
-    input_name: str = "X"   # the name used in error messages
-    proba: bool = True      # whether class probabilities are needed
-    strategy: str = "BAIT"  # who needs them, for error messages
-
-
 _PREMISE = {"BAIT": "BAIT's Fisher information",
             "BADGE": "BADGE's gradient embedding"}
-
-_REQUEST = contextvars.ContextVar("skbait_extract_request", default=None)
-
-
-def _request():
-    return _REQUEST.get() or _Request()
-
-
-def classifier_like(estimator):
-    """scikit-learn's ``is_classifier``, also for pre-tags estimators."""
-    return is_classifier(estimator) or \
-        getattr(estimator, "_estimator_type", None) == "classifier"
-
-
-def register(name, predicate, extractor):
-    """Teach skbait how to extract features from a new estimator family.
-
-    Parameters
-    ----------
-    name : str
-        Shown in the error listing supported estimators.
-    predicate : callable
-        ``predicate(estimator) -> bool``: whether ``extractor`` handles it.
-    extractor : callable
-        ``extractor(estimator, X, layer) -> (embeddings, proba)``, with
-        ``embeddings`` of shape (n, d) and ``proba`` of shape (n, k) for a
-        classifier, None for a regressor. ``layer`` is the user's layer
-        choice (None for the default). It must not change the estimator.
-
-    Notes
-    -----
-    Families registered later are tried first, so a registration can
-    override a built-in one.
-
-    Examples
-    --------
-    A family whose models expose their features themselves (not run here,
-    as registering changes the process-wide registry)::
-
-        register("MyNet", lambda est: isinstance(est, MyNet),
-                 lambda est, X, layer: (est.embed(X), est.predict_proba(X)))
-    """
-    if not callable(predicate) or not callable(extractor):
-        raise TypeError("register needs callables predicate(estimator) and "
-                        "extractor(estimator, X, layer); got "
-                        f"{type(predicate).__name__} and "
-                        f"{type(extractor).__name__}.")
-    _REGISTRY.insert(0, (str(name), predicate, extractor))
-
-
-def supported_estimators():
-    """Names of the estimator families with a registered extractor."""
-    return [name for name, _, _ in _REGISTRY]
 
 
 def extract_features(estimator, X, *, layer=None, embedding_fn=None):
@@ -150,11 +114,11 @@ def _extract(estimator, X, *, layer=None, embedding_fn=None, input_name="X",
     ``proba=False``: the caller needs embeddings only, so classifiers
     without (valid) probabilities are accepted and ``proba`` may be None.
     """
-    token = _REQUEST.set(_Request(input_name, bool(proba), strategy))
+    token = set_request(Request(input_name, bool(proba), strategy))
     try:
         return _extract_now(estimator, X, layer, embedding_fn)
     finally:
-        _REQUEST.reset(token)
+        reset_request(token)
 
 
 def _extract_now(estimator, X, layer, embedding_fn):
@@ -176,15 +140,19 @@ def _extract_now(estimator, X, layer, embedding_fn):
 
 
 def _find(estimator):
-    for name, predicate, extractor in _REGISTRY:
-        if predicate(estimator):
-            return name, extractor
-    _check_fitted_if_estimator(estimator)
-    raise TypeError(
-        f"skbait cannot extract features from {type(estimator).__name__}. "
-        f"Supported: {', '.join(reversed(supported_estimators()))}. Pass "
+    found = find_extractor(estimator)
+    if found is None:
+        _check_fitted_if_estimator(estimator)
+        raise _unsupported(estimator)
+    return found
+
+
+def _unsupported(estimator, why=""):
+    return TypeError(
+        f"skbait cannot extract features from {type(estimator).__name__}"
+        f"{why}. Supported: {', '.join(supported_estimators())}. Pass "
         "embedding_fn=(estimator, X) -> (embeddings, proba or None), or add "
-        "the family once with skbait.register(name, predicate, extractor).")
+        "the family once with skbait.register(name, cls, extractor).")
 
 
 # ---- scikit-learn --------------------------------------------------------
@@ -215,7 +183,8 @@ def check_fitted(estimator):
     skorch nets are checked by ``initialized_``, other estimators by
     scikit-learn's ``check_is_fitted``; objects that are no estimators pass.
     """
-    if _is_skorch(estimator):
+    skorch = sys.modules.get("skorch")  # a skorch net implies it is loaded
+    if skorch is not None and isinstance(estimator, skorch.NeuralNet):
         if not getattr(estimator, "initialized_", False):
             raise NotFittedError(
                 f"The {type(estimator).__name__} is not initialized/fitted "
@@ -275,7 +244,7 @@ def _proba(estimator, X, why_not=None):
     ``why_not``: a reason the estimator's probabilities do not fit BAIT's
     premise (they are then refused, with that reason).
     """
-    req = _request()
+    req = current_request()
     if not req.proba or not classifier_like(estimator):
         return None
     name = type(estimator).__name__
@@ -299,10 +268,6 @@ def _proba(estimator, X, why_not=None):
     return np.asarray(estimator.predict_proba(X))
 
 
-def _is_pipeline(est):
-    return isinstance(est, Pipeline)
-
-
 def _pipeline(est, X, layer):
     _check_fitted(est.steps[-1][1])
     if len(est.steps) > 1:
@@ -316,28 +281,15 @@ def _extract_in_request(estimator, X, layer):
     return extractor(estimator, X, layer)
 
 
-def _is_linear(est):
-    return (hasattr(est, "coef_")
-            or type(est).__module__.startswith("sklearn.linear_model")) and \
-        (classifier_like(est) or is_regressor(est))
-
-
 def _logistic_premise(est):
     """None when predict_proba is softmax / logistic in the input, else why."""
-    from sklearn.linear_model import (
-        LogisticRegression,
-        LogisticRegressionCV,
-        SGDClassifier,
-    )
-
     name = type(est).__name__
-    module = type(est).__module__
     if isinstance(est, (LogisticRegression, LogisticRegressionCV)):
         return None
     if isinstance(est, SGDClassifier) and getattr(est, "loss", None) in \
             _LOG_LOSSES:
         return None
-    if module.startswith("sklearn.svm"):
+    if isinstance(est, BaseLibSVM):
         return (f"{name}'s predict_proba is Platt scaling of one-vs-one "
                 "decision values (libsvm), not a softmax of the linear scores")
     loss = getattr(est, "loss", None)
@@ -347,7 +299,7 @@ def _logistic_premise(est):
 
 
 def _linear(est, X, layer):
-    req = _request()
+    req = current_request()
     _check_fitted(est)
     _no_layer(est, layer, "the embedding of a linear model is its input")
     Xc = _check_input(est, X, req.input_name)
@@ -360,11 +312,6 @@ def _linear(est, X, layer):
     return emb, proba
 
 
-def _is_mlp(est):
-    return type(est).__name__ in ("MLPClassifier", "MLPRegressor") and \
-        type(est).__module__.startswith("sklearn.neural_network")
-
-
 _ACTIVATIONS = {
     "identity": lambda z: z,
     "relu": lambda z: np.maximum(z, 0.0),
@@ -374,7 +321,7 @@ _ACTIVATIONS = {
 
 
 def _mlp(est, X, layer):
-    req = _request()
+    req = current_request()
     _check_fitted(est)
     _no_layer(est, layer, "its embedding is its last hidden layer")
     Xc = _check_input(est, X, req.input_name)
@@ -386,21 +333,39 @@ def _mlp(est, X, layer):
     return h, proba
 
 
-def _is_skorch(est):
-    return type(est).__module__.startswith("skorch") or any(
-        cls.__module__.startswith("skorch") for cls in type(est).__mro__)
+def _libsvm_linear(est, X, layer):
+    """SVC, NuSVC, SVR, NuSVR: a linear model when the kernel is linear."""
+    _check_fitted(est)
+    if est.kernel != "linear":
+        raise _unsupported(est, f" with kernel={est.kernel!r} (only "
+                           "kernel='linear' has the input as its embedding)")
+    return _linear(est, X, layer)
 
 
-def _skorch(est, X, layer):
-    from ._skorch import skorch_features  # imports torch only when needed
-
-    return skorch_features(est, X, layer, proba=_request().proba)
+def _load_skorch():
+    from . import _skorch  # noqa: F401  (registers the skorch family)
 
 
-# Later registrations take precedence: register the most general first.
-register("scikit-learn linear models (coef_)", _is_linear, _linear)
-register("scikit-learn MLPClassifier / MLPRegressor", _is_mlp, _mlp)
-register("skorch NeuralNetClassifier / NeuralNetRegressor", _is_skorch,
-         _skorch)
+def _public(module, *names):
+    """The classes of ``module`` among ``names`` (some are version-bound)."""
+    return tuple(getattr(module, n) for n in names if hasattr(module, n))
+
+
+# The built-in families, by class: an estimator gets the extractor of the
+# most specific class of its MRO registered here.
+register("scikit-learn linear models",
+         (LinearModel, LinearClassifierMixin, LinearDiscriminantAnalysis)
+         + _public(_lm, "SGDRegressor", "PassiveAggressiveRegressor",
+                   "PoissonRegressor", "GammaRegressor", "TweedieRegressor")
+         + _public(_svm, "LinearSVC", "LinearSVR"),
+         _linear)
+register("scikit-learn SVC / NuSVC / SVR / NuSVR with kernel='linear'",
+         _public(_svm, "SVC", "NuSVC", "SVR", "NuSVR"), _libsvm_linear)
+register("scikit-learn MLPClassifier / MLPRegressor",
+         (MLPClassifier, MLPRegressor), _mlp)
 register("scikit-learn Pipeline (ending in a supported estimator)",
-         _is_pipeline, _pipeline)
+         Pipeline, _pipeline)
+# skorch (and torch) load when a skorch net is first queried; the name is
+# the one _skorch.py registers under, so that it keeps its place.
+register_lazy("skorch", _load_skorch,
+              name="skorch NeuralNetClassifier / NeuralNetRegressor")

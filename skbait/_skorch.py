@@ -1,20 +1,25 @@
 """Features of skorch nets: the input of the last linear layer (torch).
 
-Imported only when a skorch estimator is queried, so that ``import skbait``
-never imports torch or skorch.
+The registry loads this module the first time it meets an estimator from
+the skorch package (``register_lazy("skorch", ...)`` in ``_extractors.py``),
+so that ``import skbait`` never imports torch or skorch. Loading it
+registers the skorch family by class (``skorch.NeuralNet`` and its
+subclasses). It imports only the registry.
 """
 
 import numpy as np
+import torch
+from skorch import NeuralNet
 from sklearn.exceptions import NotFittedError
 
-from ._extractors import classifier_like
+from ._registry import classifier_like, current_request, register
 
 __all__ = ["skorch_features"]
 
+NAME = "skorch NeuralNetClassifier / NeuralNetRegressor"
+
 
 def _target_layer(module, layer):
-    import torch
-
     if layer is not None:
         named = dict(module.named_modules())
         if layer not in named:
@@ -67,8 +72,6 @@ def skorch_features(net, X, layer, proba=True):
         handle.remove()
         for m, mode in modes:
             m.training = mode
-    import torch
-
     emb = torch.cat(captured).numpy().astype(np.float64)
     n = len(out)
     if emb.shape[0] != n:
@@ -79,3 +82,10 @@ def skorch_features(net, X, layer, proba=True):
     if not (proba and classifier_like(net)):
         return emb, None
     return emb, np.asarray(out)
+
+
+def _extract(net, X, layer):
+    return skorch_features(net, X, layer, proba=current_request().proba)
+
+
+register(NAME, NeuralNet, _extract)

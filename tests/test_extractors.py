@@ -1,8 +1,14 @@
 """Feature extraction from scikit-learn, skorch and user estimators."""
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
@@ -18,9 +24,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from skbait import extract_features, register, supported_estimators
+from skbait import (
+    extract_features,
+    register,
+    supported_estimators,
+    unregister,
+)
 
 from .conftest import require
+
+PACKAGE = Path(__file__).resolve().parent.parent / "skbait"
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +160,7 @@ def test_unsupported_estimator_lists_what_is_supported(digits):
         extract_features(model, X[:5])
 
 
-def test_embedding_fn_and_register(digits, monkeypatch):
-    import skbait._extractors as extractors
-
-    # Register into a copy: the process-wide registry stays as it was.
-    monkeypatch.setattr(extractors, "_REGISTRY", list(extractors._REGISTRY))
+def test_embedding_fn_and_register(digits):
     X, _ = digits
 
     class Custom:
@@ -163,13 +172,285 @@ def test_embedding_fn_and_register(digits, monkeypatch):
 
     emb, proba = extract_features(Custom(), X[:4], embedding_fn=fn)
     assert emb.shape == (4, 3) and proba is None
+    # The older form: register(name, predicate, extractor).
     register("Custom", lambda est: isinstance(est, Custom),
              lambda est, X, layer: est.features(X))
-    assert "Custom" in supported_estimators()
-    emb2, _ = extract_features(Custom(), X[:4])
-    np.testing.assert_array_equal(emb, emb2)
-    with pytest.raises(TypeError, match="must return a pair"):
-        extract_features(Custom(), X[:4], embedding_fn=lambda e, X: X)
+    try:
+        assert "Custom" in supported_estimators()
+        emb2, _ = extract_features(Custom(), X[:4])
+        np.testing.assert_array_equal(emb, emb2)
+        with pytest.raises(TypeError, match="must return a pair"):
+            extract_features(Custom(), X[:4], embedding_fn=lambda e, X: X)
+    finally:
+        unregister("Custom")
+    assert "Custom" not in supported_estimators()
+    with pytest.raises(TypeError, match="cannot extract features from "
+                                        "Custom"):
+        extract_features(Custom(), X[:4])
+
+
+# ---- the registry ----------------------------------------------------------
+class _Base(BaseEstimator):
+    def fit(self, X, y=None):
+        self.fitted_ = True
+        return self
+
+
+class _Sub(_Base):
+    pass
+
+
+def _constant(value):
+    return lambda est, X, layer: (np.full((len(X), 1), value), None)
+
+
+def test_register_by_class_most_specific_first():
+    X = np.zeros((3, 2))
+    register("base family", _Base, _constant(1.0))
+    try:
+        # A subclass gets its base's extractor (the MRO is walked) ...
+        assert extract_features(_Sub().fit(X), X)[0][0, 0] == 1.0
+        register("sub family", _Sub, _constant(2.0))
+        # ... until it has its own, which wins whatever the order.
+        assert extract_features(_Sub().fit(X), X)[0][0, 0] == 2.0
+        assert extract_features(_Base().fit(X), X)[0][0, 0] == 1.0
+        register("base family", _Base, _constant(3.0))  # same name: replaced
+        assert supported_estimators().count("base family") == 1
+        assert extract_features(_Sub().fit(X), X)[0][0, 0] == 2.0
+        unregister(_Sub)
+        assert "sub family" not in supported_estimators()
+        assert extract_features(_Sub().fit(X), X)[0][0, 0] == 3.0
+    finally:
+        unregister("base family")
+    with pytest.raises(TypeError, match="cannot extract features from _Sub"):
+        extract_features(_Sub().fit(X), X)
+    with pytest.raises(NotFittedError, match="_Sub is not fitted yet"):
+        extract_features(_Sub(), X)
+
+
+def test_register_as_decorator_and_predicates_first():
+    X = np.zeros((3, 2))
+
+    @register("decorated", (_Base,))
+    def features(est, X, layer):
+        return np.full((len(X), 1), 5.0), None
+
+    try:
+        assert extract_features(_Base().fit(X), X)[0][0, 0] == 5.0
+        # A predicate is tried before the class lookup (user overrides).
+        register("by predicate", predicate=lambda est: isinstance(est, _Sub),
+                 extractor=_constant(6.0))
+        assert extract_features(_Sub().fit(X), X)[0][0, 0] == 6.0
+        assert extract_features(_Base().fit(X), X)[0][0, 0] == 5.0
+    finally:
+        unregister(features)
+        unregister("by predicate")
+    assert "decorated" not in supported_estimators()
+
+
+def test_override_and_restore_a_built_in(digits):
+    from skbait._registry import find_extractor
+
+    X, y = digits
+    model = LogisticRegression(max_iter=200).fit(X, y)
+    ridge = Ridge().fit(X, y)
+    register("LogisticRegression, my way", LogisticRegression,
+             _constant(7.0))
+    try:
+        assert extract_features(model, X[:3])[0][0, 0] == 7.0
+        assert extract_features(ridge, X[:3])[0].shape == (3, 65)
+    finally:
+        unregister("LogisticRegression, my way")
+    assert extract_features(model, X[:3])[0].shape == (3, 65)
+
+    mlp = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5)
+    with pytest.warns(Warning):  # not converged
+        clf.fit(X, y)
+    name, extractor = find_extractor(mlp)
+    unregister(MLPClassifier)
+    try:
+        with pytest.raises(TypeError, match="cannot extract features from "
+                                            "MLPClassifier"):
+            extract_features(clf, X[:3])
+        assert find_extractor(mlp) == (name, extractor)
+    finally:
+        register(name, (MLPClassifier, MLPRegressor), extractor)
+    assert find_extractor(clf) == (name, extractor)
+    assert extract_features(clf, X[:3])[0].shape == (3, 4)
+
+
+def test_register_and_unregister_errors():
+    with pytest.raises(KeyError, match="Nothing is registered under"):
+        unregister("nope")
+    with pytest.raises(KeyError):
+        unregister(_Base)
+    with pytest.raises(TypeError, match="name as a str"):
+        register(_Base, _constant(1.0))
+    with pytest.raises(TypeError, match="cls must be a class"):
+        register("x", 3, _constant(1.0))
+    with pytest.raises(TypeError, match="not both"):
+        register("x", _Base, _constant(1.0), predicate=callable)
+    with pytest.raises(TypeError, match="extractor must be a callable"):
+        register("x", _Base, "features")
+    with pytest.raises(TypeError, match="needs the classes"):
+        register("x")
+    assert "x" not in supported_estimators()
+
+
+@pytest.mark.parametrize("name", [
+    "PoissonRegressor", "TweedieRegressor", "HuberRegressor", "Lasso",
+    "PassiveAggressiveRegressor", "svm.LinearSVR", "svm.SVR", "svm.NuSVR"])
+def test_other_linear_regressors_by_class(diabetes, name):
+    import sklearn.linear_model
+    import sklearn.svm
+
+    module, _, cls = name.rpartition(".")
+    cls = getattr(sklearn.svm if module else sklearn.linear_model, cls, None)
+    if cls is None:
+        pytest.skip(f"{name} is not in this scikit-learn")
+    X, y = diabetes
+    kwargs = {"kernel": "linear"} if name in ("svm.SVR", "svm.NuSVR") else {}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cls(**kwargs).fit(X, y - y.min() + 1.0)
+    emb, proba = extract_features(model, X[:6])
+    assert proba is None and emb.shape[0] == 6
+    np.testing.assert_array_equal(emb[:, :X.shape[1]], X[:6])
+
+
+def test_svm_kernels_and_other_linear_classifiers(digits):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import Perceptron
+
+    from skbait._extractors import _extract
+
+    X, y = digits
+    with pytest.raises(NotFittedError, match="SVC is not fitted yet"):
+        extract_features(SVC(), X[:5])
+    rbf = SVC().fit(X[:100], y[:100])
+    with pytest.raises(TypeError, match="from SVC with kernel='rbf'"):
+        _extract(rbf, X[:5], proba=False, strategy="CORESET")
+    for model in (LinearDiscriminantAnalysis(), Perceptron(random_state=0)):
+        model.fit(X, y)
+        emb, proba = _extract(model, X[:5], proba=False, strategy="CORESET")
+        np.testing.assert_array_equal(emb[:, :64], X[:5])
+
+
+def test_coef_alone_is_not_a_linear_model(digits):
+    X, y = digits
+
+    class Duck(_Base):
+        coef_ = np.zeros((10, 64))
+        _estimator_type = "classifier"
+
+    with pytest.raises(TypeError, match="cannot extract features from Duck"):
+        extract_features(Duck().fit(X), X[:3])
+
+
+def test_lazy_registration_by_top_level_module():
+    from skbait._registry import register_lazy
+
+    Lazy = type("Lazy", (_Base,), {"__module__": "skbait_fakepkg.models"})
+    calls = []
+
+    def loader():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ImportError("not today")
+        register("fake family", Lazy, _constant(8.0))
+
+    register_lazy("skbait_fakepkg", loader, name="fake family")
+    try:
+        assert "fake family" in supported_estimators() and not calls
+        X = np.zeros((2, 2))
+        with pytest.raises(ImportError, match="not today"):
+            extract_features(Lazy().fit(X), X)
+        # A failed load stays lazy: the next query tries again.
+        assert extract_features(Lazy().fit(X), X)[0][0, 0] == 8.0
+        assert extract_features(Lazy().fit(X), X)[0][0, 0] == 8.0
+        assert len(calls) == 2
+        assert supported_estimators().count("fake family") == 1
+    finally:
+        unregister("fake family")
+
+
+@pytest.mark.parametrize("first", ["skbait", "skbait._skorch"])
+def test_skorch_family_loads_lazily(first):
+    """In a fresh process, whichever of skbait and _skorch comes first."""
+    require("skorch")
+    require("torch")
+    code = f"""
+import sys
+import {first}
+import skbait
+name = "skorch NeuralNetClassifier / NeuralNetRegressor"
+assert name in skbait.supported_estimators()
+lazy = "skbait._skorch" not in sys.modules
+assert lazy == ({first!r} == "skbait"), sys.modules.keys()
+import numpy as np, torch
+from skorch import NeuralNetRegressor
+net = NeuralNetRegressor(torch.nn.Sequential(torch.nn.Linear(3, 4),
+                                             torch.nn.Linear(4, 1)),
+                         max_epochs=1, verbose=0, train_split=None)
+X = np.ones((5, 3), dtype=np.float32)
+net.fit(X, np.ones((5, 1), dtype=np.float32))
+emb, proba = skbait.extract_features(net, X)
+assert emb.shape == (5, 4) and proba is None
+assert "skbait._skorch" in sys.modules
+assert skbait.supported_estimators().count(name) == 1
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("ok")
+
+
+def _skbait_imports():
+    """{module: skbait modules it imports anywhere in its code}."""
+    graph = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps.update([node.module] if node.module else
+                            [a.name for a in node.names])
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and \
+                    (node.module or "").startswith("skbait."):
+                deps.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                deps.update(a.name.split(".")[1] for a in node.names
+                            if a.name.startswith("skbait."))
+        graph[path.stem] = deps
+    return graph
+
+
+def test_no_import_cycle_between_skbait_modules():
+    graph = _skbait_imports()
+    # The registry is a leaf; the skorch family sees only the registry.
+    assert graph["_registry"] == set()
+    assert graph["_skorch"] == {"_registry"}
+    assert "_skorch" not in set().union(*(graph[m] for m in graph
+                                          if m != "_extractors"))
+    # Depth-first search for a cycle, imports inside functions included.
+    state = {}
+
+    def visit(module, path):
+        if state.get(module) == "done":
+            return
+        if state.get(module) == "open":
+            cycle = path[path.index(module):] + [module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        state[module] = "open"
+        for dep in sorted(graph.get(module, ())):
+            visit(dep, path + [module])
+        state[module] = "done"
+
+    for module in graph:
+        visit(module, [])
 
 
 # ---- skorch ---------------------------------------------------------------
