@@ -17,7 +17,8 @@ Built in, registered here by class (subclasses included):
   net is queried;
 - scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
 - scikit-learn linear models (``sklearn.linear_model``, ``LinearSVC``,
-  ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``SVC``, ``NuSVC``,
+  ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``RANSACRegressor``
+  through its ``estimator_``; ``SVC``, ``NuSVC``,
   ``SVR`` and ``NuSVR`` with ``kernel="linear"``): the input itself, plus a
   constant column when the model fits an intercept. Their class
   probabilities are used only where they are a softmax / logistic function
@@ -342,6 +343,12 @@ def _libsvm_linear(est, X, layer):
     return _linear(est, X, layer)
 
 
+def _ransac(est, X, layer):
+    """RANSACRegressor predicts with its fitted ``estimator_``."""
+    _check_fitted(est)
+    return _extract_in_request(est.estimator_, X, layer)
+
+
 def _load_skorch():
     from . import _skorch  # noqa: F401  (registers the skorch family)
 
@@ -361,6 +368,8 @@ register("scikit-learn linear models",
          _linear)
 register("scikit-learn SVC / NuSVC / SVR / NuSVR with kernel='linear'",
          _public(_svm, "SVC", "NuSVC", "SVR", "NuSVR"), _libsvm_linear)
+register("scikit-learn RANSACRegressor (its fitted estimator_)",
+         _lm.RANSACRegressor, _ransac)
 register("scikit-learn MLPClassifier / MLPRegressor",
          (MLPClassifier, MLPRegressor), _mlp)
 register("scikit-learn Pipeline (ending in a supported estimator)",

@@ -300,7 +300,8 @@ def test_register_and_unregister_errors():
 
 @pytest.mark.parametrize("name", [
     "PoissonRegressor", "TweedieRegressor", "HuberRegressor", "Lasso",
-    "PassiveAggressiveRegressor", "svm.LinearSVR", "svm.SVR", "svm.NuSVR"])
+    "PassiveAggressiveRegressor", "RANSACRegressor", "svm.LinearSVR",
+    "svm.SVR", "svm.NuSVR"])
 def test_other_linear_regressors_by_class(diabetes, name):
     import sklearn.linear_model
     import sklearn.svm
