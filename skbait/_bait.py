@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
+from ._block_diagonal import block_diagonal_select
+from ._fisher import rows_per_chunk
 from ._greedy import GreedyProblem, greedy_select, tie_rtol
 from ._kernels import numba_available
 from ._memory import check_fits
@@ -36,8 +38,8 @@ _MIN_CHUNK_BYTES = 2**20
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                 labeled_embeddings=None, labeled_proba=None, lam="auto",
                 lam_factor=AUTO_LAM_FACTOR, oversample=2.0, fisher="pool",
-                dtype=None, chunk_size=None, n_jobs=None, use_numba=None,
-                return_info=False):
+                approximation=None, dtype=None, chunk_size=None,
+                n_jobs=None, use_numba=None, return_info=False):
     """Select a batch by BAIT's forward-backward greedy Fisher objective.
 
     Greedily minimises ``tr(M⁻¹ F)``, where F is the average last-layer
@@ -89,6 +91,16 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     fisher : {"pool", "identity"}, default="pool"
         "pool" is BAIT. "identity" replaces F by the identity (minimises
         ``tr(M⁻¹)``, the paper's "BAIT without the pool Fisher" ablation).
+    approximation : {None, "block_diagonal", "binary"}, default=None
+        Classification only. None is exact BAIT (memory O((dk)²)).
+        "block_diagonal" keeps the Fisher's k diagonal d × d class blocks
+        (class c: ``p_c (1 - p_c) h hᵀ``): memory O(k·d²), a greedy step
+        O(N·k·d). "binary" is the binary reformulation of Fast Fishing
+        (Huseljic et al., 2024): the Fisher ``q (1 - q) h hᵀ`` of the top
+        class's probability q, d × d, a step O(N·d). Both minimise their
+        own objective; docs/design.md ("Approximations for many classes")
+        has the formulas and docs/results.md how close their batches come
+        to exact BAIT's.
     dtype : {None, "float32", "float64"}, default=None
         Precision of the products over the embeddings, the O(N) work. None
         uses the embeddings' own floating dtype (float64 for integers).
@@ -175,6 +187,11 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         raise ValueError("pool_embeddings is required; got None.")
     xp = get_namespace(*arrays)
     _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
+    _check_approximation(approximation, p_pool, fisher)
+    if approximation == "binary":
+        h_pool, h_lab = (_binary_embeddings(xp, h, p)
+                         for h, p in ((h_pool, p_pool), (h_lab, p_lab)))
+        p_pool = p_lab = None
     n_pool, d = h_pool.shape
     n_select = check_n_select(n_select, n_pool)
     check_parameters("bait_select", dict(
@@ -202,13 +219,17 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         threads = 1  # torch, CuPy, ...: their own threading
 
     n_lab = 0 if h_lab is None else h_lab.shape[0]
-    check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget))
+    _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
+                  n_jobs=threads,
+                  n_forward=int(min(n_pool, np.ceil(oversample * n_select))),
+                  store_bytes=4 if h_pool.dtype == xp.float32 else 8,
+                  gemm_bytes=4 if dtype_name == "float32" else 8)
 
     with single_threaded_blas(is_numpy_namespace(xp)):
         result, scale = _select(xp, h_pool, p_pool, h_lab, p_lab, n_select,
                                 lam, lam_factor, oversample, fisher,
                                 gemm_dtype, budget, numba_ok, dtype_name,
-                                threads)
+                                threads, approximation)
     indices = xp.asarray(result["kept"], dtype=xp.int64,
                          device=device(h_pool))
     if not return_info:
@@ -220,7 +241,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         gains=np.asarray(result["gains"], dtype=np.float64),
         forward=np.asarray(result["forward"], dtype=np.int64),
         n_forward=len(result["forward"]),
-        used_numba=numba_ok,
+        used_numba=numba_ok and approximation != "block_diagonal",
         timings=result["timings"],
     )
     return indices, info
@@ -228,7 +249,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
 
 def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
             oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
-            threads):
+            threads, approximation=None):
     """The selection on validated inputs; returns (result, FisherScale)."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
     rel_lam = lam_factor if lam == "auto" else _relative_lam(lam, scale)
@@ -238,6 +259,15 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
     h_pool = rescaled(xp, h_pool, scale.inv_root, store, budget)
     if h_lab is not None:
         h_lab = rescaled(xp, h_lab, scale.inv_root, store, budget)
+    if approximation == "block_diagonal":
+        rows = rows_per_chunk(8 * 4 * h_pool.shape[1], budget,
+                              h_pool.shape[0])
+        result = block_diagonal_select(
+            xp, h_pool, p_pool, h_lab, p_lab, n_select, lam=rel_lam,
+            oversample=oversample, gemm_dtype=gemm_dtype,
+            rtol=tie_rtol(dtype_name), rows=rows)
+        result["lam"] = rel_lam
+        return result, scale
     problem = GreedyProblem(xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype)
     result = greedy_select(
         problem, n_select, lam=rel_lam, oversample=oversample,
@@ -245,6 +275,67 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
         use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads)
     result["lam"] = rel_lam
     return result, scale
+
+
+_APPROXIMATIONS = (None, "block_diagonal", "binary")
+
+
+def _check_approximation(approximation, p_pool, fisher):
+    if approximation not in _APPROXIMATIONS:
+        raise ValueError(
+            f"approximation must be one of {_APPROXIMATIONS}; got "
+            f"{approximation!r}.")
+    if approximation is None:
+        return
+    if p_pool is None:
+        raise ValueError(
+            f"approximation={approximation!r} applies to classification "
+            "(pool_proba given); regression BAIT is already rank one. Use "
+            "approximation=None.")
+    if approximation == "block_diagonal" and fisher != "pool":
+        raise ValueError(
+            'approximation="block_diagonal" needs fisher="pool"; got '
+            f"fisher={fisher!r}.")
+
+
+def _binary_embeddings(xp, h, p):
+    """``√(q (1 - q)) · h`` with q the top class's probability: the factor
+    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None)."""
+    if h is None:
+        return None
+    q = xp.max(xp.astype(p, xp.float64), axis=1)
+    weight = xp.sqrt(xp.clip(q * (1.0 - q), 0.0, None))
+    out = xp.astype(h, xp.float64) * weight[:, None]
+    return xp.astype(out, xp.float32) if h.dtype == xp.float32 else out
+
+
+def _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
+                  **detail):
+    """MemoryError before allocating; for exact BAIT it names what each
+    approximation would need."""
+    if approximation == "block_diagonal":
+        check_fits(xp, h_pool, _block_diagonal_memory(n_pool, d, k, budget))
+        return
+    try:
+        check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget,
+                                              xp=xp, **detail))
+    except MemoryError as exc:
+        if k == 1:
+            raise
+        block = _block_diagonal_memory(n_pool, d, k, budget)
+        binary = _memory_needed(n_pool, d, 1, n_lab, budget, xp=xp,
+                                **detail)
+        raise MemoryError(
+            f"{exc} Exact BAIT holds (dk)² matrices; the approximations "
+            f'need about {block / 2**30:.2f} GiB (approximation='
+            f'"block_diagonal") and {binary / 2**30:.2f} GiB '
+            '(approximation="binary").') from None
+
+
+def _block_diagonal_memory(n_pool, d, k, budget):
+    """Bytes of a block-diagonal selection: M⁻¹, F, C and a temporary
+    (k × d × d each) plus the n × k states."""
+    return 4 * 8 * k * d * d + 4 * 8 * n_pool * k + 2 * budget
 
 
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
@@ -329,10 +420,37 @@ def _resolve_numba(use_numba, xp, rank_one):
     return bool(wanted and is_numpy_namespace(xp))
 
 
-def _memory_needed(n_pool, d, k, n_lab, budget):
-    """Bytes that a selection holds at its peak (float64 matrices)."""
+def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
+                   n_forward=0, store_bytes=8, gemm_bytes=8):
+    """Bytes that a selection holds at its peak, on the namespace ``xp``.
+
+    Measured with tracemalloc (tests/test_memory.py): NumPy holds two
+    dk × dk float64 matrices (F and M⁻¹, updated in place). Other
+    namespaces (array-API, torch, CuPy) form new matrices where NumPy
+    updates in place: the Woodbury update ``M⁻¹ - U Uᵀ`` holds four, the
+    set-up's inverse with a labeled set five (M, F, inv(M) and the two
+    terms of its symmetrisation). Regression sums one d × d Fisher per
+    thread. Not counted: when the backward pass finds the carried states
+    of the ``n_forward`` chosen points drifted (float32 GEMMs at small λ)
+    it recomputes them from three dk × (n_forward·k) float64 products.
+    ``store_bytes`` and ``gemm_bytes`` are the item sizes of the rescaled
+    embeddings and of their copy in the GEMM dtype.
+    """
     dk = d * k
     square = 8 * dk * dk
-    states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 8 * n_pool
-    # F and M (then M⁻¹), plus column groups of 128 and chunk temporaries.
-    return 2 * square + 3 * 8 * dk * min(dk, 128) + states + 2 * budget
+    on_numpy = xp is None or is_numpy_namespace(xp)
+    # Rows held throughout: the rescaled embeddings, their GEMM-dtype copy,
+    # the float64 probabilities; then chunk and column-group temporaries.
+    rows = (n_pool + n_lab) * d * store_bytes + 8 * n_pool * k
+    if gemm_bytes != store_bytes:
+        rows += n_pool * d * gemm_bytes
+    temps = 3 * 8 * dk * min(dk, 128) + budget
+    # A_x, B_x (packed), the scores, their update and the masked copy.
+    states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 3 * 8 * n_pool + n_pool
+    if on_numpy:
+        setup = (2 + (n_jobs if k == 1 else 0)) * square
+        steps = 2 * square + states
+    else:
+        setup = (5 if n_lab else 3) * square
+        steps = 4 * square + states
+    return rows + temps + max(setup, steps)
