@@ -441,18 +441,24 @@ class BAITSampler(_Sampler):
         1.0 is the authors' value for their ResNets): it is compared with
         the Fisher's eigenvalues, so it suits one embedding scale only (see
         :func:`skbait.bait_select`).
-    lam_factor : float, default=AUTO_LAM_FACTOR
+    lam_factor : float, default=0.1
         The factor c of ``lam="auto"`` (λ = c · tr(F) / (dk)); unused with a
-        float ``lam``.
+        float ``lam``. The default is ``skbait._bait.AUTO_LAM_FACTOR``.
     oversample : float, default=2.0
         Forward greedy to ``ceil(oversample · n_instances)``, then backward
         pruning; ``>= 1``.
     fisher : {"pool", "identity"}, default="pool"
         "identity" drops the pool Fisher (the paper's ablation).
+    approximation : {None, "block_diagonal", "binary"}, default=None
+        None is exact BAIT; the others are for many classes, where the
+        exact (dk)² matrices do not fit (see :func:`skbait.bait_select`).
     dtype : {None, "float32", "float64"}, default=None
         Precision of the O(N) products (see :func:`skbait.bait_select`).
     chunk_size : int, default=None
         Pool rows the engine processes at a time (None: automatic).
+    n_jobs : int, default=None
+        Threads of the selection (None or -1: all cores; see
+        :func:`skbait.bait_select`).
     use_numba : {None, True, False}, default=None
         The engine's compiled kernel: None uses it when numba is installed.
     {{layer}}
@@ -494,15 +500,18 @@ class BAITSampler(_Sampler):
         "``engine_timings``")
 
     def __init__(self, lam="auto", lam_factor=AUTO_LAM_FACTOR,
-                 oversample=2.0, fisher="pool", dtype=None, chunk_size=None,
-                 use_numba=None, layer=None, embedding_fn=None,
-                 max_candidates=None, random_state=None, verbose=0):
+                 oversample=2.0, fisher="pool", approximation=None,
+                 dtype=None, chunk_size=None, n_jobs=None, use_numba=None,
+                 layer=None, embedding_fn=None, max_candidates=None,
+                 random_state=None, verbose=0):
         self.lam = lam
         self.lam_factor = lam_factor
         self.oversample = oversample
         self.fisher = fisher
+        self.approximation = approximation
         self.dtype = dtype
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
         self.use_numba = use_numba
         self.layer = layer
         self.embedding_fn = embedding_fn
@@ -521,8 +530,11 @@ class BAITSampler(_Sampler):
             emb, n_instances, pool_proba=proba, labeled_embeddings=emb_lab,
             labeled_proba=proba_lab, lam=self.lam,
             lam_factor=self.lam_factor,
-            oversample=self.oversample, fisher=self.fisher, dtype=self.dtype,
-            chunk_size=chunk, use_numba=use_numba, return_info=True)
+            oversample=self.oversample, fisher=self.fisher,
+            approximation=self.approximation, dtype=self.dtype,
+            chunk_size=chunk,
+            n_jobs=None if self.n_jobs is None else int(self.n_jobs),
+            use_numba=use_numba, return_info=True)
         extra = dict(info)
         extra["engine_timings"] = extra.pop("timings")
         return idx, info.gains, extra
@@ -738,8 +750,11 @@ BAITSampler._parameter_constraints = {
     "lam_factor": [Interval("real", 0, None, closed="neither")],
     "oversample": [Interval("real", 1, None)],
     "fisher": [Options("pool", "identity")],
+    "approximation": [NONE, Options("block_diagonal", "binary")],
     "dtype": [DTYPE_NAME],
     "chunk_size": [NONE, Interval("integer", 1, None)],
+    "n_jobs": [NONE, Interval("integer", None, -1),
+               Interval("integer", 1, None)],
     "use_numba": [NONE, BOOLEAN],
     **_EXTRACTION_CONSTRAINTS,
     **_COMMON_CONSTRAINTS,

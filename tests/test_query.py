@@ -450,8 +450,9 @@ def test_skorch_net_that_outputs_logits():
 
 # ---- E. signatures, random_state, max_candidates, info -------------------
 SIGNATURES = {
-    "bait_sampling": ["lam", "lam_factor", "oversample", "fisher", "dtype",
-                      "chunk_size", "use_numba", "layer", "embedding_fn",
+    "bait_sampling": ["lam", "lam_factor", "oversample", "fisher",
+                      "approximation", "dtype", "chunk_size", "n_jobs",
+                      "use_numba", "layer", "embedding_fn",
                       "max_candidates", "random_state", "verbose"],
     "badge_sampling": ["random_state", "layer", "embedding_fn",
                        "max_candidates", "verbose"],
