@@ -140,19 +140,21 @@ def report(out):
     names = list(configs())
     grid_names = names[:len(GRID)]
     rows = []
+    n_seeds = []
     for exp in validation_experiments():
-        means = {}
-        for name in names:
-            runs = [experiments.read_run(
-                experiments.run_path(out, exp, name, s), exp)
-                for s in exp.seeds]
-            runs = [r for r in runs if r is not None]
-            if len(runs) == len(exp.seeds):
-                means[name] = np.mean([curve_score(r) for r in runs])
-        if not all(n in means for n in grid_names):
-            print(f"{exp.name}: incomplete ({len(means)} of {len(names)} "
-                  "configurations with every seed); left out")
+        runs = {(name, seed): experiments.read_run(
+            experiments.run_path(out, exp, name, seed), exp)
+            for name in names for seed in exp.seeds}
+        # Seeds whose whole grid is cached (paired comparisons only).
+        seeds = [s for s in exp.seeds
+                 if all(runs[n, s] is not None for n in grid_names)]
+        if not seeds:
+            print(f"{exp.name}: no seed with the whole grid yet; left out")
             continue
+        n_seeds.append(len(seeds))
+        means = {n: np.mean([curve_score(runs[n, s]) for s in seeds])
+                 for n in names
+                 if all(runs[n, s] is not None for s in seeds)}
         vals = np.array([means[n] for n in grid_names])
         order = (-vals).argsort(kind="stable")
         ranks = np.empty(len(vals))
@@ -163,8 +165,9 @@ def report(out):
     if not rows:
         print("no complete experiment yet")
         return None
-    print(f"\nvalidation score (mean metric over rounds 1..R, mean of "
-          f"{len(SEEDS)} seeds); rank among the c in brackets")
+    print(f"\nvalidation score (mean metric over rounds 1..R, mean over "
+          f"{min(n_seeds)}-{max(n_seeds)} of the {len(SEEDS)} seeds); rank "
+          "among the c in brackets")
     print(f"{'experiment':<30}" + "".join(f"{n:>17}" for n in names))
     for exp, means, ranks, _ in rows:
         cells = "".join(
