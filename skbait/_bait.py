@@ -221,7 +221,6 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     n_lab = 0 if h_lab is None else h_lab.shape[0]
     _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
                   n_jobs=threads,
-                  n_forward=int(min(n_pool, np.ceil(oversample * n_select))),
                   store_bytes=4 if h_pool.dtype == xp.float32 else 8,
                   gemm_bytes=4 if dtype_name == "float32" else 8)
 
@@ -421,7 +420,7 @@ def _resolve_numba(use_numba, xp, rank_one):
 
 
 def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
-                   n_forward=0, store_bytes=8, gemm_bytes=8):
+                   store_bytes=8, gemm_bytes=8):
     """Bytes that a selection holds at its peak, on the namespace ``xp``.
 
     Measured with tracemalloc (tests/test_memory.py): NumPy holds two
@@ -431,7 +430,7 @@ def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
     set-up's inverse with a labeled set five (M, F, inv(M) and the two
     terms of its symmetrisation). Regression sums one d × d Fisher per
     thread. Not counted: when the backward pass finds the carried states
-    of the ``n_forward`` chosen points drifted (float32 GEMMs at small λ)
+    of the n_forward chosen points drifted (float32 GEMMs at small λ)
     it recomputes them from three dk × (n_forward·k) float64 products.
     ``store_bytes`` and ``gemm_bytes`` are the item sizes of the rescaled
     embeddings and of their copy in the GEMM dtype.

@@ -8,7 +8,13 @@ __all__ = ["available_bytes", "check_fits"]
 
 
 def available_bytes(xp, x):
-    """Free memory where ``x`` lives, in bytes, or None when unknown."""
+    """Free memory where ``x`` lives, in bytes, or None when unknown.
+
+    Host memory for NumPy, array-API-strict and torch CPU arrays; for a
+    GPU array the free memory of its device, plus what the library's
+    caching allocator holds unused (torch's reserved-but-unallocated
+    bytes, CuPy's memory-pool free blocks), which it hands out first.
+    """
     if is_numpy_namespace(xp) or "array_api_strict" in xp.__name__:
         return _host_available()
     module = type(x).__module__
@@ -16,12 +22,18 @@ def available_bytes(xp, x):
         if module.startswith("cupy"):
             import cupy
 
-            return int(cupy.cuda.Device().mem_info[0])
+            with x.device:
+                free = cupy.cuda.runtime.memGetInfo()[0]
+                pooled = cupy.get_default_memory_pool().free_bytes()
+            return int(free) + int(pooled)
         if module.startswith("torch"):
             import torch
 
             if x.device.type == "cuda":
-                return int(torch.cuda.mem_get_info(x.device)[0])
+                free = torch.cuda.mem_get_info(x.device)[0]
+                cached = (torch.cuda.memory_reserved(x.device)
+                          - torch.cuda.memory_allocated(x.device))
+                return int(free) + max(0, int(cached))
             if x.device.type == "cpu":
                 return _host_available()
     except Exception:  # no reliable reading: do not block the selection
