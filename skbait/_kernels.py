@@ -19,7 +19,10 @@ over memory instead of a dozen.
 """
 
 import contextlib
+import glob
 import os
+import sys
+import time
 
 from array_api_compat import device
 
@@ -42,13 +45,44 @@ def numba_available():
         return False
     if not _NUMBA_TRIED:
         _NUMBA_TRIED = True
-        try:
-            from . import _numba_kernels
-        except ImportError:
-            _NUMBA_MODULE = None
-        else:
-            _NUMBA_MODULE = _numba_kernels
+        _NUMBA_MODULE = _load_numba_kernels()
     return _NUMBA_MODULE is not None
+
+
+def _load_numba_kernels():
+    """Import (so compile, or load from numba's disk cache) the kernel.
+
+    The first import on a machine compiles every signature at once, which
+    takes tens of seconds: say so before, and how long it took after.
+    """
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return None
+    cached = _kernel_cache_exists()
+    if not cached:
+        print("skbait: compiling its numba kernel (once per installation, "
+              "tens of seconds; later processes load it from numba's disk "
+              "cache)...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        from . import _numba_kernels
+    except ImportError:
+        return None
+    if not cached:
+        print(f"skbait: numba kernel compiled in "
+              f"{time.perf_counter() - start:.1f} s.", file=sys.stderr,
+              flush=True)
+    return _numba_kernels
+
+
+def _kernel_cache_exists():
+    """Whether numba's disk cache holds this kernel (index files)."""
+    roots = [os.path.join(os.path.dirname(__file__), "__pycache__")]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        roots.append(os.environ["NUMBA_CACHE_DIR"])
+    return any(glob.glob(os.path.join(root, "**", "_numba_kernels.*.nbi"),
+                         recursive=True) for root in roots)
 
 
 def get_kernel(xp, rank_one, use_numba):

@@ -155,7 +155,21 @@ def _scores(a_t, b_t, sigma, k, scores):
         scores[x] = np.inf if bad[x] else total[x]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+# Every signature a selection uses, compiled together when this module is
+# first imported (or loaded from numba's disk cache): later calls with other
+# shapes, dtypes or modes never compile. The wrappers below pass exactly
+# these types (C-contiguous, writeable, float64 state).
+_F8 = numba.float64
+_F8_2D = numba.float64[:, ::1]
+_UPDATE_SIGNATURES = [numba.void(_F8_2D, _F8_2D, _F8, _F8_2D, _F8_2D, _F8,
+                                 numba.boolean, _F8[::1])]
+_GEMM_SIGNATURES = [
+    numba.void(dtype[:, ::1], dtype[:, ::1], _F8_2D, _F8, _F8_2D, _F8_2D, _F8,
+               _F8[::1])
+    for dtype in (numba.float32, numba.float64)]
+
+
+@numba.njit(_UPDATE_SIGNATURES, parallel=True, cache=True, nogil=True)
 def _update_scores(out_t, p, sqrt_s, a_state, b_state, sigma, do_update,
                    scores):
     n = a_state.shape[0]
@@ -168,7 +182,7 @@ def _update_scores(out_t, p, sqrt_s, a_state, b_state, sigma, do_update,
                scores[start:stop])
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(_GEMM_SIGNATURES, parallel=True, cache=True, nogil=True)
 def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
     # Each block multiplies its own rows: GEMM and kernel share the threads
     # instead of BLAS and numba thread pools competing for the cores.
@@ -206,7 +220,7 @@ class NumbaKernel:
         out_t = (np.ascontiguousarray(out.T, dtype=np.float64) if do_update
                  else np.empty((1, n), dtype=np.float64))
         _update_scores(
-            out_t, np.ascontiguousarray(p, dtype=np.float64), float(sqrt_s),
+            out_t, _exact(p, np.float64), float(sqrt_s),
             a_state[start:stop], b_state[start:stop], float(sigma),
             do_update, scores)
         return scores
@@ -237,10 +251,16 @@ class NumbaKernel:
         """As ``update`` with ``out = h @ w``, the product formed in blocks."""
         n = stop - start
         scores = np.empty(n)
-        h = np.ascontiguousarray(h)
-        w_t = np.ascontiguousarray(w.T, dtype=h.dtype)
-        _gemm_update_scores(h, w_t, np.ascontiguousarray(p, dtype=np.float64),
+        h = _exact(h, h.dtype)
+        w_t = _exact(w.T, h.dtype)
+        _gemm_update_scores(h, w_t, _exact(p, np.float64),
                             float(sqrt_s),
                             a_state[start:stop], b_state[start:stop],
                             float(sigma), scores)
         return scores
+
+
+def _exact(x, dtype):
+    """``x`` as a C-contiguous, writeable array of ``dtype`` (a copy only
+    where needed): the compiled signatures accept nothing else."""
+    return np.require(x, dtype=dtype, requirements=["C", "W"])
