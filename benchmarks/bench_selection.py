@@ -61,7 +61,7 @@ def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto"):
                 gemm_share=min(1.0, gemm / per_step),
                 setup=t["setup"], peak_bytes=peak,
                 forward=info.forward.tolist(), used_numba=info.used_numba,
-                lam=info.lam)
+                lam=info.get("lam", lam))  # older versions: the float given
 
 
 def _gemm_seconds(h, dtype, repeats=3):

@@ -1,5 +1,7 @@
 """``bait_select``: the BAIT selection on embeddings and probabilities."""
 
+import math
+
 import numpy as np
 from sklearn.utils import Bunch
 
@@ -221,6 +223,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     n_lab = 0 if h_lab is None else h_lab.shape[0]
     _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
                   n_jobs=threads,
+                  n_forward=min(n_pool, math.ceil(oversample * n_select)),
                   store_bytes=4 if h_pool.dtype == xp.float32 else 8,
                   gemm_bytes=4 if dtype_name == "float32" else 8)
 
@@ -264,7 +267,7 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
         result = block_diagonal_select(
             xp, h_pool, p_pool, h_lab, p_lab, n_select, lam=rel_lam,
             oversample=oversample, gemm_dtype=gemm_dtype,
-            rtol=tie_rtol(dtype_name), rows=rows)
+            rtol=tie_rtol(dtype_name), rows=rows, n_jobs=threads)
         result["lam"] = rel_lam
         return result, scale
     problem = GreedyProblem(xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype)
@@ -420,7 +423,7 @@ def _resolve_numba(use_numba, xp, rank_one):
 
 
 def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
-                   store_bytes=8, gemm_bytes=8):
+                   store_bytes=8, gemm_bytes=8, n_forward=0):
     """Bytes that a selection holds at its peak, on the namespace ``xp``.
 
     Measured with tracemalloc (tests/test_memory.py): NumPy holds two
@@ -429,9 +432,10 @@ def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
     updates in place: the Woodbury update ``M⁻¹ - U Uᵀ`` holds four, the
     set-up's inverse with a labeled set five (M, F, inv(M) and the two
     terms of its symmetrisation). Regression sums one d × d Fisher per
-    thread. Not counted: when the backward pass finds the carried states
-    of the n_forward chosen points drifted (float32 GEMMs at small λ)
-    it recomputes them from three dk × (n_forward·k) float64 products.
+    thread. When the backward pass finds the carried states of the
+    ``n_forward`` chosen points drifted (float32 GEMMs at small λ) it
+    recomputes them from dk × (n_forward·k) float64 products: three of
+    them and two transposed copies, next to F and M⁻¹.
     ``store_bytes`` and ``gemm_bytes`` are the item sizes of the rescaled
     embeddings and of their copy in the GEMM dtype.
     """
@@ -452,4 +456,5 @@ def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
     else:
         setup = (5 if n_lab else 3) * square
         steps = 4 * square + states
-    return rows + temps + max(setup, steps)
+    backward = 2 * square + 5 * 8 * dk * n_forward * k
+    return rows + temps + max(setup, steps, backward)

@@ -26,11 +26,13 @@ Committing point s with sign σ, per class: ``v = √(s w_sc) h_s``,
 
 import math
 
+from ._threads import run_tasks
+
 __all__ = ["block_diagonal_select"]
 
 
 def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
-                          lam, oversample, gemm_dtype, rtol, rows):
+                          lam, oversample, gemm_dtype, rtol, rows, n_jobs=1):
     """Forward-backward greedy on ``Σ_c tr(M_c⁻¹ F_c)``.
 
     Parameters
@@ -47,6 +49,9 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         Relative tie tolerance (smaller index wins).
     rows : int
         Pool rows per chunk of the set-up's products.
+    n_jobs : int
+        Threads sharing the classes (set-up) and the pool rows (steps); the
+        caller limits BLAS to one thread.
 
     Returns
     -------
@@ -62,10 +67,10 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
     f64 = xp.float64
     h64 = xp.astype(h_pool, f64)
     w_pool = _weights(xp, p_pool)
-    fisher = _block_grams(xp, h_pool, w_pool, gemm_dtype, rows)
+    fisher = _block_grams(xp, h_pool, w_pool, gemm_dtype, rows, n_jobs)
     if n_lab:
         w_lab = _weights(xp, p_lab)
-        lab = _block_grams(xp, h_lab, w_lab, gemm_dtype, rows)
+        lab = _block_grams(xp, h_lab, w_lab, gemm_dtype, rows, n_jobs)
         fisher = (fisher + lab) / (n + n_lab)
         eye = xp.eye(d, dtype=f64)
         m_inv = xp.linalg.inv(lam * eye[None, :, :] + lab / (n_lab + n_select))
@@ -74,7 +79,7 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         fisher = fisher / n
         m_inv = xp.broadcast_to(xp.eye(d, dtype=f64) / lam, (k, d, d))
         m_inv = xp.asarray(m_inv, copy=True)
-    a, b = _states(xp, h_pool, m_inv, fisher, gemm_dtype, rows)
+    a, b = _states(xp, h_pool, m_inv, fisher, gemm_dtype, rows, n_jobs)
     objective = [float(xp.sum(m_inv * fisher))]
 
     def scores(a_, b_, w_, sigma):
@@ -95,12 +100,17 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         for c in range(k):  # in place, one d × d block at a time
             m_inv[c, :, :] -= float(beta[c]) * (u[c, :, None] * u[c, None, :])
         for h_t, a_t, b_t in targets:
-            t = xp.matmul(h_t, xp.astype(u.T, h_t.dtype))
-            r = xp.matmul(h_t, xp.astype(z.T, h_t.dtype))
-            t = xp.astype(t, f64)
-            r = xp.astype(r, f64)
-            a_t -= beta * t * t
-            b_t -= 2.0 * beta * t * r - beta * beta * g * t * t
+            uz = xp.astype(xp.concat([u.T, z.T], axis=1), h_t.dtype)
+
+            def rows_update(start, stop, h_t=h_t, a_t=a_t, b_t=b_t, uz=uz):
+                tr = xp.astype(xp.matmul(h_t[start:stop, :], uz), f64)
+                t, r = tr[:, :k], tr[:, k:]
+                a_t[start:stop, :] -= beta * t * t
+                b_t[start:stop, :] -= (2.0 * beta * t * r
+                                       - beta * beta * g * t * t)
+
+            run_tasks([(lambda lo=lo, hi=hi: rows_update(lo, hi))
+                       for lo, hi in _ranges(h_t.shape[0], n_jobs)], n_jobs)
 
     w_all = w_pool
     h_gemm = xp.astype(h_pool, gemm_dtype)
@@ -127,7 +137,8 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         # Exact float64 states of the chosen points: a removal divides by
         # 1 - s w a, which rounding in the carried states can make
         # meaningless at small λ.
-        a_sel, b_sel = _states(xp, h_sel, m_inv, fisher, f64, len(members))
+        a_sel, b_sel = _states(xp, h_sel, m_inv, fisher, f64, len(members),
+                               1)
         alive = xp.ones((len(members),), dtype=xp.bool)
         removed = set()
         for _ in range(len(chosen) - n_select):
@@ -153,22 +164,37 @@ def _weights(xp, p):
     return p * (1.0 - p)
 
 
-def _block_grams(xp, h, w, gemm_dtype, rows):
+def _ranges(n, parts):
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _class_groups(k, n_jobs):
+    """Classes dealt to ``n_jobs`` threads (each writes only its own)."""
+    return [list(range(j, k, n_jobs)) for j in range(min(k, n_jobs))]
+
+
+def _block_grams(xp, h, w, gemm_dtype, rows, n_jobs=1):
     """(k, d, d) float64: ``Σ_x w_xc h_x h_xᵀ`` for every class c."""
     n, d = h.shape
     k = w.shape[1]
     out = xp.zeros((k, d, d), dtype=xp.float64)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        hc = xp.astype(h[start:stop, :], gemm_dtype)
-        wc = xp.astype(w[start:stop, :], gemm_dtype)
-        for c in range(k):
-            gram = xp.matmul(xp.matrix_transpose(hc * wc[:, c:c + 1]), hc)
-            out[c, :, :] += xp.astype(gram, xp.float64)
+
+    def classes(group):
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            hc = xp.astype(h[start:stop, :], gemm_dtype)
+            wc = xp.astype(w[start:stop, :], gemm_dtype)
+            for c in group:
+                gram = xp.matmul(xp.matrix_transpose(hc * wc[:, c:c + 1]), hc)
+                out[c, :, :] += xp.astype(gram, xp.float64)
+
+    run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
+              n_jobs)
     return out
 
 
-def _states(xp, h, m_inv, fisher, gemm_dtype, rows):
+def _states(xp, h, m_inv, fisher, gemm_dtype, rows, n_jobs=1):
     """``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` (n × k)."""
     n = h.shape[0]
     k = m_inv.shape[0]
@@ -176,11 +202,17 @@ def _states(xp, h, m_inv, fisher, gemm_dtype, rows):
     a = xp.empty((n, k), dtype=xp.float64)
     b = xp.empty((n, k), dtype=xp.float64)
     mats = [xp.astype(m_inv, gemm_dtype), xp.astype(c_mat, gemm_dtype)]
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        hc = xp.astype(h[start:stop, :], gemm_dtype)
-        for c in range(k):
-            for out, mat in zip((a, b), mats):
-                q = xp.sum(xp.matmul(hc, mat[c, :, :]) * hc, axis=1)
-                out[start:stop, c] = xp.astype(q, xp.float64)
+    del c_mat
+
+    def classes(group):
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            hc = xp.astype(h[start:stop, :], gemm_dtype)
+            for c in group:
+                for out, mat in zip((a, b), mats):
+                    q = xp.sum(xp.matmul(hc, mat[c, :, :]) * hc, axis=1)
+                    out[start:stop, c] = xp.astype(q, xp.float64)
+
+    run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
+              n_jobs)
     return a, b
