@@ -79,7 +79,15 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         fisher = fisher / n
         m_inv = xp.broadcast_to(xp.eye(d, dtype=f64) / lam, (k, d, d))
         m_inv = xp.asarray(m_inv, copy=True)
-    a, b = _states(xp, h_pool, m_inv, fisher, gemm_dtype, rows, n_jobs)
+    # M_c = λI + L_cᵀ L_c with L_c the n_l weighted labeled rows: the
+    # a-states need only that low rank (N·d·n_l per class, not N·d²).
+    # Without a labeled set the factor is empty: a = ‖h‖² / λ.
+    low_rank = xp.zeros((k, 0, d), dtype=f64)
+    if n_lab:
+        low_rank = _low_rank_factor(xp, h_lab, w_lab, lam,
+                                    n_lab + n_select)
+    a, b = _states(xp, h_pool, m_inv, fisher, gemm_dtype, rows, n_jobs,
+                   low_rank=low_rank, lam=lam)
     objective = [float(xp.sum(m_inv * fisher))]
 
     def scores(a_, b_, w_, sigma):
@@ -194,24 +202,50 @@ def _block_grams(xp, h, w, gemm_dtype, rows, n_jobs=1):
     return out
 
 
-def _states(xp, h, m_inv, fisher, gemm_dtype, rows, n_jobs=1):
-    """``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` (n × k)."""
+def _low_rank_factor(xp, h_lab, w_lab, lam, denom):
+    """(k, n_l, d) ``R_c = chol(λI + L_c L_cᵀ)⁻¹ L_c``, where
+    ``L_c = √(w_c / denom) · H_lab``, so that
+    ``hᵀ M_c⁻¹ h = (‖h‖² - ‖R_c h‖²) / λ`` (Woodbury)."""
+    h = xp.astype(h_lab, xp.float64)
+    factors = xp.sqrt(xp.permute_dims(w_lab, (1, 0)) / denom)  # (k, n_l)
+    lc = factors[:, :, None] * h[None, :, :]                     # (k, n_l, d)
+    kern = xp.matmul(lc, xp.permute_dims(lc, (0, 2, 1)))
+    kern = kern + lam * xp.eye(h.shape[0], dtype=xp.float64)[None, :, :]
+    chol = xp.linalg.cholesky(kern)
+    return xp.matmul(xp.linalg.inv(chol), lc)
+
+
+def _states(xp, h, m_inv, fisher, gemm_dtype, rows, n_jobs=1,
+            low_rank=None, lam=None):
+    """``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` (n × k).
+
+    Without ``low_rank`` the a-states come from M⁻¹ itself; with it (the
+    factor of ``_low_rank_factor``, and λ) from ``(‖h‖² - ‖R_c h‖²) / λ``.
+    """
     n = h.shape[0]
     k = m_inv.shape[0]
     c_mat = xp.matmul(xp.matmul(m_inv, fisher), m_inv)
     a = xp.empty((n, k), dtype=xp.float64)
     b = xp.empty((n, k), dtype=xp.float64)
-    mats = [xp.astype(m_inv, gemm_dtype), xp.astype(c_mat, gemm_dtype)]
-    del c_mat
+    c_mat = xp.astype(c_mat, gemm_dtype)
+    a_mats = (xp.astype(m_inv, gemm_dtype) if low_rank is None
+              else xp.astype(xp.permute_dims(low_rank, (0, 2, 1)),
+                             gemm_dtype))
 
     def classes(group):
         for start in range(0, n, rows):
             stop = min(n, start + rows)
             hc = xp.astype(h[start:stop, :], gemm_dtype)
+            norms = xp.sum(xp.astype(hc, xp.float64) ** 2, axis=1)
             for c in group:
-                for out, mat in zip((a, b), mats):
-                    q = xp.sum(xp.matmul(hc, mat[c, :, :]) * hc, axis=1)
-                    out[start:stop, c] = xp.astype(q, xp.float64)
+                q = xp.sum(xp.matmul(hc, c_mat[c, :, :]) * hc, axis=1)
+                b[start:stop, c] = xp.astype(q, xp.float64)
+                if low_rank is None:
+                    q = xp.sum(xp.matmul(hc, a_mats[c, :, :]) * hc, axis=1)
+                    a[start:stop, c] = xp.astype(q, xp.float64)
+                else:
+                    r = xp.astype(xp.matmul(hc, a_mats[c, :, :]), xp.float64)
+                    a[start:stop, c] = (norms - xp.sum(r * r, axis=1)) / lam
 
     run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
               n_jobs)
