@@ -83,9 +83,10 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         authors' code (tuned for their ResNet features; on small embeddings
         it swamps M and BAIT stops accounting for the labeled set). A float
         must lie within ``[1e-10, 1e10] · μ``.
-    lam_factor : float, default=AUTO_LAM_FACTOR
-        The factor c of ``lam="auto"``; chosen on validation runs of the
-        benchmark experiments (docs/results.md). Unused with a float lam.
+    lam_factor : float, default=0.1
+        The factor c of ``lam="auto"`` (``skbait._bait.AUTO_LAM_FACTOR``),
+        chosen on validation runs of the benchmark experiments
+        (docs/results.md, section 10). Unused with a float lam.
     oversample : float, default=2.0
         Forward greedy adds ``min(n_pool, ceil(oversample * n_select))``
         points, backward pruning then removes the extra ones. ``>= 1``;

@@ -166,3 +166,14 @@ def test_small_lam_backward_pass_stays_finite(dtype, factor):
     b = bait_select(h.astype(np.float64), 6, pool_proba=p,
                     lam_factor=factor, dtype="float64")
     assert a.tolist() == b.tolist()
+
+
+def test_documented_default_factor_is_the_one_used():
+    import inspect
+
+    from skbait import BAITSampler
+
+    doc = f"lam_factor : float, default={AUTO_LAM_FACTOR:g}"
+    assert doc in bait_select.__doc__ and doc in BAITSampler.__doc__
+    assert inspect.signature(bait_select).parameters[
+        "lam_factor"].default == AUTO_LAM_FACTOR
