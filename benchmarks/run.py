@@ -74,16 +74,25 @@ def plot_curves(exp, summary, path):
     print(f"wrote {path}")
 
 
-def penalty_matrix(results, out):
-    """Sum the per-experiment matrices over the experiments given."""
+def penalty_matrix(results, out, bait="BAIT", tag=""):
+    """Sum the per-experiment matrices over the experiments given.
+
+    ``bait`` is the strategy that plays BAIT (e.g. "BAIT (lam=1)" for the
+    matrix of the paper's fixed λ); ``tag`` suffixes the output files.
+    """
     names = None
     total = None
     for exp, runs in results:
         scores = {}
         for name in exp.strategies:
             curves_ = [r for r in runs if r["strategy"] == name]
+            if not curves_:
+                continue
             n = min(len(r["scores"]) for r in curves_)
-            scores[name] = np.array([r["scores"][:n] for r in curves_])
+            key = "BAIT" if name == bait else (
+                None if name == "BAIT" else name)
+            if key is not None:
+                scores[key] = np.array([r["scores"][:n] for r in curves_])
         common = [n for n in ("BAIT", "BADGE", "CORESET", "CONFIDENCE",
                               "RANDOM") if n in scores]
         labels = [r for r in runs if r["strategy"] == "RANDOM"][0]["labels"]
@@ -98,14 +107,15 @@ def penalty_matrix(results, out):
     if total is None:
         return None
     means = penalty.column_means(total)
-    print("\npairwise penalty matrix (row beats column), summed over "
-          f"{len(results)} experiments")
+    print(f"\npairwise penalty matrix (row beats column; BAIT = {bait}), "
+          f"summed over {len(results)} experiments")
     print(" " * 11 + "".join(f"{n:>11}" for n in names))
     for n, row in zip(names, total):
         print(f"{n:>11}" + "".join(f"{v:11.2f}" for v in row))
     print(f"{'col. mean':>11}" + "".join(f"{v:11.2f}" for v in means))
-    _plot_matrix(total, means, names, os.path.join(out, "penalty.png"))
-    with open(os.path.join(out, "penalty.json"), "w") as fh:
+    _plot_matrix(total, means, names,
+                 os.path.join(out, f"penalty{tag}.png"))
+    with open(os.path.join(out, f"penalty{tag}.json"), "w") as fh:
         json.dump({"names": names, "matrix": total.tolist(),
                    "column_means": means.tolist()}, fh, indent=1)
     return total
@@ -242,8 +252,14 @@ def main(argv=None):
                     continue
                 runs, _ = curves(exp, args.out, resume=not args.fresh)
                 results.append((exp, runs))
-            penalty_matrix([(e, r) for e, r in results
-                            if "RANDOM" in e.strategies], args.out)
+            with_random = [(e, r) for e, r in results
+                           if "RANDOM" in e.strategies]
+            penalty_matrix(with_random, args.out)
+            # The same matrix with the paper's fixed λ as BAIT, side by
+            # side with the default's (docs/results.md §10).
+            if all("BAIT (lam=1)" in e.strategies for e, _ in with_random):
+                penalty_matrix(with_random, args.out, bait="BAIT (lam=1)",
+                               tag="-lam1")
         if "timing" in parts:
             timing(args.out)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")

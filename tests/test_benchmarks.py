@@ -176,3 +176,24 @@ def test_logdet_baseline_matches_brute_force():
         m = m + scale * fisher(h[chosen[-1]], p[chosen[-1]])
     assert idx.tolist() == chosen
     np.testing.assert_allclose(gains, best_gains, rtol=1e-9)
+
+
+def test_penalty_matrix_can_play_another_strategy_as_bait(tmp_path):
+    from types import SimpleNamespace
+
+    labels = [10, 20, 30, 50]
+    base = np.array([0.5, 0.6, 0.7, 0.8])
+    noise = [0.0, 0.001, -0.001, 0.002, -0.002]
+    curves = {"BAIT": base, "BAIT (lam=1)": base + 0.1, "RANDOM": base}
+    runs = [{"strategy": name, "labels": labels,
+             "scores": (curve + (e if name != "RANDOM" else -e)).tolist()}
+            for name, curve in curves.items() for e in noise]
+    exp = SimpleNamespace(strategies=dict.fromkeys(curves), n_init=10,
+                          batch=10)
+    default = runner.penalty_matrix([(exp, runs)], str(tmp_path))
+    fixed = runner.penalty_matrix([(exp, runs)], str(tmp_path),
+                                  bait="BAIT (lam=1)", tag="-lam1")
+    bait, random_ = 0, 4  # rows/columns: BAIT ... RANDOM
+    assert default[bait, random_] == 0
+    assert fixed[bait, random_] == pytest.approx(1.0)
+    assert (tmp_path / "penalty-lam1.json").exists()
