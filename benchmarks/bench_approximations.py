@@ -64,7 +64,7 @@ def quality(n=3000, d=32, k=20, batch=20, n_lab=100, seeds=(0, 1, 2)):
     rows = []
     for seed in seeds:
         h, p, hl, pl = problem(n, d, k, n_lab, seed)
-        # λ at the Fisher's mean eigenvalue, as in the prototype.
+        # λ at the Fisher's mean eigenvalue (lam_factor=1).
         kw = dict(pool_proba=p, labeled_embeddings=hl, labeled_proba=pl,
                   lam="auto", lam_factor=1.0)
         _, info = bait_select(h, batch, return_info=True, **kw)

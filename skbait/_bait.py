@@ -29,7 +29,6 @@ __all__ = ["bait_select", "AUTO_LAM_FACTOR"]
 # benchmark experiments (docs/results.md, "Choosing lam_factor").
 AUTO_LAM_FACTOR = 0.1
 
-_FISHER_OPTIONS = ("pool", "identity")
 # Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
 # pool's own arrays and small next to the two dk × dk matrices a selection
 # holds anyway (an eighth of one).

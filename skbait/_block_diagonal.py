@@ -26,7 +26,7 @@ Committing point s with sign σ, per class: ``v = √(s w_sc) h_s``,
 
 import math
 
-from ._threads import run_tasks
+from ._threads import row_ranges, run_tasks
 
 __all__ = ["block_diagonal_select"]
 
@@ -99,7 +99,7 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
     def commit(i, h_row, sigma, targets):
         """Update M⁻¹ for adding/removing point i; update ``targets``
         (list of (h, a, b) with h the rows to update)."""
-        v = xp.sqrt(scale * w_all[i, :])[:, None] * h_row[None, :]  # (k, d)
+        v = xp.sqrt(scale * w_pool[i, :])[:, None] * h_row[None, :]  # (k, d)
         u = _apply(xp, m_inv, v)
         beta = sigma / (1.0 + sigma * xp.sum(v * u, axis=1))        # (k,)
         fu = _apply(xp, fisher, u)
@@ -118,9 +118,8 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
                                        - beta * beta * g * t * t)
 
             run_tasks([(lambda lo=lo, hi=hi: rows_update(lo, hi))
-                       for lo, hi in _ranges(h_t.shape[0], n_jobs)], n_jobs)
+                       for lo, hi in row_ranges(h_t.shape[0], n_jobs)], n_jobs)
 
-    w_all = w_pool
     h_gemm = xp.astype(h_pool, gemm_dtype)
     n_forward = min(n, math.ceil(oversample * n_select))
     available = xp.ones((n,), dtype=xp.bool)
@@ -170,11 +169,6 @@ def _apply(xp, mats, vecs):
 def _weights(xp, p):
     p = xp.astype(p, xp.float64)
     return p * (1.0 - p)
-
-
-def _ranges(n, parts):
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def _class_groups(k, n_jobs):

@@ -38,7 +38,7 @@ from ._fisher import (
     unpack_symmetric,
 )
 from ._kernels import get_kernel
-from ._threads import blas_threads, run_tasks
+from ._threads import blas_threads, row_ranges, run_tasks
 
 __all__ = ["GreedyProblem", "greedy_select", "tie_rtol"]
 
@@ -180,7 +180,7 @@ class _Run:
                                               **kw))
                 for b in reversed(range(pb.k))], self.n_jobs)
             return
-        parts = _row_ranges(h.shape[0], self.n_jobs)
+        parts = row_ranges(h.shape[0], self.n_jobs)
         sums = [xp.zeros_like(total) for _ in parts]
         run_tasks([
             (lambda s=s, r=r: add_fisher_upper(xp, s, h[r[0]:r[1], :], None,
@@ -479,12 +479,6 @@ def _drift(xp, carried, exact, k):
     margin = xp.linalg.eigvalsh(eye - full)[:, 0]
     err = xp.max(xp.abs(carried - exact), axis=1)
     return float(xp.max(err / xp.clip(margin, 1e-300, None)))
-
-
-def _row_ranges(n, parts):
-    """``parts`` contiguous (start, stop) ranges covering range(n)."""
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 class _Subset:

@@ -20,7 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["effective_n_jobs", "check_n_jobs", "single_threaded_blas",
-           "run_tasks"]
+           "row_ranges", "run_tasks"]
 
 
 def available_cores():
@@ -71,6 +71,12 @@ def blas_threads(n):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n, user_api="blas")
+
+
+def row_ranges(n, parts):
+    """At most ``parts`` contiguous (start, stop) ranges covering range(n)."""
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def run_tasks(tasks, n_jobs):
