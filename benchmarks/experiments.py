@@ -294,6 +294,55 @@ def run_experiment(exp, out_dir, progress=None, resume=True):
     return runs
 
 
+# Experiments of the running ``run_missing`` call, read by its forked
+# workers (closures cannot be pickled; forking shares them).
+_POOL_EXPERIMENTS = []
+
+
+def _run_missing_task(task):
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    # One thread per worker: the workers run side by side on all cores.
+    torch.set_num_threads(1)
+    i, name, seed, out_dir = task
+    exp = _POOL_EXPERIMENTS[i]
+    start = time.perf_counter()
+    with threadpool_limits(1):
+        run = run_curve(exp, name, seed)
+    write_run(run_path(out_dir, exp, name, seed), run)
+    return task, time.perf_counter() - start
+
+
+def run_missing(exps, out_dir, jobs, log=print):
+    """Compute every (experiment, strategy, seed) run not cached under
+    ``out_dir``, on ``jobs`` worker processes.
+
+    Seed-major order: every experiment and strategy gets its first seed
+    before any gets a second, so an interrupted run leaves complete seeds
+    (the paired comparisons need all strategies of a seed).
+    """
+    import multiprocessing
+
+    tasks = []
+    for seed in sorted({s for exp in exps for s in exp.seeds}):
+        for i, exp in enumerate(exps):
+            os.makedirs(os.path.join(out_dir, exp.name), exist_ok=True)
+            if seed not in exp.seeds:
+                continue
+            tasks += [(i, name, seed, out_dir) for name in exp.strategies
+                      if read_run(run_path(out_dir, exp, name, seed),
+                                  exp) is None]
+    if not tasks:
+        return
+    _POOL_EXPERIMENTS[:] = exps
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for done, ((i, name, seed, _), secs) in enumerate(
+                pool.imap_unordered(_run_missing_task, tasks), 1):
+            log(f"[{done}/{len(tasks)}] {exps[i].name} {name} seed {seed}: "
+                f"{secs:.0f} s", flush=True)
+
+
 def write_run(path, run):
     """Write one run's JSON; readers only ever see complete files."""
     with open(path + ".tmp", "w") as fh:

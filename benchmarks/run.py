@@ -3,6 +3,8 @@
     python benchmarks/run.py quick            # README main job, < 5 minutes
     python benchmarks/run.py paper            # everything; hours; resumable
     python benchmarks/run.py paper --only bayes-risk timing
+    python benchmarks/run.py paper --only curves --jobs 2 \
+        --out benchmarks/runs/paper   # the committed cache of the curves
 
 Writes JSON and PNG files under ``--out`` (default ``results/``).
 """
@@ -212,6 +214,9 @@ def main(argv=None):
                              "experiments (by name)")
     parser.add_argument("--seeds", type=int, nargs="+",
                         help="override the seeds")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="paper mode: compute missing learning-curve "
+                             "runs on this many processes first")
     parser.add_argument("--fresh", action="store_true",
                         help="ignore cached runs")
     parser.add_argument("--cached-only", action="store_true",
@@ -240,12 +245,15 @@ def main(argv=None):
             print("wrote " + bayes_risk.plot(
                 result, os.path.join(args.out, "bayes_risk.png")))
         if "curves" in parts:
-            results = []
-            for exp in experiments.paper_experiments():
-                if args.experiments and exp.name not in args.experiments:
-                    continue
+            exps = [e for e in experiments.paper_experiments()
+                    if not args.experiments or e.name in args.experiments]
+            for exp in exps:
                 if args.seeds:
                     exp.seeds = args.seeds
+            if args.jobs > 1 and not args.cached_only and not args.fresh:
+                experiments.run_missing(exps, args.out, args.jobs)
+            results = []
+            for exp in exps:
                 if args.cached_only and not experiments.is_complete(
                         exp, args.out):
                     print(f"{exp.name}: runs missing, skipped (--cached-only)")
