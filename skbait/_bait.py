@@ -7,11 +7,12 @@ from sklearn.utils import Bunch
 
 from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from ._block_diagonal import block_diagonal_select
-from ._fisher import rows_per_chunk
-from ._greedy import GreedyProblem, greedy_select, tie_rtol
+from ._chunks import rows_per_chunk
+from ._greedy import GreedyProblem, greedy_select
 from ._kernels import numba_available
 from ._memory import check_fits
 from ._threads import check_n_jobs, effective_n_jobs, single_threaded_blas
+from ._ties import tie_rtol
 from ._scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
 from ._validation import (
     BAIT_SELECT_CONSTRAINTS,
@@ -228,23 +229,23 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                   gemm_bytes=4 if dtype_name == "float32" else 8)
 
     with single_threaded_blas(is_numpy_namespace(xp)):
-        result, scale = _select(xp, h_pool, p_pool, h_lab, p_lab, n_select,
-                                lam, lam_factor, oversample, fisher,
-                                gemm_dtype, budget, numba_ok, dtype_name,
-                                threads, approximation)
-    indices = xp.asarray(result["kept"], dtype=xp.int64,
+        result, scale, rel_lam = _select(
+            xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
+            oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
+            threads, approximation)
+    indices = xp.asarray(result.kept, dtype=xp.int64,
                          device=device(h_pool))
     if not return_info:
         return indices
     info = Bunch(
-        lam=result["lam"] * scale.mean_eigenvalue,
+        lam=rel_lam * scale.mean_eigenvalue,
         fisher_scale=scale.mean_eigenvalue,
-        objective=np.asarray(result["objective"], dtype=np.float64),
-        gains=np.asarray(result["gains"], dtype=np.float64),
-        forward=np.asarray(result["forward"], dtype=np.int64),
-        n_forward=len(result["forward"]),
+        objective=np.asarray(result.objective, dtype=np.float64),
+        gains=np.asarray(result.gains, dtype=np.float64),
+        forward=np.asarray(result.forward, dtype=np.int64),
+        n_forward=len(result.forward),
         used_numba=numba_ok and approximation != "block_diagonal",
-        timings=result["timings"],
+        timings=result.timings,
     )
     return indices, info
 
@@ -252,7 +253,8 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
 def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
             oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
             threads, approximation=None):
-    """The selection on validated inputs; returns (result, FisherScale)."""
+    """The selection on validated inputs; returns the ``GreedyResult``,
+    the ``FisherScale`` and λ relative to it."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
     rel_lam = lam_factor if lam == "auto" else _relative_lam(lam, scale)
     # The engine works on embeddings divided by √μ (and λ / μ): same
@@ -268,15 +270,14 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
             xp, h_pool, p_pool, h_lab, p_lab, n_select, lam=rel_lam,
             oversample=oversample, gemm_dtype=gemm_dtype,
             rtol=tie_rtol(dtype_name), rows=rows, n_jobs=threads)
-        result["lam"] = rel_lam
-        return result, scale
-    problem = GreedyProblem(xp, h_pool, p_pool, h_lab, p_lab, gemm_dtype)
+        return result, scale, rel_lam
+    problem = GreedyProblem.from_arrays(xp, h_pool, p_pool, h_lab, p_lab,
+                                        gemm_dtype)
     result = greedy_select(
         problem, n_select, lam=rel_lam, oversample=oversample,
         identity_fisher=(fisher == "identity"), budget_bytes=budget,
         use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads)
-    result["lam"] = rel_lam
-    return result, scale
+    return result, scale, rel_lam
 
 
 _APPROXIMATIONS = (None, "block_diagonal", "binary")

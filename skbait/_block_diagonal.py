@@ -26,7 +26,10 @@ Committing point s with sign σ, per class: ``v = √(s w_sc) h_s``,
 
 import math
 
+from ._chunks import chunks
+from ._greedy import GreedyResult
 from ._threads import row_ranges, run_tasks
+from ._ties import argbest  # the tie rule shared with the exact engine
 
 __all__ = ["block_diagonal_select"]
 
@@ -55,11 +58,9 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
 
     Returns
     -------
-    dict with ``kept``, ``forward``, ``objective``, ``gains``, ``timings``
-    (as ``greedy_select``).
+    GreedyResult
+        As ``greedy_select``'s (no timings).
     """
-    from ._greedy import _argbest  # the tie rule shared with the exact engine
-
     n, d = h_pool.shape
     k = p_pool.shape[1]
     n_lab = 0 if h_lab is None else h_lab.shape[0]
@@ -126,7 +127,7 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
     chosen, gains = [], []
     for step in range(n_forward):
         masked = xp.where(available, scores(a, b, w_pool, 1.0), -xp.inf)
-        best = _argbest(xp, masked, rtol, maximize=True)
+        best = argbest(xp, masked, rtol, maximize=True)
         chosen.append(best)
         gains.append(float(masked[best]))
         objective.append(objective[-1] - gains[-1])
@@ -150,15 +151,15 @@ def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
         removed = set()
         for _ in range(len(chosen) - n_select):
             costs = xp.where(alive, scores(a_sel, b_sel, w_sel, -1.0), xp.inf)
-            pos = _argbest(xp, costs, rtol, maximize=False)
+            pos = argbest(xp, costs, rtol, maximize=False)
             objective.append(objective[-1] + float(costs[pos]))
             alive[pos] = False
             removed.add(members[pos])
             commit(members[pos], h_sel[pos, :], -1.0, [(h_sel, a_sel, b_sel)])
         kept = [i for i in chosen if i not in removed]
     gain_of = dict(zip(chosen, gains))
-    return {"kept": kept, "forward": chosen, "objective": objective,
-            "gains": [gain_of[i] for i in kept], "timings": {}}
+    return GreedyResult(kept=kept, forward=chosen, objective=objective,
+                        gains=[gain_of[i] for i in kept])
 
 
 def _apply(xp, mats, vecs):
@@ -183,10 +184,9 @@ def _block_grams(xp, h, w, gemm_dtype, rows, n_jobs=1):
     out = xp.zeros((k, d, d), dtype=xp.float64)
 
     def classes(group):
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            hc = xp.astype(h[start:stop, :], gemm_dtype)
-            wc = xp.astype(w[start:stop, :], gemm_dtype)
+        for part in chunks(n, rows):
+            hc = xp.astype(h[part, :], gemm_dtype)
+            wc = xp.astype(w[part, :], gemm_dtype)
             for c in group:
                 gram = xp.matmul(xp.matrix_transpose(hc * wc[:, c:c + 1]), hc)
                 out[c, :, :] += xp.astype(gram, xp.float64)
@@ -227,19 +227,18 @@ def _states(xp, h, m_inv, fisher, gemm_dtype, rows, n_jobs=1,
                              gemm_dtype))
 
     def classes(group):
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            hc = xp.astype(h[start:stop, :], gemm_dtype)
+        for part in chunks(n, rows):
+            hc = xp.astype(h[part, :], gemm_dtype)
             norms = xp.sum(xp.astype(hc, xp.float64) ** 2, axis=1)
             for c in group:
                 q = xp.sum(xp.matmul(hc, c_mat[c, :, :]) * hc, axis=1)
-                b[start:stop, c] = xp.astype(q, xp.float64)
+                b[part, c] = xp.astype(q, xp.float64)
                 if low_rank is None:
                     q = xp.sum(xp.matmul(hc, a_mats[c, :, :]) * hc, axis=1)
-                    a[start:stop, c] = xp.astype(q, xp.float64)
+                    a[part, c] = xp.astype(q, xp.float64)
                 else:
                     r = xp.astype(xp.matmul(hc, a_mats[c, :, :]), xp.float64)
-                    a[start:stop, c] = (norms - xp.sum(r * r, axis=1)) / lam
+                    a[part, c] = (norms - xp.sum(r * r, axis=1)) / lam
 
     run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
               n_jobs)

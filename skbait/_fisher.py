@@ -15,6 +15,8 @@ row by row, so that row ``a`` from column ``a`` on is one contiguous slice.
 
 from array_api_compat import device as _device
 
+from ._chunks import chunks, row_chunks, rows_per_chunk
+
 __all__ = [
     "n_packed",
     "packed_offset",
@@ -25,7 +27,6 @@ __all__ = [
     "add_fisher_upper",
     "point_factor",
     "add_block_forms",
-    "rows_per_chunk",
 ]
 
 
@@ -87,11 +88,6 @@ def gt_q_g(xp, q, p):
     return sp[:, :, None] * centred * sp[:, None, :]
 
 
-def rows_per_chunk(row_bytes, budget_bytes, n_rows):
-    """How many rows of ``row_bytes`` each fit in ``budget_bytes`` (>= 1)."""
-    return max(1, min(n_rows, budget_bytes // max(1, row_bytes)))
-
-
 def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
                      width=64, blocks=None):
     """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to ``total``.
@@ -115,13 +111,12 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
     # there than in the products.
     step = max(min(n, 256), rows_per_chunk(
         2 * d * k * _itemsize(xp, gemm_dtype), budget_bytes, n))
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        hc = xp.astype(h[start:stop, :], gemm_dtype, copy=False)
+    for part in chunks(n, step):
+        hc = xp.astype(h[part, :], gemm_dtype, copy=False)
         if p is None:
             total += xp.astype(xp.matmul(hc.T, hc), xp.float64)
             continue
-        pc = xp.astype(p[start:stop, :], gemm_dtype, copy=False)
+        pc = xp.astype(p[part, :], gemm_dtype, copy=False)
         rows = xp.reshape(pc[:, :, None] * hc[:, None, :],
                           (hc.shape[0], d * k))
         for b in (range(k) if blocks is None else blocks):
@@ -164,16 +159,14 @@ def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
     # (d, (b+1)·width): column a·width + i holds P_ab[:, i].
     w = xp.reshape(xp.permute_dims(xp.reshape(part, (b + 1, d, width)),
                                    (1, 0, 2)), (d, (b + 1) * width))
-    step = rows_per_chunk(3 * (b + 1) * width * _itemsize(xp, h.dtype),
-                          budget_bytes, n)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        hc = h[start:stop, :]
-        t = xp.reshape(xp.matmul(hc, w), (stop - start, b + 1, width))
+    for rows in row_chunks(n, 3 * (b + 1) * width * _itemsize(xp, h.dtype),
+                           budget_bytes):
+        hc = h[rows, :]
+        t = xp.reshape(xp.matmul(hc, w), (hc.shape[0], b + 1, width))
         q = xp.vecdot(t, hc[:, None, cols], axis=-1)
         for a in range(b + 1):
             col = packed_offset(a, k) + (b - a)
-            state[start:stop, col] += xp.astype(q[:, a], xp.float64)
+            state[rows, col] += xp.astype(q[:, a], xp.float64)
 
 
 def _itemsize(xp, dtype):

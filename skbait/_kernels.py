@@ -12,10 +12,11 @@ for every candidate, the k × k blocks ``T_U = (I ⊗ h_xᵀ) Ũ`` and
 and the score is ``tr(B_x (I + σ A_x)⁻¹)``: the forward gain (σ = +1) or the
 backward cost (σ = -1) of ``docs/design.md`` §4.
 
-Two implementations share this contract: a generic one written with array-API
-operations (any namespace, any device) and, for NumPy arrays when numba is
+Three implementations share this contract (the ``Kernel`` protocol): a
+generic one written with array-API operations (any namespace, any device),
+its rank-one case for regression and, for NumPy arrays when numba is
 installed, a fused compiled loop (``_numba_kernels.py``) that makes one pass
-over memory instead of a dozen.
+over memory instead of a dozen and runs the GEMM itself.
 """
 
 import contextlib
@@ -23,12 +24,48 @@ import glob
 import os
 import sys
 import time
+from typing import Protocol, runtime_checkable
 
 from array_api_compat import device
 
 from ._fisher import gt_apply, pack_symmetric, unpack_symmetric
 
-__all__ = ["get_kernel", "numba_available"]
+__all__ = ["Kernel", "get_kernel", "numba_available"]
+
+
+@runtime_checkable
+class Kernel(Protocol):
+    """What the greedy passes need from a per-candidate kernel.
+
+    The states are float64 arrays (n, k(k+1)/2) of packed ``A_x`` and
+    ``B_x`` (``_fisher.py``), updated in place, rows ``start:stop`` at a
+    time; ``p`` holds those rows' probabilities (None for regression) and
+    ``sqrt_s`` is √s of docs/design.md §5.
+    """
+
+    #: True when the kernel computes the candidate GEMM itself: the caller
+    #: then calls ``gemm_update`` instead of ``update``.
+    fuses_gemm: bool
+
+    def row_bytes(self, k):
+        """Bytes of temporaries per candidate row (sizes the chunks)."""
+
+    def step_context(self, n_jobs=1):
+        """Context manager around all greedy steps (e.g. thread count)."""
+
+    def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
+        """Apply a commit to rows ``start:stop`` and return their scores
+        ``tr((I + σA_x)⁻¹ B_x)``.
+
+        ``out`` is those rows' (n, 2k²) product ``h_x · [Ũ, R̃]`` (§7), or
+        None to score the states as they are.
+        """
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        """``update`` with the product ``h @ w`` computed inside (only
+        called when ``fuses_gemm``)."""
+
 
 _NUMBA_MODULE = None
 _NUMBA_TRIED = False
@@ -106,6 +143,8 @@ def get_kernel(xp, rank_one, use_numba):
 class ArrayAPIKernel:
     """Classification kernel in array-API operations, chunk by chunk."""
 
+    fuses_gemm = False
+
     def __init__(self, xp):
         self.xp = xp
 
@@ -141,6 +180,11 @@ class ArrayAPIKernel:
             b_state[start:stop, :] = pack_symmetric(xp, b_full, k)
         return _trace_solve(xp, a_full, b_full, sigma)
 
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
+                           b_state, start, stop, sigma)
+
 
 def _trace_solve(xp, a_full, b_full, sigma):
     """``tr((I + σA)⁻¹ B)`` for a batch; +inf where ``I + σA`` is singular."""
@@ -159,6 +203,8 @@ def _trace_solve(xp, a_full, b_full, sigma):
 
 class RankOneKernel:
     """Regression kernel: every k × k matrix is a scalar."""
+
+    fuses_gemm = False
 
     def __init__(self, xp):
         self.xp = xp
@@ -185,3 +231,8 @@ class RankOneKernel:
             b_state[start:stop, 0] = b
         denom = 1.0 + sigma * a
         return xp.where(denom > 0, b / denom, xp.inf)
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
+                           b_state, start, stop, sigma)

@@ -197,7 +197,8 @@ def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
 
 
 class NumbaKernel:
-    """Classification kernel compiled with numba (NumPy arrays on the CPU).
+    """Classification kernel compiled with numba (NumPy arrays on the CPU);
+    implements ``_kernels.Kernel``.
 
     ``fuses_gemm``: the caller passes the embeddings and the GEMM operand to
     ``gemm_update`` instead of the GEMM's output to ``update``.

@@ -21,7 +21,7 @@ import math
 
 from array_api_compat import device
 
-from ._fisher import rows_per_chunk
+from ._chunks import row_chunks
 
 __all__ = ["FisherScale", "fisher_scale", "rescaled"]
 
@@ -98,16 +98,14 @@ def fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget_bytes):
 def _norm_sums(xp, h, p, peak, budget_bytes):
     """``Σ w_x ‖h_x / peak‖²`` and ``Σ ‖h_x / peak‖²`` over the rows of h."""
     weighted = plain = 0.0
-    step = rows_per_chunk(16 * h.shape[1], budget_bytes, h.shape[0])
-    for start in range(0, h.shape[0], step):
-        stop = min(h.shape[0], start + step)
-        hc = xp.astype(h[start:stop, :], xp.float64) / peak
+    for rows in row_chunks(h.shape[0], 16 * h.shape[1], budget_bytes):
+        hc = xp.astype(h[rows, :], xp.float64) / peak
         norms = xp.sum(hc * hc, axis=1)
         plain += float(xp.sum(norms))
         if p is None:
             weighted += float(xp.sum(norms))
         else:
-            pc = xp.astype(p[start:stop, :], xp.float64)
+            pc = xp.astype(p[rows, :], xp.float64)
             w = 1.0 - xp.sum(pc * pc, axis=1)
             weighted += float(xp.sum(xp.clip(w, 0.0, None) * norms))
     return weighted, plain
@@ -120,9 +118,7 @@ def rescaled(xp, h, factor, dtype, budget_bytes):
     ``factor`` overflows before the result is of order one.
     """
     out = xp.empty(h.shape, dtype=dtype, device=device(h))
-    step = rows_per_chunk(16 * h.shape[1], budget_bytes, h.shape[0])
-    for start in range(0, h.shape[0], step):
-        stop = min(h.shape[0], start + step)
-        chunk = xp.astype(h[start:stop, :], xp.float64) * factor
-        out[start:stop, :] = xp.astype(chunk, dtype)
+    for rows in row_chunks(h.shape[0], 16 * h.shape[1], budget_bytes):
+        chunk = xp.astype(h[rows, :], xp.float64) * factor
+        out[rows, :] = xp.astype(chunk, dtype)
     return out

@@ -1,0 +1,238 @@
+"""Set-up of the greedy selection: F, M⁻¹ and the per-candidate states.
+
+Each function implements one formula of docs/design.md §6 on validated
+inputs (a ``GreedyProblem``; prior validation assumed). All results are
+float64; the O(N) products over the embeddings run in the problem's GEMM
+dtype. At most two dk × dk matrices exist at any time (F and M, then F and
+M⁻¹); everything else is a strip of columns or a chunk of pool rows.
+"""
+
+from array_api_compat import device
+
+from ._array_api import mirror_upper, spd_inverse
+from ._chunks import chunks, row_chunks
+from ._fisher import (
+    add_block_forms,
+    add_fisher_upper,
+    gt_q_g,
+    n_packed,
+    pack_symmetric,
+    packed_offset,
+    point_factor,
+    unpack_symmetric,
+)
+from ._threads import blas_threads, row_ranges, run_tasks
+
+__all__ = ["fisher_and_inverse", "initial_states", "exact_a_states",
+           "exact_b_states", "trace_product", "times_fisher"]
+
+# Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
+# groups would read all of M⁻¹ and F once per group for little arithmetic.
+_COLUMN_GROUP = 128
+
+
+def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
+                       budget_bytes, n_jobs):
+    """F (None when F = I) and M⁻¹, both float64 dk × dk (§2, §6).
+
+    ``F = (Σ_pool I(x) + Σ_labeled I(x)) / (n_u + n_l)`` and
+    ``M = λ I + Σ_labeled I(x) / (n_l + B)``; the labeled sum is formed
+    once for both. M⁻¹ is a Cholesky inverse (``spd_inverse``).
+    """
+    xp, pb = problem.xp, problem
+    dev = device(pb.h_pool)
+    dk = pb.dk
+    lab = None
+    if pb.n_lab:
+        lab = xp.zeros((dk, dk), dtype=xp.float64, device=dev)
+        _add_fisher(problem, lab, pb.h_lab, pb.p_lab, budget_bytes, n_jobs)
+        mirror_upper(xp, lab, pb.d)
+    fisher = None
+    if not identity_fisher:
+        fisher = (xp.zeros((dk, dk), dtype=xp.float64, device=dev)
+                  if lab is None else xp.asarray(lab, copy=True))
+        _add_fisher(problem, fisher, pb.h_pool, pb.p_pool, budget_bytes,
+                    n_jobs)
+        mirror_upper(xp, fisher, pb.d)
+        fisher /= pb.n_pool + pb.n_lab
+    if lab is None:
+        m_inv = xp.eye(dk, dtype=xp.float64, device=dev)
+        m_inv /= lam
+        return fisher, m_inv
+    # M, formed in the labeled buffer.
+    lab /= pb.n_lab + n_select
+    eye = lam * xp.eye(pb.d, dtype=xp.float64, device=dev)
+    for start in range(0, dk, pb.d):
+        lab[start:start + pb.d, start:start + pb.d] += eye
+    # One large LAPACK call: its threads synchronise rarely.
+    with blas_threads(n_jobs):
+        return fisher, spd_inverse(xp, lab)
+
+
+def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
+    """``total += Σ I(x)`` over the rows of ``h`` (upper triangle), shared
+    between threads: by block column for classification, by rows for
+    regression."""
+    xp = problem.xp
+    kw = dict(gemm_dtype=problem.gemm_dtype, budget_bytes=budget_bytes)
+    if p is not None:
+        run_tasks([
+            (lambda b=b: add_fisher_upper(xp, total, h, p, blocks=[b], **kw))
+            for b in reversed(range(problem.k))], n_jobs)
+        return
+    parts = row_ranges(h.shape[0], n_jobs)
+    sums = [xp.zeros_like(total) for _ in parts]
+    run_tasks([
+        (lambda s=s, r=r: add_fisher_upper(xp, s, h[r[0]:r[1], :], None,
+                                           **kw))
+        for s, r in zip(sums, parts)], n_jobs)
+    for s in sums:
+        total += s
+
+
+def trace_product(xp, m, fisher):
+    """``tr(m F)`` for symmetric ``m`` (F = I when ``fisher`` is None), a
+    strip of rows at a time: the objective of §1."""
+    if fisher is None:
+        return float(xp.linalg.trace(m))
+    return sum(float(xp.sum(m[rows, :] * fisher[rows, :]))
+               for rows in chunks(m.shape[0], 64))
+
+
+def times_fisher(xp, fisher, m):
+    """``F m`` (``m`` itself when F = I)."""
+    return m if fisher is None else xp.matmul(fisher, m)
+
+
+def initial_states(problem, fisher, m_inv, *, lam, scale, budget_bytes,
+                   n_jobs):
+    """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of
+    every pool point (§6, "The first states").
+
+    The states first receive the raw block quadratic forms
+    ``Q[a, b] = h_xᵀ P_ab h_x`` of P = M⁻¹ (for A) and P = C = M⁻¹ F M⁻¹
+    (for B), a group of columns at a time (C is never held whole), and are
+    then turned into ``s · Gᵀ Q G`` a chunk of rows at a time.
+    """
+    xp, pb = problem.xp, problem
+    dev = device(pb.h_pool)
+    npk = n_packed(pb.k)
+    a_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64, device=dev)
+    b_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64, device=dev)
+    # Without a labeled set M⁻¹ = I/λ: the forms of M⁻¹ (and of C when
+    # F = I) are multiples of ‖h‖² on the diagonal.
+    plain = pb.n_lab == 0
+    if plain:
+        norms = _squared_norms(xp, pb.h_pool, budget_bytes)
+        _set_diagonal(a_state, norms / lam, pb.k)
+        if fisher is None:
+            _set_diagonal(b_state, norms / lam ** 2, pb.k)
+        del norms
+
+    def add_forms(state, part, b, cols):
+        add_block_forms(xp, state, pb.h_gemm, part, b, cols, pb.k,
+                        budget_bytes=budget_bytes)
+
+    # Block columns b write disjoint state columns: one thread task each,
+    # largest first.
+    def block_column(b):
+        for cols in chunks(pb.d, _COLUMN_GROUP):
+            if not plain:
+                part = m_inv[:(b + 1) * pb.d, _columns(pb.d, b, cols)]
+                add_forms(a_state, xp.astype(part, pb.gemm_dtype), b, cols)
+            if fisher is not None or not plain:
+                add_forms(b_state, _c_part(problem, fisher, m_inv, lam, b,
+                                           cols), b, cols)
+
+    run_tasks([(lambda b=b: block_column(b))
+               for b in reversed(range(pb.k))], n_jobs)
+    _transform_states(problem, (a_state, b_state), scale, budget_bytes,
+                      n_jobs)
+    return a_state, b_state
+
+
+def _columns(d, b, cols):
+    """Global column slice of ``cols`` (within a block) of block b."""
+    return slice(b * d + cols.start, b * d + cols.stop)
+
+
+def _c_part(problem, fisher, m_inv, lam, b, cols):
+    """``C[:(b+1)·d, b·d + cols]`` of C = M⁻¹ F M⁻¹, in the GEMM dtype."""
+    xp, pb = problem.xp, problem
+    upto, glob = (b + 1) * pb.d, _columns(pb.d, b, cols)
+    if pb.n_lab == 0:  # M⁻¹ = I/λ, and F is not the identity
+        part = fisher[:upto, glob] / lam ** 2
+    else:
+        part = xp.matmul(m_inv[:upto, :],
+                         times_fisher(xp, fisher, m_inv[:, glob]))
+    return xp.astype(part, pb.gemm_dtype)
+
+
+def _squared_norms(xp, h, budget_bytes):
+    norms = xp.empty((h.shape[0],), dtype=xp.float64, device=device(h))
+    for rows in row_chunks(h.shape[0], 16 * h.shape[1], budget_bytes):
+        hc = xp.astype(h[rows, :], xp.float64)
+        norms[rows] = xp.sum(hc * hc, axis=1)
+    return norms
+
+
+def _set_diagonal(state, values, k):
+    for a in range(k):
+        state[:, packed_offset(a, k)] = values
+
+
+def _transform_states(problem, states, scale, budget_bytes, n_jobs):
+    """Raw forms Q -> ``s · Gᵀ Q G`` (regression: ``s · Q``), in place."""
+    xp, pb = problem.xp, problem
+
+    def chunk(rows):
+        p = None if pb.rank_one else pb.p_pool[rows, :]
+        for state in states:
+            q = unpack_symmetric(xp, state[rows, :], pb.k)
+            state[rows, :] = _to_state(xp, q, p, scale, pb.k)
+
+    run_tasks([(lambda r=r: chunk(r)) for r in
+               row_chunks(pb.n_pool, 8 * 8 * pb.k * pb.k, budget_bytes)],
+              n_jobs)
+
+
+def _to_state(xp, q, p, scale, k):
+    if p is not None:
+        q = gt_q_g(xp, q, xp.astype(p, xp.float64))
+    return pack_symmetric(xp, scale * q, k)
+
+
+def exact_a_states(problem, m_inv, h, p, *, scale, budget_bytes):
+    """Packed ``A_x`` of a few points (rows of ``h``, ``p``; float64), from
+    M⁻¹ by float64 block quadratic forms (§8, the backward pass)."""
+    xp, pb = problem.xp, problem
+    q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
+                       device=device(h))
+    for b in range(pb.k):
+        for cols in chunks(pb.d, _COLUMN_GROUP):
+            part = m_inv[:(b + 1) * pb.d, _columns(pb.d, b, cols)]
+            add_block_forms(xp, q_state, h, part, b, cols, pb.k,
+                            budget_bytes=budget_bytes)
+    return _to_state(xp, unpack_symmetric(xp, q_state, pb.k), p, scale,
+                     pb.k)
+
+
+def exact_b_states(problem, fisher, m_inv, h, p, *, sqrt_s, n_jobs):
+    """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64.
+
+    Costs two (dk)² × (n·k) products, done with BLAS threads (a few large
+    calls)."""
+    xp, pb = problem.xp, problem
+    n, k = h.shape[0], pb.k
+    v = xp.concat([
+        sqrt_s * point_factor(xp, h[i, :], None if p is None else p[i, :])
+        for i in range(n)], axis=1)  # dk × n·k
+    with blas_threads(n_jobs):
+        y = xp.matmul(m_inv, v)
+        fy = times_fisher(xp, fisher, y)
+    del v
+    yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
+    fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))
+    q = xp.matmul(yt, fyt)  # (n, k, k): Y_xᵀ F Y_x
+    q = 0.5 * (q + xp.permute_dims(q, (0, 2, 1)))
+    return pack_symmetric(xp, q, k)

@@ -1,0 +1,185 @@
+"""The greedy core's pieces, each against a dense float64 evaluation of its
+formula in docs/design.md (§6 set-up, §7 commit, §2 ties)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from skbait import _kernels
+from skbait._chunks import chunks, row_chunks, rows_per_chunk
+from skbait._fisher import unpack_symmetric
+from skbait._greedy import GreedyProblem, _Candidates, _Inverse
+from skbait._greedy_setup import (
+    exact_a_states,
+    exact_b_states,
+    fisher_and_inverse,
+    initial_states,
+    trace_product,
+)
+from skbait._reference import _setup
+from skbait._ties import argbest
+
+BUDGET = 1 << 16  # small: several chunks of rows
+
+
+def _problem(rng, n=40, d=4, k=3, n_lab=6, dtype=np.float64):
+    h = rng.normal(size=(n, d)).astype(dtype)
+    h_lab = rng.normal(size=(n_lab, d)).astype(dtype) if n_lab else None
+    if k == 1:
+        p = p_lab = None
+    else:
+        logits = rng.normal(size=(n + n_lab, k))
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        p, p_lab = probs[:n], (probs[n:] if n_lab else None)
+    return GreedyProblem.from_arrays(np, h, p, h_lab, p_lab, np.dtype(dtype))
+
+
+def _dense(problem, n_select, lam):
+    """(s·I(x) per point, F, M, √s·V per point) of the dense reference."""
+    return _setup(problem.h_pool, problem.p_pool, problem.h_lab,
+                  problem.p_lab, n_select, lam)
+
+
+CASES = [dict(k=3, n_lab=6), dict(k=3, n_lab=0), dict(k=1, n_lab=6),
+         dict(k=1, n_lab=0), dict(k=5, n_lab=2, d=7)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_fisher_and_inverse_match_dense(rng, case):
+    problem = _problem(rng, **case)
+    lam, n_select = 0.3, 5
+    fisher, m_inv = fisher_and_inverse(
+        problem, lam=lam, n_select=n_select, identity_fisher=False,
+        budget_bytes=BUDGET, n_jobs=2)
+    _, f_ref, m_ref, _ = _dense(problem, n_select, lam)
+    np.testing.assert_allclose(fisher, f_ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(m_inv, np.linalg.inv(m_ref), rtol=1e-10,
+                               atol=1e-12)
+    assert trace_product(np, m_inv, fisher) == pytest.approx(
+        np.trace(np.linalg.solve(m_ref, f_ref)), rel=1e-10)
+    _, m_inv_id = fisher_and_inverse(
+        problem, lam=lam, n_select=n_select, identity_fisher=True,
+        budget_bytes=BUDGET, n_jobs=1)
+    np.testing.assert_allclose(m_inv_id, m_inv, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_initial_and_exact_states_match_dense(rng, case):
+    problem = _problem(rng, **case)
+    lam, n_select = 0.3, 5
+    scale = n_select / (problem.n_lab + n_select)
+    fisher, m_inv = fisher_and_inverse(
+        problem, lam=lam, n_select=n_select, identity_fisher=False,
+        budget_bytes=BUDGET, n_jobs=1)
+    a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
+                          budget_bytes=BUDGET, n_jobs=2)
+    _, f_ref, m_ref, v = _dense(problem, n_select, lam)
+    m_inv_ref = np.linalg.inv(m_ref)
+    a_ref = np.einsum("nik,ij,njl->nkl", v, m_inv_ref, v)
+    b_ref = np.einsum("nik,ij,njl->nkl", v, m_inv_ref @ f_ref @ m_inv_ref, v)
+    k = problem.k
+    np.testing.assert_allclose(unpack_symmetric(np, a, k), a_ref,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(unpack_symmetric(np, b, k), b_ref,
+                               rtol=1e-10, atol=1e-12)
+    rows = [0, 3, 7]
+    h = problem.h_pool[rows].astype(np.float64)
+    p = None if problem.rank_one else problem.p_pool[rows]
+    np.testing.assert_allclose(
+        exact_a_states(problem, m_inv, h, p, scale=scale,
+                       budget_bytes=BUDGET), a[rows], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        exact_b_states(problem, fisher, m_inv, h, p, sqrt_s=math.sqrt(scale),
+                       n_jobs=1), b[rows], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [1.0, -1.0])
+@pytest.mark.parametrize("k", [1, 3])
+def test_commit_updates_inverse_and_scores_like_dense(rng, k, sigma):
+    problem = _problem(rng, k=k, n_lab=8)
+    lam, n_select = 0.5, 4
+    scale = n_select / (problem.n_lab + n_select)
+    fisher, m_inv = fisher_and_inverse(
+        problem, lam=lam, n_select=n_select, identity_fisher=False,
+        budget_bytes=BUDGET, n_jobs=1)
+    a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
+                          budget_bytes=BUDGET, n_jobs=1)
+    i_tilde, f_ref, m_ref, _ = _dense(problem, n_select, lam)
+    s, others = 2, [0, 5, 11]
+    if sigma < 0:  # removals: the points must be in M first
+        m_ref = m_ref + i_tilde[[s] + others].sum(0)
+        m_inv = np.linalg.inv(m_ref)
+        a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
+                              budget_bytes=BUDGET, n_jobs=1)
+    inverse = _Inverse(np, m_inv, fisher, math.sqrt(scale), {})
+    cands = _Candidates(np, problem.h_gemm, problem.p_pool, a, b,
+                        _kernels.get_kernel(np, problem.rank_one, False),
+                        inverse.sqrt_s, BUDGET, {})
+    w = inverse.commit(problem.h_pool[s], problem.p_row(s), sigma,
+                       np.float64)
+    scores = cands.update(w, sigma)
+    m_new = m_ref + sigma * i_tilde[s]
+    np.testing.assert_allclose(inverse.m_inv, np.linalg.inv(m_new),
+                               rtol=1e-9, atol=1e-11)
+    base = np.trace(np.linalg.solve(m_new, f_ref))
+    # Score of x: the objective's decrease on adding x (σ = +1) or its
+    # increase on removing x (σ = -1) from the updated M.
+    for x in others:
+        moved = np.trace(np.linalg.solve(m_new + sigma * i_tilde[x], f_ref))
+        assert scores[x] == pytest.approx(sigma * (base - moved), rel=1e-8)
+
+
+def test_kernels_implement_the_protocol():
+    kernels = [_kernels.ArrayAPIKernel(np), _kernels.RankOneKernel(np)]
+    if _kernels.numba_available():
+        kernels.append(_kernels.get_kernel(np, False, True))
+    for kernel in kernels:
+        assert isinstance(kernel, _kernels.Kernel)
+    assert not isinstance(object(), _kernels.Kernel)
+
+
+def test_gemm_update_equals_update_on_the_product(rng):
+    problem = _problem(rng, k=3, n_lab=0)
+    a = np.abs(rng.normal(size=(problem.n_pool, 6)))
+    b = np.abs(rng.normal(size=(problem.n_pool, 6)))
+    w = rng.normal(size=(problem.d, 2 * 9))
+    kernel = _kernels.ArrayAPIKernel(np)
+    a2, b2 = a.copy(), b.copy()
+    s1 = kernel.update(problem.h_gemm @ w, problem.p_pool, 0.7, a, b, 0,
+                       problem.n_pool, 1.0)
+    s2 = kernel.gemm_update(problem.h_gemm, w, problem.p_pool, 0.7, a2, b2,
+                            0, problem.n_pool, 1.0)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(a, a2)
+
+
+@pytest.mark.parametrize("n, step", [(10, 3), (9, 3), (1, 5), (0, 4)])
+def test_chunks_cover_the_range_once(n, step):
+    parts = chunks(n, step)
+    covered = [i for part in parts for i in range(n)[part]]
+    assert covered == list(range(n))
+    assert all(part.stop - part.start <= step for part in parts)
+
+
+def test_row_chunks_respect_the_budget():
+    assert rows_per_chunk(100, 1000, 50) == 10
+    assert rows_per_chunk(100, 10, 50) == 1  # never zero rows
+    assert rows_per_chunk(1, 10**9, 50) == 50
+    assert [p.stop - p.start for p in row_chunks(25, 100, 1000)] == \
+        [10, 10, 5]
+
+
+def test_argbest_tie_rule():
+    scores = np.array([1.0, 3.0, 3.0 * (1 - 1e-12), 2.0])
+    assert argbest(np, scores, 1e-9, maximize=True) == 1
+    # within the tolerance the smaller index wins, whichever is larger
+    assert argbest(np, scores[::-1].copy(), 1e-9, maximize=True) == 1
+    assert argbest(np, np.array([2.0, 1.0, 1.0 + 1e-13]), 1e-9,
+                   maximize=False) == 1
+    assert argbest(np, np.array([2.0, 1.0 + 1e-13, 1.0]), 1e-9,
+                   maximize=False) == 1
+    assert argbest(np, np.array([2.0, 1.0 + 1e-6, 1.0]), 1e-9,
+                   maximize=False) == 2
+    with pytest.raises(FloatingPointError, match="not finite"):
+        argbest(np, np.array([np.nan, np.nan]), 1e-9, maximize=True)
