@@ -12,7 +12,6 @@ __all__ = [
     "get_namespace",
     "device",
     "is_numpy_namespace",
-    "to_numpy",
     "float_dtype",
 ]
 
@@ -30,41 +29,9 @@ def get_namespace(*arrays):
     return array_namespace(*converted)
 
 
-def to_numpy(x):
-    """Convert an array of any supported namespace to a NumPy array.
-
-    This is the only way back to NumPy; it copies from a GPU when needed.
-    """
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
-        return x.get()
-    if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()
-    return np.from_dlpack(x)
-
-
 def float_dtype(xp, name):
     """Return the namespace's dtype for ``"float32"`` or ``"float64"``."""
     return {"float32": xp.float32, "float64": xp.float64}[name]
-
-
-def subtract_outer(xp, m, u, alpha):
-    """Return ``m - alpha · u uᵀ`` for a symmetric float64 ``m``.
-
-    On NumPy, ``m`` is updated in place by one BLAS call: the generic
-    expression allocates two dk × dk temporaries and runs several times
-    slower, and this is the per-step cost of every greedy commit.
-    """
-    if (is_numpy_namespace(xp) and m.dtype == np.float64
-            and m.flags.c_contiguous and m.flags.writeable):
-        from scipy.linalg.blas import dgemm
-
-        # m is symmetric, so its transpose (Fortran-ordered, no copy) is the
-        # same matrix; BLAS updates that view in place.
-        dgemm(-alpha, u, u.T, 1.0, m.T, overwrite_c=True)
-        return m
-    return m - alpha * xp.matmul(u, xp.matrix_transpose(u))
 
 
 def mirror_upper(xp, m, width):

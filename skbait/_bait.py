@@ -225,6 +225,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
                   n_jobs=threads,
                   n_forward=min(n_pool, math.ceil(oversample * n_select)),
+                  n_select=n_select,
                   store_bytes=4 if h_pool.dtype == xp.float32 else 8,
                   gemm_bytes=4 if dtype_name == "float32" else 8)
 
@@ -411,8 +412,7 @@ def _resolve_numba(use_numba, xp, rank_one):
     available = numba_available()
     if use_numba and not available:
         raise ImportError(
-            "use_numba=True needs numba: pip install numba (or "
-            "pip install 'skbait[fast]').")
+            "use_numba=True needs numba: pip install numba.")
     if use_numba and not is_numpy_namespace(xp):
         raise ValueError(
             "use_numba=True works only for NumPy arrays; got arrays of "
@@ -424,38 +424,51 @@ def _resolve_numba(use_numba, xp, rank_one):
 
 
 def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
-                   store_bytes=8, gemm_bytes=8, n_forward=0):
+                   store_bytes=8, gemm_bytes=8, n_forward=0, n_select=None):
     """Bytes that a selection holds at its peak, on the namespace ``xp``.
 
-    Measured with tracemalloc (tests/test_memory.py): NumPy holds two
-    dk × dk float64 matrices (F and M⁻¹, updated in place). Other
-    namespaces (array-API, torch, CuPy) form new matrices where NumPy
-    updates in place: the Woodbury update ``M⁻¹ - U Uᵀ`` holds four, the
-    set-up's inverse with a labeled set five (M, F, inv(M) and the two
-    terms of its symmetrisation). Regression sums one d × d Fisher per
-    thread. When the backward pass finds the carried states of the
-    ``n_forward`` chosen points drifted (float32 GEMMs at small λ) it
-    recomputes them from dk × (n_forward·k) float64 products: three of
-    them and two transposed copies, next to F and M⁻¹.
-    ``store_bytes`` and ``gemm_bytes`` are the item sizes of the rescaled
-    embeddings and of their copy in the GEMM dtype.
+    Measured with tracemalloc (tests/test_memory.py). The dk × dk float64
+    matrices: F, and M₀⁻¹ unless the labeled factor is low-rank
+    (n_l·k ≤ dk/2, docs/design.md §7); with a dense M₀⁻¹ the set-up holds
+    two on NumPy (M is inverted in place) and five on other namespaces
+    (array-API, torch, CuPy: M, F, inv(M) and the two terms of its
+    symmetrisation). Regression sums one d × d Fisher per thread. The
+    steps add the commits' low-rank correction W (dk × k per commit). When
+    the backward pass finds the carried states of the ``n_forward`` chosen
+    points drifted (float32 GEMMs at small λ) it recomputes them from
+    dk × (32·k) float64 products, 32 points at a time: three of them and
+    two transposed copies. ``store_bytes`` and ``gemm_bytes`` are the item sizes of the
+    rescaled embeddings and of their copy in the GEMM dtype.
     """
     dk = d * k
     square = 8 * dk * dk
     on_numpy = xp is None or is_numpy_namespace(xp)
+    low_rank = n_lab * k <= dk // 2
+    n_select = n_forward if n_select is None else n_select
     # Rows held throughout: the rescaled embeddings, their GEMM-dtype copy,
     # the float64 probabilities; then chunk and column-group temporaries.
     rows = (n_pool + n_lab) * d * store_bytes + 8 * n_pool * k
     if gemm_bytes != store_bytes:
         rows += n_pool * d * gemm_bytes
-    temps = 3 * 8 * dk * min(dk, 128) + budget
+    # The set-up's column groups (three dk × 128 strips) and every pass's
+    # chunk of rows.
+    strips = 3 * 8 * dk * min(dk, 128)
     # A_x, B_x (packed), the scores, their update and the masked copy.
     states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 3 * 8 * n_pool + n_pool
-    if on_numpy:
-        setup = (2 + (n_jobs if k == 1 else 0)) * square
-        steps = 2 * square + states
+    commits = 8 * dk * k * (n_forward + max(0, n_forward - n_select))
+    sums = (n_jobs if k == 1 else 0) * square
+    if low_rank:
+        held = square + 2 * 8 * dk * n_lab * k  # F, Q, F·Q
+        # F and the factor L, Q, Lᵀ L.
+        inverse = square + 2 * 8 * dk * n_lab * k + 8 * (n_lab * k) ** 2
+        fisher = square + sums
     else:
-        setup = (5 if n_lab else 3) * square
-        steps = 4 * square + states
-    backward = 2 * square + 5 * 8 * dk * n_forward * k
-    return rows + temps + max(setup, steps, backward)
+        held = 2 * square
+        inverse = (2 if on_numpy else 5) * square
+        fisher = 2 * square + sums
+    first_states = held + strips + states
+    steps = held + commits + states
+    # The pool's states are freed; the exact states' three temporaries.
+    backward = held + commits + 3 * 8 * dk * min(n_forward, 32) * k
+    return rows + budget + max(fisher, inverse, first_states, steps,
+                               backward)

@@ -26,6 +26,7 @@ __all__ = [
     "gt_q_g",
     "add_fisher_upper",
     "point_factor",
+    "stacked_factors",
     "add_block_forms",
 ]
 
@@ -141,6 +142,24 @@ def point_factor(xp, h, p):
     g = (eye - p[:, None]) * xp.sqrt(p)[None, :]  # (I - p 1ᵀ) diag(√p)
     # Class-major rows: row c*d + j of V is G[c, :] * h[j].
     return xp.reshape(g[:, None, :] * h[None, :, None], (k * h.shape[0], k))
+
+
+def stacked_factors(xp, h, p):
+    """``[V_1, …, V_n]`` (dk × n·k, float64) for the rows of ``h``, ``p``:
+    column ``i·k + m`` is column m of ``V_i = G_i ⊗ h_i``, so that the
+    product with its transpose is ``Σ_i I(x_i)``."""
+    h = xp.astype(h, xp.float64)
+    n, d = h.shape
+    if p is None:
+        return xp.matrix_transpose(h)
+    p = xp.astype(p, xp.float64)
+    k = p.shape[1]
+    eye = xp.eye(k, dtype=xp.float64, device=_device(h))
+    g = (eye[None, :, :] - p[:, :, None]) * xp.sqrt(p)[:, None, :]
+    # (k, d, n, k): entry [c, j, i, m] = G_i[c, m] · h_i[j].
+    v = (xp.permute_dims(g, (1, 0, 2))[:, None, :, :]
+         * xp.matrix_transpose(h)[None, :, :, None])
+    return xp.reshape(v, (k * d, n * k))
 
 
 def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from array_api_compat import device
 
-from ._array_api import subtract_outer
 from ._chunks import row_chunks
 from ._fisher import point_factor, unpack_symmetric
 from ._greedy_setup import (
@@ -26,7 +25,6 @@ from ._greedy_setup import (
     fisher_and_inverse,
     initial_states,
     times_fisher,
-    trace_product,
 )
 from ._kernels import get_kernel
 from ._ties import argbest
@@ -129,24 +127,26 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     """
     timings = dict.fromkeys(("setup", "gemm", "kernel", "commit"), 0.0)
     scale = n_select / (problem.n_lab + n_select)  # s of docs/design.md §2
+    n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
     with _timed(timings, "setup"):
-        fisher, m_inv = fisher_and_inverse(
+        fisher, base = fisher_and_inverse(
             problem, lam=lam, n_select=n_select,
             identity_fisher=identity_fisher, budget_bytes=budget_bytes,
             n_jobs=n_jobs)
-        objective = [trace_product(problem.xp, m_inv, fisher)]
+        objective = [base.trace_with(fisher)]
         a_state, b_state = initial_states(
-            problem, fisher, m_inv, lam=lam, scale=scale,
+            problem, fisher, base, lam=lam, scale=scale,
             budget_bytes=budget_bytes, n_jobs=n_jobs)
-    inverse = _Inverse(problem.xp, m_inv, fisher, math.sqrt(scale),
-                       timings)
-    del m_inv
+    # Commits: every forward pick, then every removal.
+    capacity = (n_forward + max(0, n_forward - n_select)) * problem.k
+    inverse = _Inverse(problem.xp, base, fisher, math.sqrt(scale), capacity,
+                       problem.dk, device(problem.h_pool), timings)
+    del base
     pool = _Candidates(problem.xp, problem.h_gemm, problem.p_pool, a_state,
                        b_state, get_kernel(problem.xp, problem.rank_one,
                                            use_numba),
                        inverse.sqrt_s, budget_bytes, timings)
     del a_state, b_state
-    n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
     with pool.kernel.step_context(n_jobs):
         chosen, gains = _forward(problem, inverse, pool, n_forward, rtol,
                                  objective)
@@ -215,10 +215,10 @@ def _backward(problem, inverse, sel, chosen, n_select, rtol, objective,
     # recompute) is too when the carried A_x drifted by more than 1e-3 of
     # the smallest eigenvalue of I - A_x: both come from the same updates
     # and lose to the same cancellation (float32 GEMMs at small λ).
-    exact = exact_a_states(problem, inverse.m_inv, sel.h, sel.p,
+    exact = exact_a_states(problem, inverse, sel.h, sel.p,
                            scale=scale, budget_bytes=budget_bytes)
     if _drift(xp, sel.a, exact, problem.k) > 1e-3:
-        sel.b = exact_b_states(problem, inverse.fisher, inverse.m_inv, sel.h,
+        sel.b = exact_b_states(problem, inverse.fisher, inverse, sel.h,
                                sel.p, sqrt_s=sel.sqrt_s, n_jobs=n_jobs)
     sel.a = exact
     costs = sel.update(None, -1.0)
@@ -247,7 +247,13 @@ def _drift(xp, carried, exact, k):
 
 
 class _Inverse:
-    """M⁻¹ (float64, dk × dk) and F, one committed point at a time (§7).
+    """M⁻¹ after some commits: ``M₀⁻¹ - W D Wᵀ`` (§7).
+
+    ``base`` is the set-up's M₀⁻¹ (``_greedy_setup.DenseInverse`` or
+    ``LowRankInverse``), never written; each committed point appends its k
+    columns Ũ to W (float64, dk × ``capacity``) and its sign σ to D. A
+    step therefore reads the dk × dk matrices (F, and M₀⁻¹ when dense) and
+    writes none.
 
     Committing point s with sign σ (add: +1, remove: -1), with
     ``U = M⁻¹ V_s``, ``L Lᵀ = (I + σ Uᵀ V_s)⁻¹``, ``Ũ = U L`` and
@@ -256,12 +262,37 @@ class _Inverse:
     candidates' GEMM.
     """
 
-    def __init__(self, xp, m_inv, fisher, sqrt_s, timings):
+    def __init__(self, xp, base, fisher, sqrt_s, capacity, dk, dev,
+                 timings):
         self.xp = xp
-        self.m_inv = m_inv
+        self.base = base
         self.fisher = fisher
         self.sqrt_s = sqrt_s
         self.timings = timings
+        self.w = xp.zeros((dk, capacity), dtype=xp.float64, device=dev)
+        self.signs = xp.zeros((capacity,), dtype=xp.float64, device=dev)
+        self.used = 0
+
+    def apply(self, x, rows=slice(None)):
+        """``(M⁻¹ x)[rows]``."""
+        xp, m = self.xp, self.used
+        out = self.base.apply(x, rows)
+        if m:
+            w = self.w[:, :m]
+            coef = self.signs[:m, None] * xp.matmul(xp.matrix_transpose(w),
+                                                    x)
+            out = out - xp.matmul(w[rows, :], coef)
+        return out
+
+    def block(self, rows, cols):
+        """``M⁻¹[rows, cols]``."""
+        xp, m = self.xp, self.used
+        out = self.base.block(rows, cols)
+        if m:
+            w = self.w[:, :m]
+            out = out - xp.matmul(w[rows, :] * self.signs[None, :m],
+                                  xp.matrix_transpose(w[cols, :]))
+        return out
 
     def commit(self, h_s, p_s, sigma, dtype):
         xp = self.xp
@@ -269,17 +300,19 @@ class _Inverse:
             v = self.sqrt_s * point_factor(xp, h_s, p_s)  # dk × k
             k = v.shape[1]
             d = v.shape[0] // k
-            u = xp.matmul(self.m_inv, v)
+            u = self.apply(v)
             eye = xp.eye(k, dtype=xp.float64, device=device(v))
             inner = eye + sigma * xp.matmul(v.T, u)
             inner = 0.5 * (inner + inner.T)
             chol = xp.linalg.cholesky(xp.linalg.inv(inner))  # L Lᵀ = inner⁻¹
             u_t = xp.matmul(u, chol)
             fu_t = times_fisher(xp, self.fisher, u_t)
-            z_t = xp.matmul(self.m_inv, fu_t)
+            z_t = self.apply(fu_t)
             s_t = xp.matmul(u_t.T, fu_t)
             r_t = sigma * z_t - 0.5 * xp.matmul(u_t, s_t)
-            self.m_inv = subtract_outer(xp, self.m_inv, u_t, sigma)
+            self.w[:, self.used:self.used + k] = u_t
+            self.signs[self.used:self.used + k] = sigma
+            self.used += k
             # Rows c*d + i, column j  ->  W[i, c*k + j].
             blocks = [
                 xp.reshape(xp.permute_dims(xp.reshape(m, (k, d, k)),

@@ -7,6 +7,8 @@ dtype. At most two dk × dk matrices exist at any time (F and M, then F and
 M⁻¹); everything else is a strip of columns or a chunk of pool rows.
 """
 
+import math
+
 from array_api_compat import device
 
 from ._array_api import mirror_upper, spd_inverse
@@ -18,47 +20,58 @@ from ._fisher import (
     n_packed,
     pack_symmetric,
     packed_offset,
-    point_factor,
+    stacked_factors,
     unpack_symmetric,
 )
 from ._threads import blas_threads, row_ranges, run_tasks
 
-__all__ = ["fisher_and_inverse", "initial_states", "exact_a_states",
-           "exact_b_states", "trace_product", "times_fisher"]
+__all__ = ["fisher_and_inverse", "DenseInverse", "LowRankInverse",
+           "initial_states", "exact_a_states", "exact_b_states",
+           "trace_product", "times_fisher"]
 
 # Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
 # groups would read all of M⁻¹ and F once per group for little arithmetic.
 _COLUMN_GROUP = 128
+# Points per group in the exact B states of the backward pass: bounds its
+# dk × (group·k) temporaries; the products stay large enough for BLAS.
+_POINT_GROUP = 32
 
 
 def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
                        budget_bytes, n_jobs):
-    """F (None when F = I) and M⁻¹, both float64 dk × dk (§2, §6).
+    """F (None when F = I) and M⁻¹ (§2, §6).
 
-    ``F = (Σ_pool I(x) + Σ_labeled I(x)) / (n_u + n_l)`` and
-    ``M = λ I + Σ_labeled I(x) / (n_l + B)``; the labeled sum is formed
-    once for both. M⁻¹ is a Cholesky inverse (``spd_inverse``).
+    ``F = (Σ_pool I(x) + Σ_labeled I(x)) / (n_u + n_l)`` (float64, dk × dk)
+    and ``M = λ I + L Lᵀ`` with ``L = [V_x]_labeled / √(n_l + B)``. M⁻¹ is
+    returned as a ``LowRankInverse`` when L has at most dk/2 columns (no
+    labeled set: none), else as a ``DenseInverse`` (a Cholesky inverse).
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
     dk = pb.dk
-    lab = None
-    if pb.n_lab:
+    low_rank = pb.n_lab * pb.k <= dk // 2
+    fisher = lab = None
+    if not identity_fisher:
+        fisher = xp.zeros((dk, dk), dtype=xp.float64, device=dev)
+    if pb.n_lab and not low_rank:
+        # The labeled sum serves both F and M.
         lab = xp.zeros((dk, dk), dtype=xp.float64, device=dev)
         _add_fisher(problem, lab, pb.h_lab, pb.p_lab, budget_bytes, n_jobs)
         mirror_upper(xp, lab, pb.d)
-    fisher = None
-    if not identity_fisher:
-        fisher = (xp.zeros((dk, dk), dtype=xp.float64, device=dev)
-                  if lab is None else xp.asarray(lab, copy=True))
+        if fisher is not None:
+            fisher += lab
+    if fisher is not None:
+        # The labeled sum first, then the pool's, in both cases (the same
+        # rounding); mirroring copies the upper triangle onto the lower.
+        if pb.n_lab and low_rank:
+            _add_fisher(problem, fisher, pb.h_lab, pb.p_lab, budget_bytes,
+                        n_jobs)
         _add_fisher(problem, fisher, pb.h_pool, pb.p_pool, budget_bytes,
                     n_jobs)
         mirror_upper(xp, fisher, pb.d)
         fisher /= pb.n_pool + pb.n_lab
-    if lab is None:
-        m_inv = xp.eye(dk, dtype=xp.float64, device=dev)
-        m_inv /= lam
-        return fisher, m_inv
+    if low_rank:
+        return fisher, LowRankInverse.from_labeled(problem, lam, n_select)
     # M, formed in the labeled buffer.
     lab /= pb.n_lab + n_select
     eye = lam * xp.eye(pb.d, dtype=xp.float64, device=dev)
@@ -66,7 +79,94 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
         lab[start:start + pb.d, start:start + pb.d] += eye
     # One large LAPACK call: its threads synchronise rarely.
     with blas_threads(n_jobs):
-        return fisher, spd_inverse(xp, lab)
+        return fisher, DenseInverse(xp, spd_inverse(xp, lab))
+
+
+class DenseInverse:
+    """M⁻¹ held whole: a float64 dk × dk array ``m``."""
+
+    def __init__(self, xp, m):
+        self.xp, self.m = xp, m
+
+    def apply(self, x, rows=slice(None)):
+        """``(M⁻¹ x)[rows]``."""
+        return self.xp.matmul(self.m[rows, :], x)
+
+    def block(self, rows, cols):
+        """``M⁻¹[rows, cols]`` (a view or a new array)."""
+        return self.m[rows, cols]
+
+    def fisher_columns(self, fisher, cols):
+        """``(F M⁻¹)[:, cols]`` (F = I when ``fisher`` is None)."""
+        return times_fisher(self.xp, fisher, self.m[:, cols])
+
+    def trace_with(self, fisher):
+        """``tr(M⁻¹ F)``, the objective (§1)."""
+        return trace_product(self.xp, self.m, fisher)
+
+
+class LowRankInverse:
+    """``M⁻¹ = (I - Q Qᵀ) / λ`` for ``M = λ I + L Lᵀ`` (Woodbury), with
+    ``Q = L R⁻ᵀ`` and ``R Rᵀ = λ I + Lᵀ L``: dk × r numbers instead of
+    dk × dk, and a product with M⁻¹ costs O(dk·r) per column."""
+
+    def __init__(self, xp, q, lam):
+        self.xp, self.q, self.lam = xp, q, lam
+        self._fq = None
+
+    @classmethod
+    def from_labeled(cls, problem, lam, n_select):
+        xp, pb = problem.xp, problem
+        if not pb.n_lab:
+            return cls(xp, xp.zeros((pb.dk, 0), dtype=xp.float64,
+                                    device=device(pb.h_pool)), lam)
+        factor = stacked_factors(xp, pb.h_lab, pb.p_lab)
+        factor = factor / math.sqrt(pb.n_lab + n_select)
+        r = factor.shape[1]
+        inner = xp.matmul(xp.matrix_transpose(factor), factor)
+        inner = inner + lam * xp.eye(r, dtype=xp.float64,
+                                     device=device(factor))
+        chol = xp.linalg.cholesky(inner)  # R, lower
+        q = xp.matrix_transpose(xp.linalg.solve(
+            chol, xp.matrix_transpose(factor)))
+        return cls(xp, q, lam)
+
+    def apply(self, x, rows=slice(None)):
+        xp, q = self.xp, self.q
+        return (x[rows, ...] - xp.matmul(
+            q[rows, :], xp.matmul(xp.matrix_transpose(q), x))) / self.lam
+
+    def block(self, rows, cols):
+        xp, q = self.xp, self.q
+        out = -xp.matmul(q[rows, :], xp.matrix_transpose(q[cols, :]))
+        # The identity's entries: global indices in both ranges.
+        lo = max(rows.start or 0, cols.start or 0)
+        hi = min(q.shape[0] if rows.stop is None else rows.stop,
+                 q.shape[0] if cols.stop is None else cols.stop)
+        if hi > lo:
+            r0, c0 = lo - (rows.start or 0), lo - (cols.start or 0)
+            out[r0:r0 + hi - lo, c0:c0 + hi - lo] += xp.eye(
+                hi - lo, dtype=xp.float64, device=device(q))
+        return out / self.lam
+
+    def trace_with(self, fisher):
+        # tr((I - Q Qᵀ) F) / λ = (tr F - Σ Q ∘ F Q) / λ
+        xp, q = self.xp, self.q
+        if fisher is None:
+            return (q.shape[0] - float(xp.sum(q * q))) / self.lam
+        if self._fq is None:
+            self._fq = xp.matmul(fisher, q)
+        return (float(xp.linalg.trace(fisher))
+                - float(xp.sum(q * self._fq))) / self.lam
+
+    def fisher_columns(self, fisher, cols):
+        xp = self.xp
+        if fisher is None:
+            return self.block(slice(None), cols)
+        if self._fq is None:
+            self._fq = xp.matmul(fisher, self.q)
+        return (fisher[:, cols] - xp.matmul(
+            self._fq, xp.matrix_transpose(self.q[cols, :]))) / self.lam
 
 
 def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
@@ -104,7 +204,7 @@ def times_fisher(xp, fisher, m):
     return m if fisher is None else xp.matmul(fisher, m)
 
 
-def initial_states(problem, fisher, m_inv, *, lam, scale, budget_bytes,
+def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
                    n_jobs):
     """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of
     every pool point (§6, "The first states").
@@ -112,7 +212,8 @@ def initial_states(problem, fisher, m_inv, *, lam, scale, budget_bytes,
     The states first receive the raw block quadratic forms
     ``Q[a, b] = h_xᵀ P_ab h_x`` of P = M⁻¹ (for A) and P = C = M⁻¹ F M⁻¹
     (for B), a group of columns at a time (C is never held whole), and are
-    then turned into ``s · Gᵀ Q G`` a chunk of rows at a time.
+    then turned into ``s · Gᵀ Q G`` a chunk of rows at a time. ``inverse``
+    is M⁻¹ (a ``DenseInverse`` or ``LowRankInverse``).
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
@@ -138,10 +239,11 @@ def initial_states(problem, fisher, m_inv, *, lam, scale, budget_bytes,
     def block_column(b):
         for cols in chunks(pb.d, _COLUMN_GROUP):
             if not plain:
-                part = m_inv[:(b + 1) * pb.d, _columns(pb.d, b, cols)]
+                part = inverse.block(slice(0, (b + 1) * pb.d),
+                                     _columns(pb.d, b, cols))
                 add_forms(a_state, xp.astype(part, pb.gemm_dtype), b, cols)
             if fisher is not None or not plain:
-                add_forms(b_state, _c_part(problem, fisher, m_inv, lam, b,
+                add_forms(b_state, _c_part(problem, fisher, inverse, lam, b,
                                            cols), b, cols)
 
     run_tasks([(lambda b=b: block_column(b))
@@ -156,15 +258,15 @@ def _columns(d, b, cols):
     return slice(b * d + cols.start, b * d + cols.stop)
 
 
-def _c_part(problem, fisher, m_inv, lam, b, cols):
+def _c_part(problem, fisher, inverse, lam, b, cols):
     """``C[:(b+1)·d, b·d + cols]`` of C = M⁻¹ F M⁻¹, in the GEMM dtype."""
     xp, pb = problem.xp, problem
     upto, glob = (b + 1) * pb.d, _columns(pb.d, b, cols)
     if pb.n_lab == 0:  # M⁻¹ = I/λ, and F is not the identity
         part = fisher[:upto, glob] / lam ** 2
     else:
-        part = xp.matmul(m_inv[:upto, :],
-                         times_fisher(xp, fisher, m_inv[:, glob]))
+        part = inverse.apply(inverse.fisher_columns(fisher, glob),
+                             rows=slice(0, upto))
     return xp.astype(part, pb.gemm_dtype)
 
 
@@ -202,37 +304,44 @@ def _to_state(xp, q, p, scale, k):
     return pack_symmetric(xp, scale * q, k)
 
 
-def exact_a_states(problem, m_inv, h, p, *, scale, budget_bytes):
+def exact_a_states(problem, inverse, h, p, *, scale, budget_bytes):
     """Packed ``A_x`` of a few points (rows of ``h``, ``p``; float64), from
-    M⁻¹ by float64 block quadratic forms (§8, the backward pass)."""
+    M⁻¹ (anything with ``block``) by float64 block quadratic forms (§8,
+    the backward pass)."""
     xp, pb = problem.xp, problem
     q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
                        device=device(h))
     for b in range(pb.k):
         for cols in chunks(pb.d, _COLUMN_GROUP):
-            part = m_inv[:(b + 1) * pb.d, _columns(pb.d, b, cols)]
+            part = inverse.block(slice(0, (b + 1) * pb.d),
+                                 _columns(pb.d, b, cols))
             add_block_forms(xp, q_state, h, part, b, cols, pb.k,
                             budget_bytes=budget_bytes)
     return _to_state(xp, unpack_symmetric(xp, q_state, pb.k), p, scale,
                      pb.k)
 
 
-def exact_b_states(problem, fisher, m_inv, h, p, *, sqrt_s, n_jobs):
-    """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64.
+def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs,
+                   group=_POINT_GROUP):
+    """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64;
+    ``inverse`` is M⁻¹ (anything with ``apply``).
 
     Costs two (dk)² × (n·k) products, done with BLAS threads (a few large
-    calls)."""
+    calls), ``group`` points at a time (bounded temporaries)."""
     xp, pb = problem.xp, problem
-    n, k = h.shape[0], pb.k
-    v = xp.concat([
-        sqrt_s * point_factor(xp, h[i, :], None if p is None else p[i, :])
-        for i in range(n)], axis=1)  # dk × n·k
-    with blas_threads(n_jobs):
-        y = xp.matmul(m_inv, v)
-        fy = times_fisher(xp, fisher, y)
-    del v
-    yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
-    fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))
-    q = xp.matmul(yt, fyt)  # (n, k, k): Y_xᵀ F Y_x
-    q = 0.5 * (q + xp.permute_dims(q, (0, 2, 1)))
-    return pack_symmetric(xp, q, k)
+    k = pb.k
+    parts = []
+    for rows in chunks(h.shape[0], group):
+        n = rows.stop - rows.start
+        v = sqrt_s * stacked_factors(
+            xp, h[rows, :], None if p is None else p[rows, :])  # dk × n·k
+        with blas_threads(n_jobs):
+            y = inverse.apply(v)
+            fy = times_fisher(xp, fisher, y)
+        del v
+        yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
+        fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))
+        q = xp.matmul(yt, fyt)  # (n, k, k): Y_xᵀ F Y_x
+        q = 0.5 * (q + xp.permute_dims(q, (0, 2, 1)))
+        parts.append(pack_symmetric(xp, q, k))
+    return xp.concat(parts, axis=0)

@@ -11,11 +11,12 @@ from skbait._chunks import chunks, row_chunks, rows_per_chunk
 from skbait._fisher import unpack_symmetric
 from skbait._greedy import GreedyProblem, _Candidates, _Inverse
 from skbait._greedy_setup import (
+    DenseInverse,
+    LowRankInverse,
     exact_a_states,
     exact_b_states,
     fisher_and_inverse,
     initial_states,
-    trace_product,
 )
 from skbait._reference import _setup
 from skbait._ties import argbest
@@ -41,27 +42,52 @@ def _dense(problem, n_select, lam):
                   problem.p_lab, n_select, lam)
 
 
+# M⁻¹ is dense when the labeled factor has more than dk/2 columns
+# (n_l·k > dk/2), low-rank otherwise (no labeled set: rank 0).
 CASES = [dict(k=3, n_lab=6), dict(k=3, n_lab=0), dict(k=1, n_lab=6),
-         dict(k=1, n_lab=0), dict(k=5, n_lab=2, d=7)]
+         dict(k=1, n_lab=0), dict(k=5, n_lab=2, d=7), dict(k=1, n_lab=2),
+         dict(k=3, n_lab=30, d=3)]
+
+
+def _whole(inverse, dk):
+    return inverse.block(slice(0, dk), slice(0, dk))
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_fisher_and_inverse_match_dense(rng, case):
     problem = _problem(rng, **case)
     lam, n_select = 0.3, 5
-    fisher, m_inv = fisher_and_inverse(
+    fisher, inverse = fisher_and_inverse(
         problem, lam=lam, n_select=n_select, identity_fisher=False,
         budget_bytes=BUDGET, n_jobs=2)
+    low_rank = problem.n_lab * problem.k <= problem.dk // 2
+    assert isinstance(inverse, LowRankInverse if low_rank else DenseInverse)
     _, f_ref, m_ref, _ = _dense(problem, n_select, lam)
+    m_inv_ref = np.linalg.inv(m_ref)
     np.testing.assert_allclose(fisher, f_ref, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(m_inv, np.linalg.inv(m_ref), rtol=1e-10,
+    np.testing.assert_allclose(_whole(inverse, problem.dk), m_inv_ref,
+                               rtol=1e-10, atol=1e-12)
+    assert inverse.trace_with(fisher) == pytest.approx(
+        np.trace(m_inv_ref @ f_ref), rel=1e-10)
+    assert inverse.trace_with(None) == pytest.approx(np.trace(m_inv_ref),
+                                                     rel=1e-10)
+    # Products, row slices, blocks off the diagonal and F M⁻¹ columns.
+    x = rng.normal(size=(problem.dk, 2))
+    rows, cols = slice(1, problem.dk - 1), slice(2, problem.dk)
+    np.testing.assert_allclose(inverse.apply(x, rows), (m_inv_ref @ x)[rows],
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(inverse.block(rows, cols),
+                               m_inv_ref[rows, cols], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(inverse.fisher_columns(fisher, cols),
+                               (f_ref @ m_inv_ref)[:, cols], rtol=1e-10,
                                atol=1e-12)
-    assert trace_product(np, m_inv, fisher) == pytest.approx(
-        np.trace(np.linalg.solve(m_ref, f_ref)), rel=1e-10)
-    _, m_inv_id = fisher_and_inverse(
+    np.testing.assert_allclose(inverse.fisher_columns(None, cols),
+                               m_inv_ref[:, cols], rtol=1e-10, atol=1e-12)
+    _, inverse_id = fisher_and_inverse(
         problem, lam=lam, n_select=n_select, identity_fisher=True,
         budget_bytes=BUDGET, n_jobs=1)
-    np.testing.assert_allclose(m_inv_id, m_inv, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_whole(inverse_id, problem.dk), m_inv_ref,
+                               rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -69,10 +95,10 @@ def test_initial_and_exact_states_match_dense(rng, case):
     problem = _problem(rng, **case)
     lam, n_select = 0.3, 5
     scale = n_select / (problem.n_lab + n_select)
-    fisher, m_inv = fisher_and_inverse(
+    fisher, inverse = fisher_and_inverse(
         problem, lam=lam, n_select=n_select, identity_fisher=False,
         budget_bytes=BUDGET, n_jobs=1)
-    a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
+    a, b = initial_states(problem, fisher, inverse, lam=lam, scale=scale,
                           budget_bytes=BUDGET, n_jobs=2)
     _, f_ref, m_ref, v = _dense(problem, n_select, lam)
     m_inv_ref = np.linalg.inv(m_ref)
@@ -87,47 +113,58 @@ def test_initial_and_exact_states_match_dense(rng, case):
     h = problem.h_pool[rows].astype(np.float64)
     p = None if problem.rank_one else problem.p_pool[rows]
     np.testing.assert_allclose(
-        exact_a_states(problem, m_inv, h, p, scale=scale,
+        exact_a_states(problem, inverse, h, p, scale=scale,
                        budget_bytes=BUDGET), a[rows], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
-        exact_b_states(problem, fisher, m_inv, h, p, sqrt_s=math.sqrt(scale),
+        exact_b_states(problem, fisher, inverse, h, p,
+                       sqrt_s=math.sqrt(scale),
                        n_jobs=1), b[rows], rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("sigma", [1.0, -1.0])
-@pytest.mark.parametrize("k", [1, 3])
-def test_commit_updates_inverse_and_scores_like_dense(rng, k, sigma):
-    problem = _problem(rng, k=k, n_lab=8)
+@pytest.mark.parametrize("k, n_lab, sigma", [
+    (1, 8, 1.0), (3, 8, 1.0), (3, 1, 1.0), (3, 0, 1.0),
+    # removals start from an M⁻¹ with points in it, which the set-up's
+    # shortcut for "no labeled set" (M⁻¹ = I/λ) does not describe
+    (1, 8, -1.0), (3, 8, -1.0), (3, 1, -1.0)])
+def test_commits_update_inverse_and_scores_like_dense(rng, k, n_lab, sigma):
+    """Three commits in a row (the low-rank correction W grows), against
+    M⁻¹ and the objective of dense float64 matrices."""
+    problem = _problem(rng, k=k, n_lab=n_lab)
     lam, n_select = 0.5, 4
     scale = n_select / (problem.n_lab + n_select)
-    fisher, m_inv = fisher_and_inverse(
+    i_tilde, f_ref, m_ref, _ = _dense(problem, n_select, lam)
+    fisher, base = fisher_and_inverse(
         problem, lam=lam, n_select=n_select, identity_fisher=False,
         budget_bytes=BUDGET, n_jobs=1)
-    a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
-                          budget_bytes=BUDGET, n_jobs=1)
-    i_tilde, f_ref, m_ref, _ = _dense(problem, n_select, lam)
-    s, others = 2, [0, 5, 11]
+    commits, others = [2, 9, 17], [0, 5, 11]
     if sigma < 0:  # removals: the points must be in M first
-        m_ref = m_ref + i_tilde[[s] + others].sum(0)
-        m_inv = np.linalg.inv(m_ref)
-        a, b = initial_states(problem, fisher, m_inv, lam=lam, scale=scale,
-                              budget_bytes=BUDGET, n_jobs=1)
-    inverse = _Inverse(np, m_inv, fisher, math.sqrt(scale), {})
+        m_ref = m_ref + i_tilde[commits + others].sum(0)
+        base = DenseInverse(np, np.linalg.inv(m_ref))
+    a, b = initial_states(problem, fisher, base, lam=lam, scale=scale,
+                          budget_bytes=BUDGET, n_jobs=1)
+    inverse = _Inverse(np, base, fisher, math.sqrt(scale), 3 * k,
+                       problem.dk, None, {})
     cands = _Candidates(np, problem.h_gemm, problem.p_pool, a, b,
                         _kernels.get_kernel(np, problem.rank_one, False),
                         inverse.sqrt_s, BUDGET, {})
-    w = inverse.commit(problem.h_pool[s], problem.p_row(s), sigma,
-                       np.float64)
-    scores = cands.update(w, sigma)
-    m_new = m_ref + sigma * i_tilde[s]
-    np.testing.assert_allclose(inverse.m_inv, np.linalg.inv(m_new),
+    for s in commits:
+        w = inverse.commit(problem.h_pool[s], problem.p_row(s), sigma,
+                           np.float64)
+        scores = cands.update(w, sigma)
+        m_ref = m_ref + sigma * i_tilde[s]
+    m_inv_ref = np.linalg.inv(m_ref)
+    np.testing.assert_allclose(_whole(inverse, problem.dk), m_inv_ref,
                                rtol=1e-9, atol=1e-11)
-    base = np.trace(np.linalg.solve(m_new, f_ref))
+    x = rng.normal(size=(problem.dk, 2))
+    np.testing.assert_allclose(inverse.apply(x), m_inv_ref @ x, rtol=1e-9,
+                               atol=1e-11)
+    base_obj = np.trace(m_inv_ref @ f_ref)
     # Score of x: the objective's decrease on adding x (σ = +1) or its
     # increase on removing x (σ = -1) from the updated M.
     for x in others:
-        moved = np.trace(np.linalg.solve(m_new + sigma * i_tilde[x], f_ref))
-        assert scores[x] == pytest.approx(sigma * (base - moved), rel=1e-8)
+        moved = np.trace(np.linalg.solve(m_ref + sigma * i_tilde[x], f_ref))
+        assert scores[x] == pytest.approx(sigma * (base_obj - moved),
+                                          rel=1e-8)
 
 
 def test_kernels_implement_the_protocol():
