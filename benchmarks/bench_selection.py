@@ -1,7 +1,8 @@
 """Speed and memory of ``skbait.bait_select`` against the authors' dense algorithm.
 
-For every pool size N, embedding width d and batch size B (k = 10 classes,
-random embeddings and softmax probabilities, 100 labeled points) it prints:
+For every pool size N, embedding width d and batch size B (k = 10 classes
+unless ``--classes`` says otherwise, random embeddings and softmax
+probabilities, 100 labeled points) it prints:
 
 - skbait's selection time, time per forward greedy step and the share of a
   step that the candidate GEMM alone takes (timed on its own, as the numba
@@ -14,7 +15,9 @@ random embeddings and softmax probabilities, 100 labeled points) it prints:
 
 Run ``python benchmarks/bench_selection.py`` for the full grid (about
 15 minutes on 2 cores) or ``--quick`` for a small one. ``--plot`` writes a
-PNG of time per step against N.
+PNG of time per step against N. ``--approximation block_diagonal`` (or
+``binary``) times an approximation instead of exact BAIT, e.g. at
+``--classes 100`` (there the dense algorithm does not fit).
 """
 
 import argparse
@@ -32,30 +35,37 @@ K = 10
 N_LABELED = 100
 
 
-def make_problem(n, d, seed=0, dtype="float32"):
+def make_problem(n, d, seed=0, dtype="float32", k=K):
     rng = np.random.default_rng(seed)
     h = rng.normal(size=(n + N_LABELED, d)).astype(dtype)
-    logits = 2.0 * rng.normal(size=(n + N_LABELED, K))
+    logits = 2.0 * rng.normal(size=(n + N_LABELED, k))
     p = np.exp(logits - logits.max(1, keepdims=True))
     p = (p / p.sum(1, keepdims=True)).astype(dtype)
     return h[N_LABELED:], p[N_LABELED:], h[:N_LABELED], p[:N_LABELED]
 
 
-def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto"):
+def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto",
+               approximation=None):
+    kw = {} if approximation is None else dict(approximation=approximation)
     tracemalloc.start()
     start = time.perf_counter()
     idx, info = bait_select(h, n_select, pool_proba=p,
                             labeled_embeddings=h_lab, labeled_proba=p_lab,
-                            dtype=dtype, lam=lam, return_info=True)
+                            dtype=dtype, lam=lam, return_info=True, **kw)
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     t = info.timings
+    if not t:  # block_diagonal keeps no breakdown
+        return dict(seconds=seconds, per_step=float("nan"),
+                    gemm_share=float("nan"), setup=float("nan"),
+                    peak_bytes=peak, forward=info.forward.tolist(),
+                    used_numba=info.used_numba, lam=info.lam)
     steps = max(1, info.n_forward - 1)  # the last addition needs no update
     per_step = (t["gemm"] + t["kernel"] + t["commit"]) / steps
     # The numba kernel computes the candidate GEMM inside its parallel loop
     # (its time counts as "kernel"): time the same product on its own.
-    gemm = (_gemm_seconds(h, dtype) if info.used_numba
+    gemm = (_gemm_seconds(h, dtype, p.shape[1]) if info.used_numba
             else t["gemm"] / steps)
     return dict(seconds=seconds, per_step=per_step,
                 gemm_share=min(1.0, gemm / per_step),
@@ -64,10 +74,10 @@ def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto"):
                 lam=info.get("lam", lam))  # older versions: the float given
 
 
-def _gemm_seconds(h, dtype, repeats=3):
+def _gemm_seconds(h, dtype, k, repeats=3):
     """Seconds of one step's candidate GEMM, (N, d) @ (d, 2k²)."""
     hc = h.astype(dtype, copy=False)
-    w = np.random.default_rng(0).normal(size=(h.shape[1], 2 * K * K))
+    w = np.random.default_rng(0).normal(size=(h.shape[1], 2 * k * k))
     w = w.astype(dtype)
     times = []
     for _ in range(repeats):
@@ -87,13 +97,13 @@ def run_dense(h, p, h_lab, p_lab, n_select, steps, lam):
     return dict(per_step=float(np.median(times)), forward=picks)
 
 
-def dense_fits(n, d, limit_bytes):
+def dense_fits(n, d, k, limit_bytes):
     # V (N·k·dk) plus the per-chunk products: about 3 copies of V in float64.
-    return 3 * 8 * n * K * d * K <= limit_bytes
+    return 3 * 8 * n * k * d * k <= limit_bytes
 
 
-def target_bytes(h, p, d):
-    return 2 * (h.nbytes + p.nbytes) + 2 * 8 * (d * K) ** 2
+def target_bytes(h, p, d, k):
+    return 2 * (h.nbytes + p.nbytes) + 2 * 8 * (d * k) ** 2
 
 
 def main(argv=None):
@@ -115,6 +125,12 @@ def main(argv=None):
     parser.add_argument("--lam", default="auto",
                         help='"auto" (default) or a float λ; the dense '
                              "algorithm gets the same λ")
+    parser.add_argument("--classes", type=int, default=K,
+                        help="number of classes k (default 10)")
+    parser.add_argument("--approximation",
+                        choices=["block_diagonal", "binary"],
+                        help="time this approximation instead of exact "
+                             "BAIT (no dense comparison)")
     parser.add_argument("--quick", action="store_true",
                         help="N in {2000, 10000}, d=128, B=10")
     parser.add_argument("--out", default="results/bench_selection",
@@ -135,22 +151,24 @@ def main(argv=None):
     header = (f"{'N':>6} {'d':>4} {'B':>4} | {'skbait s':>8} {'ms/step':>8} "
               f"{'GEMM%':>6} {'peak MiB':>8} {'target':>7} | "
               f"{'dense ms/step':>13} {'ratio':>7} {'same':>5}")
-    print(f"k={K}, {N_LABELED} labeled, GEMMs in {args.dtype}, "
-          f"lam={args.lam}")
+    k = args.classes
+    print(f"k={k}, {N_LABELED} labeled, GEMMs in {args.dtype}, "
+          f"lam={args.lam}, approximation={args.approximation}")
     print(header)
     print("-" * len(header))
     for n in args.sizes:
         for d in args.dims:
             for b in args.batches:
-                h, p, h_lab, p_lab = make_problem(n, d, seed=n + d)
+                h, p, h_lab, p_lab = make_problem(n, d, seed=n + d, k=k)
                 ours = run_skbait(h, p, h_lab, p_lab, b, args.dtype,
-                                  args.lam)
-                row = dict(n=n, d=d, k=K, batch=b, dtype=args.dtype, **ours,
-                           target_bytes=target_bytes(h, p, d))
+                                  args.lam, args.approximation)
+                row = dict(n=n, d=d, k=k, batch=b, dtype=args.dtype, **ours,
+                           approximation=args.approximation,
+                           target_bytes=target_bytes(h, p, d, k))
                 steps = min(b, args.dense_steps)
                 dense_txt = f"{'skipped':>13} {'':>7} {'':>5}"
-                if b in args.dense_batches and \
-                        dense_fits(n, d, args.dense_max_gib * 2**30):
+                if b in args.dense_batches and args.approximation is None \
+                        and dense_fits(n, d, k, args.dense_max_gib * 2**30):
                     dense = run_dense(h, p, h_lab, p_lab, b, steps,
                                       ours["lam"])
                     same = dense["forward"] == ours["forward"][:steps]
@@ -197,7 +215,7 @@ def plot(rows, out):
     ax.set_yscale("log")
     ax.set_xlabel("pool size N")
     ax.set_ylabel("ms per greedy step")
-    ax.set_title(f"BAIT greedy step, k={K}")
+    ax.set_title(f"BAIT greedy step, k={rows[0]['k']}")
     ax.legend()
     fig.tight_layout()
     path = os.path.join(out, "bench_selection.png")

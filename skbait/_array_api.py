@@ -13,6 +13,7 @@ __all__ = [
     "device",
     "is_numpy_namespace",
     "float_dtype",
+    "subtract_symmetric_product",
 ]
 
 
@@ -32,6 +33,24 @@ def get_namespace(*arrays):
 def float_dtype(xp, name):
     """Return the namespace's dtype for ``"float32"`` or ``"float64"``."""
     return {"float32": xp.float32, "float64": xp.float64}[name]
+
+
+def subtract_symmetric_product(xp, m, a, b):
+    """Return ``m - a bᵀ`` for symmetric float64 ``m`` and ``a bᵀ``.
+
+    On NumPy, ``m`` is updated in place by one BLAS call, without a dk × dk
+    temporary.
+    """
+    if (is_numpy_namespace(xp) and m.dtype == np.float64
+            and m.flags.c_contiguous and m.flags.writeable):
+        from scipy.linalg.blas import dgemm
+
+        # m is symmetric, so its transpose (Fortran-ordered, no copy) is the
+        # same matrix; BLAS updates that view in place (to m - b aᵀ, which
+        # is m - a bᵀ as the product is symmetric).
+        dgemm(-1.0, a, xp.matrix_transpose(b), 1.0, m.T, overwrite_c=True)
+        return m
+    return m - xp.matmul(a, xp.matrix_transpose(b))
 
 
 def mirror_upper(xp, m, width):

@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from ._block_diagonal import block_diagonal_select
 from ._chunks import rows_per_chunk
-from ._greedy import GreedyProblem, greedy_select
+from ._greedy import _DENSE_BELOW, GreedyProblem, greedy_select
 from ._kernels import numba_available
 from ._memory import check_fits
 from ._threads import check_n_jobs, effective_n_jobs, single_threaded_blas
@@ -433,7 +433,8 @@ def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
     two on NumPy (M is inverted in place) and five on other namespaces
     (array-API, torch, CuPy: M, F, inv(M) and the two terms of its
     symmetrisation). Regression sums one d × d Fisher per thread. The
-    steps add the commits' low-rank correction W (dk × k per commit). When
+    steps add the commits' low-rank correction W (dk × k per commit, at
+    most dk columns before it is folded into a dense M⁻¹). When
     the backward pass finds the carried states of the ``n_forward`` chosen
     points drifted (float32 GEMMs at small λ) it recomputes them from
     dk × (32·k) float64 products, 32 points at a time: three of them and
@@ -455,18 +456,30 @@ def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
     strips = 3 * 8 * dk * min(dk, 128)
     # A_x, B_x (packed), the scores, their update and the masked copy.
     states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 3 * 8 * n_pool + n_pool
-    commits = 8 * dk * k * (n_forward + max(0, n_forward - n_select))
+    # W: k columns per commit, folded into a dense M⁻¹ before it holds
+    # more than dk; below dk = _DENSE_BELOW, or once W would outgrow a
+    # low-rank M₀⁻¹, M⁻¹ is dense and updated in place at each commit
+    # (off NumPy, ``m - a bᵀ`` forms two new matrices).
+    cols = k * (n_forward + max(0, n_forward - n_select))
+    commits = 8 * dk * min(cols, dk + k)
     sums = (n_jobs if k == 1 else 0) * square
+    r = n_lab * k if low_rank else 0
+    dense_steps = (not low_rank or (cols > 0 and dk < _DENSE_BELOW)
+                   or cols > dk - r)
+    setup_held = square + 2 * 8 * dk * r  # F; Q and F·Q when low-rank
+    if not low_rank:
+        setup_held += square
+    held = square + 2 * 8 * dk * r
+    if dense_steps:
+        held += square if on_numpy else 3 * square
     if low_rank:
-        held = square + 2 * 8 * dk * n_lab * k  # F, Q, F·Q
         # F and the factor L, Q, Lᵀ L.
-        inverse = square + 2 * 8 * dk * n_lab * k + 8 * (n_lab * k) ** 2
+        inverse = square + 2 * 8 * dk * r + 8 * r ** 2
         fisher = square + sums
     else:
-        held = 2 * square
         inverse = (2 if on_numpy else 5) * square
         fisher = 2 * square + sums
-    first_states = held + strips + states
+    first_states = setup_held + strips + states
     steps = held + commits + states
     # The pool's states are freed; the exact states' three temporaries.
     backward = held + commits + 3 * 8 * dk * min(n_forward, 32) * k

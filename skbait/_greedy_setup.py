@@ -11,7 +11,7 @@ import math
 
 from array_api_compat import device
 
-from ._array_api import mirror_upper, spd_inverse
+from ._array_api import mirror_upper, spd_inverse, subtract_symmetric_product
 from ._chunks import chunks, row_chunks
 from ._fisher import (
     add_block_forms,
@@ -104,6 +104,15 @@ class DenseInverse:
         """``tr(M⁻¹ F)``, the objective (§1)."""
         return trace_product(self.xp, self.m, fisher)
 
+    @property
+    def width(self):
+        """Columns of dk numbers that a product with M⁻¹ reads."""
+        return self.m.shape[0]
+
+    def dense(self):
+        """M⁻¹ as a dk × dk array the caller may overwrite."""
+        return self.m
+
 
 class LowRankInverse:
     """``M⁻¹ = (I - Q Qᵀ) / λ`` for ``M = λ I + L Lᵀ`` (Woodbury), with
@@ -130,6 +139,15 @@ class LowRankInverse:
         q = xp.matrix_transpose(xp.linalg.solve(
             chol, xp.matrix_transpose(factor)))
         return cls(xp, q, lam)
+
+    @property
+    def width(self):
+        return 2 * self.q.shape[1]
+
+    def dense(self):
+        xp, q = self.xp, self.q
+        m = xp.eye(q.shape[0], dtype=xp.float64, device=device(q)) / self.lam
+        return subtract_symmetric_product(xp, m, q / self.lam, q)
 
     def apply(self, x, rows=slice(None)):
         xp, q = self.xp, self.q

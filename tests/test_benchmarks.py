@@ -151,6 +151,16 @@ def test_selection_benchmark_tiny(tmp_path, capsys):
     assert "dense ms/step" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("approximation", ["block_diagonal", "binary"])
+def test_selection_benchmark_times_an_approximation(tmp_path, approximation):
+    rows = bench_selection.main(["--sizes", "300", "--dims", "8",
+                                 "--batches", "3", "--classes", "4",
+                                 "--approximation", approximation,
+                                 "--out", str(tmp_path)])
+    assert rows[0]["approximation"] == approximation and rows[0]["k"] == 4
+    assert rows[0]["seconds"] > 0 and "ratio" not in rows[0]
+
+
 def test_logdet_baseline_matches_brute_force():
     rng = np.random.default_rng(0)
     n, d, k, n_lab, batch = 40, 3, 3, 5, 4

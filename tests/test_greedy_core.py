@@ -9,6 +9,7 @@ import pytest
 from skbait import _kernels
 from skbait._chunks import chunks, row_chunks, rows_per_chunk
 from skbait._fisher import unpack_symmetric
+from skbait import _greedy
 from skbait._greedy import GreedyProblem, _Candidates, _Inverse
 from skbait._greedy_setup import (
     DenseInverse,
@@ -126,9 +127,14 @@ def test_initial_and_exact_states_match_dense(rng, case):
     # removals start from an M⁻¹ with points in it, which the set-up's
     # shortcut for "no labeled set" (M⁻¹ = I/λ) does not describe
     (1, 8, -1.0), (3, 8, -1.0), (3, 1, -1.0)])
-def test_commits_update_inverse_and_scores_like_dense(rng, k, n_lab, sigma):
-    """Three commits in a row (the low-rank correction W grows), against
-    M⁻¹ and the objective of dense float64 matrices."""
+@pytest.mark.parametrize("room", [3, 1])
+def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
+                                                      n_lab, sigma, room):
+    """Three commits in a row, against M⁻¹ and the objective of dense
+    float64 matrices. As for large dk (the rule for small dk turned off),
+    a dense M⁻¹ takes them in place and a low-rank one grows W, or, with
+    room for one commit's columns, becomes dense at the second commit."""
+    monkeypatch.setattr(_greedy, "_DENSE_BELOW", 0)
     problem = _problem(rng, k=k, n_lab=n_lab)
     lam, n_select = 0.5, 4
     scale = n_select / (problem.n_lab + n_select)
@@ -142,7 +148,7 @@ def test_commits_update_inverse_and_scores_like_dense(rng, k, n_lab, sigma):
         base = DenseInverse(np, np.linalg.inv(m_ref))
     a, b = initial_states(problem, fisher, base, lam=lam, scale=scale,
                           budget_bytes=BUDGET, n_jobs=1)
-    inverse = _Inverse(np, base, fisher, math.sqrt(scale), 3 * k,
+    inverse = _Inverse(np, base, fisher, math.sqrt(scale), room * k,
                        problem.dk, None, {})
     cands = _Candidates(np, problem.h_gemm, problem.p_pool, a, b,
                         _kernels.get_kernel(np, problem.rank_one, False),
@@ -152,6 +158,10 @@ def test_commits_update_inverse_and_scores_like_dense(rng, k, n_lab, sigma):
                            np.float64)
         scores = cands.update(w, sigma)
         m_ref = m_ref + sigma * i_tilde[s]
+    if isinstance(base, LowRankInverse):
+        assert isinstance(inverse.base, DenseInverse) == (room == 1)
+        if room == 3:
+            assert inverse.used == 3 * k  # all three in W
     m_inv_ref = np.linalg.inv(m_ref)
     np.testing.assert_allclose(_whole(inverse, problem.dk), m_inv_ref,
                                rtol=1e-9, atol=1e-11)
