@@ -252,11 +252,17 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
         add_block_forms(xp, state, pb.h_gemm, part, b, cols, pb.k,
                         budget_bytes=budget_bytes)
 
+    # A low-rank M⁻¹ gives A's forms from N·d·r products instead of the
+    # N·d²·k²/2 of the block forms.
+    low_rank_a = not plain and isinstance(inverse, LowRankInverse)
+    if low_rank_a:
+        _low_rank_a_forms(problem, inverse, a_state, budget_bytes, n_jobs)
+
     # Block columns b write disjoint state columns: one thread task each,
     # largest first.
     def block_column(b):
         for cols in chunks(pb.d, _COLUMN_GROUP):
-            if not plain:
+            if not plain and not low_rank_a:
                 part = inverse.block(slice(0, (b + 1) * pb.d),
                                      _columns(pb.d, b, cols))
                 add_forms(a_state, xp.astype(part, pb.gemm_dtype), b, cols)
@@ -269,6 +275,34 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
     _transform_states(problem, (a_state, b_state), scale, budget_bytes,
                       n_jobs)
     return a_state, b_state
+
+
+def _low_rank_a_forms(problem, inverse, a_state, budget_bytes, n_jobs):
+    """Raw forms of A from ``M⁻¹ = (I - Q Qᵀ)/λ``:
+    ``Q_x[a, b] = (δ_ab ‖h_x‖² - t_a · t_b) / λ`` with ``t_a = Q_aᵀ h_x``
+    (Q_a: the rows of Q in class block a)."""
+    xp, pb = problem.xp, problem
+    d, k = pb.d, pb.k
+    q = inverse.q
+    r = q.shape[1]
+    # (d, k·r): column a·r + j holds Q_a[:, j].
+    q_cols = xp.astype(xp.reshape(xp.permute_dims(
+        xp.reshape(q, (k, d, r)), (1, 0, 2)), (d, k * r)), pb.gemm_dtype)
+    eye = xp.eye(k, dtype=xp.float64, device=device(q))
+
+    def chunk(rows):
+        hc = pb.h_gemm[rows, :]
+        t = xp.reshape(xp.astype(xp.matmul(hc, q_cols), xp.float64),
+                       (hc.shape[0], k, r))
+        gram = xp.matmul(t, xp.matrix_transpose(t))
+        hd = xp.astype(hc, xp.float64)
+        norms = xp.sum(hd * hd, axis=1)
+        forms = (norms[:, None, None] * eye[None, :, :] - gram) / inverse.lam
+        a_state[rows, :] = pack_symmetric(xp, forms, k)
+
+    row_bytes = 3 * 8 * k * r + 8 * k * k + 8 * d
+    run_tasks([(lambda rows=rows: chunk(rows)) for rows in
+               row_chunks(pb.n_pool, row_bytes, budget_bytes)], n_jobs)
 
 
 def _columns(d, b, cols):
