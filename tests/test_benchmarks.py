@@ -207,3 +207,29 @@ def test_penalty_matrix_can_play_another_strategy_as_bait(tmp_path):
     assert default[bait, random_] == 0
     assert fixed[bait, random_] == pytest.approx(1.0)
     assert (tmp_path / "penalty-lam1.json").exists()
+
+
+def test_digit_pairs_have_100_classes_and_disjoint_images():
+    X_pool, y_pool, X_test, y_test = experiments.mnist5k_pairs(0)
+    assert X_pool.shape[1] == X_test.shape[1] == 2 * 784
+    assert set(np.unique(y_pool)) == set(range(100))
+    # No image is in both splits: compare the left halves' rows.
+    pool_rows = {row.tobytes() for row in X_pool[:, :784]}
+    assert not any(row.tobytes() in pool_rows for row in X_test[:, :784])
+
+
+def test_run_missing_computes_seed_major_on_workers(tmp_path):
+    exp = experiments.Experiment(
+        name="tiny", data=experiments.digits,
+        model=lambda X, y, seed: LogisticRegression(max_iter=100),
+        metric=experiments.accuracy, metric_name="accuracy",
+        strategies={k: v for k, v in
+                    experiments.approximation_strategies().items()},
+        n_init=20, batch=5, rounds=1, seeds=[0, 1])
+    lines = []
+    experiments.run_missing([exp], str(tmp_path), 2,
+                            log=lambda msg, **kw: lines.append(msg))
+    assert len(lines) == 8 and experiments.is_complete(exp, str(tmp_path))
+    experiments.run_missing([exp], str(tmp_path), 2,
+                            log=lambda msg, **kw: lines.append(msg))
+    assert len(lines) == 8  # everything cached: nothing rerun
