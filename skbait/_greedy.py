@@ -38,7 +38,7 @@ __all__ = ["GreedyProblem", "GreedyResult", "greedy_select"]
 _DENSE_BELOW = 2048
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GreedyProblem:
     """Validated inputs of one selection (arrays of one namespace).
 
