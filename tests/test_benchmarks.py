@@ -218,18 +218,32 @@ def test_digit_pairs_have_100_classes_and_disjoint_images():
     assert not any(row.tobytes() in pool_rows for row in X_test[:, :784])
 
 
-def test_run_missing_computes_seed_major_on_workers(tmp_path):
-    exp = experiments.Experiment(
-        name="tiny", data=experiments.digits,
-        model=lambda X, y, seed: LogisticRegression(max_iter=100),
-        metric=experiments.accuracy, metric_name="accuracy",
-        strategies={k: v for k, v in
-                    experiments.approximation_strategies().items()},
-        n_init=20, batch=5, rounds=1, seeds=[0, 1])
-    lines = []
-    experiments.run_missing([exp], str(tmp_path), 2,
-                            log=lambda msg, **kw: lines.append(msg))
-    assert len(lines) == 8 and experiments.is_complete(exp, str(tmp_path))
-    experiments.run_missing([exp], str(tmp_path), 2,
-                            log=lambda msg, **kw: lines.append(msg))
-    assert len(lines) == 8  # everything cached: nothing rerun
+_RUN_MISSING = """
+import sys
+sys.path.insert(0, {bench!r})
+from sklearn.linear_model import LogisticRegression
+import experiments
+exp = experiments.Experiment(
+    name="tiny", data=experiments.digits,
+    model=lambda X, y, seed: LogisticRegression(max_iter=100),
+    metric=experiments.accuracy, metric_name="accuracy",
+    strategies=experiments.approximation_strategies(),
+    n_init=20, batch=5, rounds=1, seeds=[0, 1])
+experiments.run_missing([exp], {out!r}, 2)
+assert experiments.is_complete(exp, {out!r})
+experiments.run_missing([exp], {out!r}, 2)  # all cached: prints nothing
+"""
+
+
+def test_run_missing_computes_each_run_once_on_workers(tmp_path):
+    # A fresh process, as run.py and lam_study.py are: forking this one,
+    # whose numba thread pool earlier tests started, can hang the workers.
+    import subprocess
+
+    code = _RUN_MISSING.format(bench=BENCH, out=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         capture_output=True, text=True, timeout=600).stdout
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    # Four strategies × two seeds computed once; the second call had
+    # nothing to do.
+    assert len(lines) == 8
