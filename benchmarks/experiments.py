@@ -373,7 +373,9 @@ def run_missing(exps, out_dir, jobs, log=print):
 
     Seed-major order: every experiment and strategy gets its first seed
     before any gets a second, so an interrupted run leaves complete seeds
-    (the paired comparisons need all strategies of a seed).
+    (the paired comparisons need all strategies of a seed). The workers
+    are forked: call this before the process runs a selection itself
+    (forked after numba's thread pool has started, workers can hang).
     """
     import multiprocessing
 
