@@ -133,15 +133,9 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
 
 def point_factor(xp, h, p):
     """``V = G ⊗ h`` (dk × k, float64) for one point; ``h`` (d,), ``p`` (k,)."""
-    h = xp.astype(h, xp.float64)
-    if p is None:
-        return xp.reshape(h, (h.shape[0], 1))
-    p = xp.astype(p, xp.float64)
-    k = p.shape[0]
-    eye = xp.eye(k, dtype=xp.float64, device=_device(h))
-    g = (eye - p[:, None]) * xp.sqrt(p)[None, :]  # (I - p 1ᵀ) diag(√p)
-    # Class-major rows: row c*d + j of V is G[c, :] * h[j].
-    return xp.reshape(g[:, None, :] * h[None, :, None], (k * h.shape[0], k))
+    return stacked_factors(xp, xp.reshape(h, (1, h.shape[0])),
+                           None if p is None
+                           else xp.reshape(p, (1, p.shape[0])))
 
 
 def stacked_factors(xp, h, p):

@@ -104,11 +104,6 @@ class DenseInverse:
         """``tr(M⁻¹ F)``, the objective (§1)."""
         return trace_product(self.xp, self.m, fisher)
 
-    @property
-    def width(self):
-        """Columns of dk numbers that a product with M⁻¹ reads."""
-        return self.m.shape[0]
-
     def dense(self):
         """M⁻¹ as a dk × dk array the caller may overwrite."""
         return self.m
@@ -142,6 +137,7 @@ class LowRankInverse:
 
     @property
     def width(self):
+        """Columns of dk numbers that a product with M⁻¹ reads."""
         return 2 * self.q.shape[1]
 
     def dense(self):
