@@ -143,10 +143,12 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         addition and backward removal), ``gains`` (NumPy float64, the
         forward decrease of the objective when each returned point was
         added), ``forward`` (NumPy int64, every forward addition in order,
-        before pruning), ``n_forward``, ``used_numba`` and ``timings``
-        (wall-clock seconds of set-up, candidate GEMMs, per-candidate kernel
-        and dk × dk updates; on asynchronous devices only their sum is
-        meaningful).
+        before pruning), ``n_forward``, ``n_refreshes`` (how many times
+        M⁻¹ and the per-candidate states were formed afresh to bound
+        rounding, docs/design.md §8), ``used_numba`` and ``timings``
+        (wall-clock seconds of set-up, candidate GEMMs, per-candidate
+        kernel, dk × dk updates and refreshes; on asynchronous devices only
+        their sum is meaningful).
 
     Raises
     ------
@@ -245,6 +247,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         gains=np.asarray(result.gains, dtype=np.float64),
         forward=np.asarray(result.forward, dtype=np.int64),
         n_forward=len(result.forward),
+        n_refreshes=result.refreshes,
         used_numba=numba_ok and approximation != "block_diagonal",
         timings=result.timings,
     )

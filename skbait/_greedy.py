@@ -26,6 +26,7 @@ from ._greedy_setup import (
     exact_b_states,
     fisher_and_inverse,
     initial_states,
+    inverse_with,
     times_fisher,
 )
 from ._kernels import get_kernel
@@ -110,6 +111,7 @@ class GreedyResult:
     objective: list
     gains: list
     timings: dict = field(default_factory=dict)
+    refreshes: int = 0
 
 
 @contextlib.contextmanager
@@ -131,7 +133,8 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     set-up's block columns and chunks of rows (the caller limits BLAS to
     one thread; see ``_threads.py``). Returns a ``GreedyResult``.
     """
-    timings = dict.fromkeys(("setup", "gemm", "kernel", "commit"), 0.0)
+    timings = dict.fromkeys(("setup", "gemm", "kernel", "commit", "refresh"),
+                            0.0)
     scale = n_select / (problem.n_lab + n_select)  # s of docs/design.md §2
     n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
     with _timed(timings, "setup"):
@@ -150,6 +153,10 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     inverse = _Inverse(problem.xp, base, fisher, math.sqrt(scale), capacity,
                        problem.dk, device(problem.h_pool), timings)
     del base
+    refresh = _Refresh(problem, fisher, lam=lam, n_select=n_select,
+                       scale=scale, rtol=rtol, budget_bytes=budget_bytes,
+                       n_jobs=n_jobs)
+    refresh.watch(b_state)
     pool = _Candidates(problem.xp, problem.h_gemm, problem.p_pool, a_state,
                        b_state, get_kernel(problem.xp, problem.rank_one,
                                            use_numba),
@@ -157,20 +164,22 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     del a_state, b_state
     with pool.kernel.step_context(n_jobs):
         chosen, gains = _forward(problem, inverse, pool, n_forward, rtol,
-                                 objective)
+                                 objective, refresh)
     if len(chosen) <= n_select:
         kept = list(chosen)
     else:
         chosen_set = _chosen_candidates(problem, pool, chosen)
         del pool  # the backward pass needs only the chosen points' states
         kept = _backward(problem, inverse, chosen_set, chosen, n_select,
-                         rtol, objective, scale, budget_bytes, n_jobs)
+                         rtol, objective, scale, budget_bytes, n_jobs,
+                         refresh)
     gain_of = dict(zip(chosen, gains))
     return GreedyResult(kept=kept, forward=chosen, objective=objective,
-                        gains=[gain_of[i] for i in kept], timings=timings)
+                        gains=[gain_of[i] for i in kept], timings=timings,
+                        refreshes=refresh.count)
 
 
-def _forward(problem, inverse, pool, n_forward, rtol, objective):
+def _forward(problem, inverse, pool, n_forward, rtol, objective, refresh):
     """Greedy additions (§2); returns the chosen indices and their gains.
 
     The last addition is not committed here: only the chosen points'
@@ -188,10 +197,18 @@ def _forward(problem, inverse, pool, n_forward, rtol, objective):
         gains.append(gain)
         objective.append(objective[-1] - gain)
         available[best] = False
-        if step + 1 < n_forward:
-            w = inverse.commit(problem.h_pool[best, :], problem.p_row(best),
-                               1.0, problem.gemm_dtype)
-            scores = pool.update(w, 1.0)
+        if step + 1 == n_forward:
+            break
+        w = inverse.commit(problem.h_pool[best, :], problem.p_row(best),
+                           1.0, problem.gemm_dtype)
+        scores = pool.update(w, 1.0)
+        # The next best gain decides whether rounding could have moved the
+        # order (§8, "Refresh"); if so the scores are computed afresh.
+        if refresh.due(float(xp.max(xp.where(available, scores, -xp.inf)))):
+            with _timed(inverse.timings, "refresh"):
+                inverse.rebase(refresh.inverse(chosen))
+                pool.a, pool.b = refresh.states(inverse.base)
+            scores = pool.update(None, 1.0)
     return chosen, gains
 
 
@@ -208,30 +225,50 @@ def _chosen_candidates(problem, pool, chosen):
 
 
 def _backward(problem, inverse, sel, chosen, n_select, rtol, objective,
-              scale, budget_bytes, n_jobs):
+              scale, budget_bytes, n_jobs, refresh):
     """Prune ``chosen`` down to ``n_select`` by greedy removals (§2);
     return the kept points in the order they were added."""
     xp = problem.xp
     members = sorted(chosen)
+    alive = xp.ones((len(members),), dtype=xp.bool,
+                    device=device(sel.h))
+    removed = set()
     last = chosen[-1]
     w = inverse.commit(problem.h_pool[last, :], problem.p_row(last), 1.0,
                        xp.float64)
     sel.update(w, 1.0)
     # A removal divides by I - A_x, which is nearly singular when λ is
     # small: A_x of the chosen points is recomputed from M⁻¹ in float64
-    # rather than carried over from the forward updates. B_x (dearer to
-    # recompute) is too when the carried A_x drifted by more than 1e-3 of
-    # the smallest eigenvalue of I - A_x: both come from the same updates
-    # and lose to the same cancellation (float32 GEMMs at small λ).
+    # rather than carried over from the forward updates. When the carried
+    # A_x drifted by more than 1e-3 of the smallest eigenvalue of I - A_x
+    # (float64 GEMMs: a tenth of the tie tolerance), B_x is recomputed too,
+    # and with float64 GEMMs M⁻¹ as well: all lose to the same rounding,
+    # which the removal amplifies by (I - A_x)⁻¹.
     exact = exact_a_states(problem, inverse, sel.h, sel.p,
                            scale=scale, budget_bytes=budget_bytes)
-    if _drift(xp, sel.a, exact, problem.k) > 1e-3:
-        sel.b = exact_b_states(problem, inverse.fisher, inverse, sel.h,
-                               sel.p, sqrt_s=sel.sqrt_s, n_jobs=n_jobs)
-    sel.a = exact
+    drift = _drift(xp, sel.a, exact, problem.k)
+    if refresh.enabled and drift > 0.1 * rtol:
+        with _timed(inverse.timings, "refresh"):
+            inverse.rebase(refresh.inverse(members))
+            refresh.selected(inverse, sel)
+    else:
+        if drift > 1e-3:
+            sel.b = exact_b_states(problem, inverse.fisher, inverse, sel.h,
+                                   sel.p, sqrt_s=sel.sqrt_s, n_jobs=n_jobs)
+        sel.a = exact
     costs = sel.update(None, -1.0)
-    alive = xp.ones((len(members),), dtype=xp.bool, device=device(costs))
-    removed = set()
+
+    def refreshed(costs):
+        # As in the forward pass, with the best (smallest) cost.
+        if not refresh.due(float(xp.min(xp.where(alive, costs, xp.inf)))):
+            return costs
+        with _timed(inverse.timings, "refresh"):
+            inverse.rebase(refresh.inverse(
+                [i for i in members if i not in removed]))
+            refresh.selected(inverse, sel)
+        return sel.update(None, -1.0)
+
+    costs = refreshed(costs)
     for _ in range(len(chosen) - n_select):
         masked = xp.where(alive, costs, xp.inf)
         pos = argbest(xp, masked, rtol, maximize=False)
@@ -240,8 +277,73 @@ def _backward(problem, inverse, sel, chosen, n_select, rtol, objective,
         removed.add(members[pos])
         p_row = None if sel.p is None else sel.p[pos, :]
         w = inverse.commit(sel.h[pos, :], p_row, -1.0, xp.float64)
-        costs = sel.update(w, -1.0)
+        costs = refreshed(sel.update(w, -1.0))
     return [i for i in chosen if i not in removed]
+
+
+class _Refresh:
+    """When and how M⁻¹ and the states are formed afresh (§8, "Refresh").
+
+    Every update of a state subtracts numbers of the size of the state
+    before it; when the states have been far larger than the best gain,
+    rounding in those subtractions can move scores by more than the tie
+    tolerance. The rounding since the last fresh start is estimated as
+    ``u · b_max · t`` (u: the GEMM dtype's unit roundoff, b_max: the
+    largest state entry then, t: commits since; a bound up to a small
+    constant), and a refresh is due when that exceeds a tenth of ``rtol``
+    times the best score after a commit. Only with float64 GEMMs."""
+
+    def __init__(self, problem, fisher, *, lam, n_select, scale, rtol,
+                 budget_bytes, n_jobs):
+        self.problem, self.fisher = problem, fisher
+        self.lam, self.n_select, self.scale = lam, n_select, scale
+        self.rtol = rtol
+        self.unit = float(problem.xp.finfo(problem.gemm_dtype).eps) / 2
+        # In float32 the fresh states themselves carry rounding of ~1e-7
+        # relative to b_max: a refresh could not restore more, and the
+        # tie tolerance (1e-5) already allows for it.
+        self.enabled = problem.gemm_dtype == problem.xp.float64
+        self.budget, self.n_jobs = budget_bytes, n_jobs
+        self.b_max, self.since, self.count = 0.0, 0, 0
+
+    def watch(self, b_state):
+        """Start counting from fresh states ``b_state``."""
+        xp = self.problem.xp
+        self.since = 0
+        if self.enabled and b_state.shape[0]:
+            self.b_max = float(xp.max(xp.abs(b_state)))
+
+    def due(self, best_gain):
+        """Whether the scores after this commit must be computed afresh
+        (``best_gain``: the best of them)."""
+        if not self.enabled:
+            return False
+        self.since += 1
+        bound = self.unit * self.b_max * self.since
+        return bound > 0.1 * self.rtol * abs(best_gain)
+
+    def inverse(self, members):
+        return inverse_with(self.problem, self.fisher, members, lam=self.lam,
+                            n_select=self.n_select, n_jobs=self.n_jobs)
+
+    def states(self, inverse):
+        """Fresh states of the whole pool for M⁻¹ = ``inverse``."""
+        self.count += 1
+        a, b = initial_states(self.problem, self.fisher, inverse,
+                              lam=self.lam, scale=self.scale,
+                              budget_bytes=self.budget, n_jobs=self.n_jobs)
+        self.watch(b)
+        return a, b
+
+    def selected(self, inverse, sel):
+        """Fresh states of the selected points ``sel`` (the backward
+        pass's ``_Candidates``) for M⁻¹ = ``inverse``, in place."""
+        self.count += 1
+        sel.a = exact_a_states(self.problem, inverse, sel.h, sel.p,
+                               scale=self.scale, budget_bytes=self.budget)
+        sel.b = exact_b_states(self.problem, self.fisher, inverse, sel.h,
+                               sel.p, sqrt_s=sel.sqrt_s, n_jobs=self.n_jobs)
+        self.watch(sel.b)
 
 
 def _drift(xp, carried, exact, k):
@@ -347,7 +449,12 @@ class _Inverse:
         # after a threaded call slow the numba kernel down.
         dense = subtract_symmetric_product(
             xp, self.base.dense(), w * self.signs[None, :m], w)
-        self.base = DenseInverse(xp, dense)
+        self.base = DenseInverse(xp, dense, self.base.shift)
+        self.used = 0
+
+    def rebase(self, base):
+        """Replace M⁻¹ by ``base`` (formed afresh) and empty W."""
+        self.base = base
         self.used = 0
 
     def commit(self, h_s, p_s, sigma, dtype):

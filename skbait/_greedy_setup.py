@@ -8,6 +8,7 @@ M⁻¹); everything else is a strip of columns or a chunk of pool rows.
 """
 
 import math
+from dataclasses import dataclass
 
 from array_api_compat import device
 
@@ -25,7 +26,8 @@ from ._fisher import (
 )
 from ._threads import blas_threads, row_ranges, run_tasks
 
-__all__ = ["fisher_and_inverse", "DenseInverse", "LowRankInverse",
+__all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
+           "LowRankInverse",
            "initial_states", "exact_a_states", "exact_b_states",
            "trace_product", "times_fisher"]
 
@@ -70,23 +72,125 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
                     n_jobs)
         mirror_upper(xp, fisher, pb.d)
         fisher /= pb.n_pool + pb.n_lab
+    shift = NullShift.of(problem, fisher, lam)
     if low_rank:
-        return fisher, LowRankInverse.from_labeled(problem, lam, n_select)
+        return fisher, LowRankInverse.from_labeled(problem, lam, n_select,
+                                                   shift)
     # M, formed in the labeled buffer.
     lab /= pb.n_lab + n_select
     eye = lam * xp.eye(pb.d, dtype=xp.float64, device=dev)
     for start in range(0, dk, pb.d):
         lab[start:start + pb.d, start:start + pb.d] += eye
-    # One large LAPACK call: its threads synchronise rarely.
+    return fisher, DenseInverse.from_matrix(xp, lab, shift, n_jobs)
+
+
+def inverse_with(problem, fisher, members, *, lam, n_select, n_jobs):
+    """M⁻¹ after adding the pool points ``members`` (§2), formed afresh in
+    float64 from ``M = λ I + L Lᵀ`` with L the labeled points' factors
+    over √(n_l + B) and the members' over √(n_l + B) / √B (§8, "Refresh")."""
+    xp, pb = problem.xp, problem
+    shift = NullShift.of(problem, fisher, lam)
+    dev = device(pb.h_pool)
+    parts = []
+    if pb.n_lab:
+        parts.append(stacked_factors(xp, pb.h_lab, pb.p_lab)
+                     / math.sqrt(pb.n_lab + n_select))
+    if members:
+        idx = xp.asarray(members, device=dev)
+        p = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
+        scale = n_select / (pb.n_lab + n_select)
+        parts.append(math.sqrt(scale) * stacked_factors(
+            xp, xp.take(pb.h_pool, idx, axis=0), p))
+    factor = (xp.concat(parts, axis=1) if parts
+              else xp.zeros((pb.dk, 0), dtype=xp.float64, device=dev))
+    if factor.shape[1] <= pb.dk // 2:
+        return LowRankInverse.from_factor(xp, factor, lam, shift)
     with blas_threads(n_jobs):
-        return fisher, DenseInverse(xp, spd_inverse(xp, lab))
+        m = xp.matmul(factor, xp.matrix_transpose(factor))
+    m = m + lam * xp.eye(pb.dk, dtype=xp.float64, device=dev)
+    return DenseInverse.from_matrix(xp, m, shift, n_jobs)
+
+
+@dataclass(frozen=True)
+class NullShift:
+    """``α P`` added to M for classification (§8, "The softmax null space").
+
+    Every ``V_x`` and F vanish on the subspace ``1_k ⊗ R^d`` (adding a
+    constant to all logits changes nothing), where M is just λ I: M⁻¹ is
+    1/λ there, and at small λ the rounding of that part swamps the small
+    states of covered candidates. Adding ``α P``, with P the orthogonal
+    projector on the subspace (``P x``: the mean over the k class blocks,
+    repeated), changes no gain, no state and ``tr(M⁻¹ F)``, and makes the
+    subspace's eigenvalue λ + α. α is the Fisher's mean eigenvalue (1 when
+    F = I); α = 0 (no shift) for regression.
+    """
+
+    alpha: float
+    lam: float
+    d: int
+    k: int
+
+    @classmethod
+    def of(cls, problem, fisher, lam):
+        xp = problem.xp
+        if problem.rank_one:
+            return cls(0.0, lam, problem.d, 1)
+        mu = 1.0 if fisher is None else (
+            float(xp.linalg.trace(fisher)) / problem.dk)
+        return cls(mu, lam, problem.d, problem.k)
+
+    @property
+    def beta(self):
+        """The shift's share of 1/λ: M⁻¹ = 1/(λ + α) = (1 - β)/λ on P."""
+        return self.alpha / (self.lam + self.alpha)
+
+    def trace_offset(self, fisher):
+        """``tr(M⁻¹ F)`` of the unshifted M minus that of the shifted one:
+        0 unless F = I, where it is ``d (1/λ - 1/(λ + α))``."""
+        if fisher is not None or not self.alpha:
+            return 0.0
+        return self.d * (1.0 / self.lam - 1.0 / (self.lam + self.alpha))
+
+    def add_to(self, xp, m, coef):
+        """``m += coef · P`` in place, for a dk × dk ``m``: coef/k on the
+        diagonal of every d × d block."""
+        if not self.alpha:
+            return
+        d = self.d
+        eye = (coef / self.k) * xp.eye(d, dtype=xp.float64,
+                                       device=device(m))
+        for a in range(self.k):
+            for b in range(self.k):
+                m[a * d:(a + 1) * d, b * d:(b + 1) * d] += eye
+
+    def project(self, xp, x):
+        """``P x`` for x with dk rows."""
+        dk = x.shape[0]
+        blocks = xp.reshape(x, (self.k, dk // self.k) + tuple(x.shape[1:]))
+        mean = xp.mean(blocks, axis=0, keepdims=True)
+        return xp.reshape(xp.broadcast_to(mean, blocks.shape), x.shape)
+
+    def block(self, xp, rows, cols, dev):
+        """``P[rows, cols]`` for slices with explicit bounds."""
+        i = xp.arange(rows.start, rows.stop, device=dev) % self.d
+        j = xp.arange(cols.start, cols.stop, device=dev) % self.d
+        return xp.astype(i[:, None] == j[None, :], xp.float64) / self.k
 
 
 class DenseInverse:
-    """M⁻¹ held whole: a float64 dk × dk array ``m``."""
+    """M⁻¹ held whole: a float64 dk × dk array ``m`` (the inverse of the
+    shifted M, ``shift``: a ``NullShift``)."""
 
-    def __init__(self, xp, m):
-        self.xp, self.m = xp, m
+    def __init__(self, xp, m, shift):
+        self.xp, self.m, self.shift = xp, m, shift
+
+    @classmethod
+    def from_matrix(cls, xp, m, shift, n_jobs):
+        """The inverse of ``m + α P``, overwriting ``m`` where it can."""
+        shift.add_to(xp, m, shift.alpha)
+        # One large LAPACK call: its threads synchronise rarely.
+        with blas_threads(n_jobs):
+            return cls(xp, spd_inverse(xp, m), shift)
 
     def apply(self, x, rows=slice(None)):
         """``(M⁻¹ x)[rows]``."""
@@ -101,8 +205,9 @@ class DenseInverse:
         return times_fisher(self.xp, fisher, self.m[:, cols])
 
     def trace_with(self, fisher):
-        """``tr(M⁻¹ F)``, the objective (§1)."""
-        return trace_product(self.xp, self.m, fisher)
+        """``tr(M⁻¹ F)`` of the unshifted M, the objective (§1)."""
+        return (trace_product(self.xp, self.m, fisher)
+                + self.shift.trace_offset(fisher))
 
     def dense(self):
         """M⁻¹ as a dk × dk array the caller may overwrite."""
@@ -110,22 +215,29 @@ class DenseInverse:
 
 
 class LowRankInverse:
-    """``M⁻¹ = (I - Q Qᵀ) / λ`` for ``M = λ I + L Lᵀ`` (Woodbury), with
-    ``Q = L R⁻ᵀ`` and ``R Rᵀ = λ I + Lᵀ L``: dk × r numbers instead of
-    dk × dk, and a product with M⁻¹ costs O(dk·r) per column."""
+    """``M⁻¹ = (I - Q Qᵀ - β P) / λ`` for ``M = λ I + L Lᵀ + α P``
+    (Woodbury; P and β of the ``NullShift``), with ``Q = L R⁻ᵀ`` and
+    ``R Rᵀ = λ I + Lᵀ L``: dk × r numbers instead of dk × dk, and a
+    product with M⁻¹ costs O(dk·r) per column. (L has no component on P's
+    subspace, so the shift only adds the β term.)"""
 
-    def __init__(self, xp, q, lam):
-        self.xp, self.q, self.lam = xp, q, lam
+    def __init__(self, xp, q, lam, shift):
+        self.xp, self.q, self.lam, self.shift = xp, q, lam, shift
         self._fq = None
 
     @classmethod
-    def from_labeled(cls, problem, lam, n_select):
+    def from_labeled(cls, problem, lam, n_select, shift):
         xp, pb = problem.xp, problem
         if not pb.n_lab:
             return cls(xp, xp.zeros((pb.dk, 0), dtype=xp.float64,
-                                    device=device(pb.h_pool)), lam)
+                                    device=device(pb.h_pool)), lam, shift)
         factor = stacked_factors(xp, pb.h_lab, pb.p_lab)
-        factor = factor / math.sqrt(pb.n_lab + n_select)
+        return cls.from_factor(xp, factor / math.sqrt(pb.n_lab + n_select),
+                               lam, shift)
+
+    @classmethod
+    def from_factor(cls, xp, factor, lam, shift):
+        """M⁻¹ for ``M = λ I + L Lᵀ + α P`` with ``L = factor`` (dk × r)."""
         r = factor.shape[1]
         inner = xp.matmul(xp.matrix_transpose(factor), factor)
         inner = inner + lam * xp.eye(r, dtype=xp.float64,
@@ -133,38 +245,53 @@ class LowRankInverse:
         chol = xp.linalg.cholesky(inner)  # R, lower
         q = xp.matrix_transpose(xp.linalg.solve(
             chol, xp.matrix_transpose(factor)))
-        return cls(xp, q, lam)
+        return cls(xp, q, lam, shift)
 
     @property
     def width(self):
         """Columns of dk numbers that a product with M⁻¹ reads."""
         return 2 * self.q.shape[1]
 
+    @property
+    def is_scaled_identity(self):
+        """Whether M⁻¹ = I/λ off P's subspace (no labeled term)."""
+        return self.q.shape[1] == 0
+
     def dense(self):
         xp, q = self.xp, self.q
         m = xp.eye(q.shape[0], dtype=xp.float64, device=device(q)) / self.lam
-        return subtract_symmetric_product(xp, m, q / self.lam, q)
+        m = subtract_symmetric_product(xp, m, q / self.lam, q)
+        self.shift.add_to(xp, m, -self.shift.beta / self.lam)
+        return m
 
     def apply(self, x, rows=slice(None)):
         xp, q = self.xp, self.q
-        return (x[rows, ...] - xp.matmul(
-            q[rows, :], xp.matmul(xp.matrix_transpose(q), x))) / self.lam
+        out = x[rows, ...] - xp.matmul(
+            q[rows, :], xp.matmul(xp.matrix_transpose(q), x))
+        if self.shift.alpha:
+            out = out - self.shift.beta * self.shift.project(xp, x)[rows, ...]
+        return out / self.lam
 
     def block(self, rows, cols):
         xp, q = self.xp, self.q
+        dk = q.shape[0]
+        rows = slice(*rows.indices(dk)[:2])
+        cols = slice(*cols.indices(dk)[:2])
         out = -xp.matmul(q[rows, :], xp.matrix_transpose(q[cols, :]))
         # The identity's entries: global indices in both ranges.
-        lo = max(rows.start or 0, cols.start or 0)
-        hi = min(q.shape[0] if rows.stop is None else rows.stop,
-                 q.shape[0] if cols.stop is None else cols.stop)
+        lo, hi = max(rows.start, cols.start), min(rows.stop, cols.stop)
         if hi > lo:
-            r0, c0 = lo - (rows.start or 0), lo - (cols.start or 0)
+            r0, c0 = lo - rows.start, lo - cols.start
             out[r0:r0 + hi - lo, c0:c0 + hi - lo] += xp.eye(
                 hi - lo, dtype=xp.float64, device=device(q))
+        if self.shift.alpha:
+            out = out - self.shift.beta * self.shift.block(
+                xp, rows, cols, device(q))
         return out / self.lam
 
     def trace_with(self, fisher):
-        # tr((I - Q Qᵀ) F) / λ = (tr F - Σ Q ∘ F Q) / λ
+        """``tr(M⁻¹ F)`` of the unshifted M: ``(tr F - Σ Q ∘ F Q) / λ``
+        (P F = 0)."""
         xp, q = self.xp, self.q
         if fisher is None:
             return (q.shape[0] - float(xp.sum(q * q))) / self.lam
@@ -174,6 +301,8 @@ class LowRankInverse:
                 - float(xp.sum(q * self._fq))) / self.lam
 
     def fisher_columns(self, fisher, cols):
+        """``(F M⁻¹)[:, cols]``; with the pool Fisher the shift drops out
+        (F P = 0)."""
         xp = self.xp
         if fisher is None:
             return self.block(slice(None), cols)
@@ -236,7 +365,7 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
     b_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64, device=dev)
     # Without a labeled set M⁻¹ = I/λ: the forms of M⁻¹ (and of C when
     # F = I) are multiples of ‖h‖² on the diagonal.
-    plain = pb.n_lab == 0
+    plain = _scaled_identity(inverse)
     if plain:
         norms = _squared_norms(xp, pb.h_pool, budget_bytes)
         _set_diagonal(a_state, norms / lam, pb.k)
@@ -301,6 +430,11 @@ def _low_rank_a_forms(problem, inverse, a_state, budget_bytes, n_jobs):
                row_chunks(pb.n_pool, row_bytes, budget_bytes)], n_jobs)
 
 
+def _scaled_identity(inverse):
+    """Whether M⁻¹ = I/λ: no labeled set and no committed point."""
+    return isinstance(inverse, LowRankInverse) and inverse.is_scaled_identity
+
+
 def _columns(d, b, cols):
     """Global column slice of ``cols`` (within a block) of block b."""
     return slice(b * d + cols.start, b * d + cols.stop)
@@ -310,7 +444,7 @@ def _c_part(problem, fisher, inverse, lam, b, cols):
     """``C[:(b+1)·d, b·d + cols]`` of C = M⁻¹ F M⁻¹, in the GEMM dtype."""
     xp, pb = problem.xp, problem
     upto, glob = (b + 1) * pb.d, _columns(pb.d, b, cols)
-    if pb.n_lab == 0:  # M⁻¹ = I/λ, and F is not the identity
+    if _scaled_identity(inverse):  # M⁻¹ = I/λ, and F is not the identity
         part = fisher[:upto, glob] / lam ** 2
     else:
         part = inverse.apply(inverse.fisher_columns(fisher, glob),

@@ -13,6 +13,7 @@ from skbait import _greedy
 from skbait._greedy import GreedyProblem, _Candidates, _Inverse
 from skbait._greedy_setup import (
     DenseInverse,
+    NullShift,
     LowRankInverse,
     exact_a_states,
     exact_b_states,
@@ -50,6 +51,15 @@ CASES = [dict(k=3, n_lab=6), dict(k=3, n_lab=0), dict(k=1, n_lab=6),
          dict(k=3, n_lab=30, d=3)]
 
 
+def _null_projector(problem):
+    """P of §8: the projector on ``1_k ⊗ R^d`` (zero for regression)."""
+    if problem.k == 1:
+        return np.zeros((problem.d, problem.d))
+    ones = np.ones((problem.k, 1)) / math.sqrt(problem.k)
+    n = np.kron(ones, np.eye(problem.d))
+    return n @ n.T
+
+
 def _whole(inverse, dk):
     return inverse.block(slice(0, dk), slice(0, dk))
 
@@ -64,14 +74,23 @@ def test_fisher_and_inverse_match_dense(rng, case):
     low_rank = problem.n_lab * problem.k <= problem.dk // 2
     assert isinstance(inverse, LowRankInverse if low_rank else DenseInverse)
     _, f_ref, m_ref, _ = _dense(problem, n_select, lam)
-    m_inv_ref = np.linalg.inv(m_ref)
     np.testing.assert_allclose(fisher, f_ref, rtol=1e-12, atol=1e-13)
+    # The objective is that of the unshifted M ...
+    assert inverse.trace_with(fisher) == pytest.approx(
+        np.trace(np.linalg.inv(m_ref) @ f_ref), rel=1e-10)
+    assert inverse.trace_with(None) == pytest.approx(
+        np.trace(np.linalg.inv(m_ref)), rel=1e-10)
+    # ... M⁻¹ that of M + α P (§8), which differs only on P's subspace.
+    proj = _null_projector(problem)
+    alpha = float(np.trace(f_ref)) / problem.dk if problem.k > 1 else 0.0
+    assert inverse.shift.alpha == pytest.approx(alpha, rel=1e-12)
+    m_inv_ref = np.linalg.inv(m_ref + alpha * proj)
     np.testing.assert_allclose(_whole(inverse, problem.dk), m_inv_ref,
                                rtol=1e-10, atol=1e-12)
-    assert inverse.trace_with(fisher) == pytest.approx(
-        np.trace(m_inv_ref @ f_ref), rel=1e-10)
-    assert inverse.trace_with(None) == pytest.approx(np.trace(m_inv_ref),
-                                                     rel=1e-10)
+    rest = np.eye(problem.dk) - proj
+    np.testing.assert_allclose(rest @ m_inv_ref @ rest,
+                               rest @ np.linalg.inv(m_ref) @ rest,
+                               rtol=1e-10, atol=1e-12)
     # Products, row slices, blocks off the diagonal and F M⁻¹ columns.
     x = rng.normal(size=(problem.dk, 2))
     rows, cols = slice(1, problem.dk - 1), slice(2, problem.dk)
@@ -87,8 +106,11 @@ def test_fisher_and_inverse_match_dense(rng, case):
     _, inverse_id = fisher_and_inverse(
         problem, lam=lam, n_select=n_select, identity_fisher=True,
         budget_bytes=BUDGET, n_jobs=1)
-    np.testing.assert_allclose(_whole(inverse_id, problem.dk), m_inv_ref,
-                               rtol=1e-10, atol=1e-12)
+    # With F = I the Fisher's mean eigenvalue, α, is 1.
+    np.testing.assert_allclose(
+        _whole(inverse_id, problem.dk),
+        np.linalg.inv(m_ref + (problem.k > 1) * proj), rtol=1e-10,
+        atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -145,7 +167,9 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
     commits, others = [2, 9, 17], [0, 5, 11]
     if sigma < 0:  # removals: the points must be in M first
         m_ref = m_ref + i_tilde[commits + others].sum(0)
-        base = DenseInverse(np, np.linalg.inv(m_ref))
+        # Unshifted (α = 0): any exact M⁻¹ serves.
+        base = DenseInverse(np, np.linalg.inv(m_ref),
+                            NullShift(0.0, lam, problem.d, problem.k))
     a, b = initial_states(problem, fisher, base, lam=lam, scale=scale,
                           budget_bytes=BUDGET, n_jobs=1)
     inverse = _Inverse(np, base, fisher, math.sqrt(scale), room * k,
@@ -162,7 +186,8 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
         assert isinstance(inverse.base, DenseInverse) == (room == 1)
         if room == 3:
             assert inverse.used == 3 * k  # all three in W
-    m_inv_ref = np.linalg.inv(m_ref)
+    m_inv_ref = np.linalg.inv(m_ref + inverse.base.shift.alpha
+                              * _null_projector(problem))
     np.testing.assert_allclose(_whole(inverse, problem.dk), m_inv_ref,
                                rtol=1e-9, atol=1e-11)
     x = rng.normal(size=(problem.dk, 2))
