@@ -50,6 +50,9 @@ def curves(exp, out, resume=True):
         cells = "".join(f"{summary[n][1][r]:10.4f} ±{summary[n][2][r]:5.3f}"
                         for n in names)
         print(f"{n_lab:6d} {cells}")
+    # Mean over the rounds after the first (the first is the same for all).
+    print("mean over rounds 1-: " + ", ".join(
+        f"{n} {np.mean(summary[n][1][1:]):.4f}" for n in names))
     secs = {n: np.mean([s for r in runs if r["strategy"] == n
                         for s in r["query_seconds"]]) for n in names}
     print("query seconds (mean): " + ", ".join(
@@ -123,6 +126,40 @@ def penalty_matrix(results, out, bait="BAIT", tag=""):
         json.dump({"names": names, "matrix": total.tolist(),
                    "column_means": means.tolist()}, fh, indent=1)
     return total
+
+
+def head_to_head(results, a="BAIT", b="BAIT (lam=1)"):
+    """Where ``a`` and ``b`` differ significantly (two-sided paired t-test
+    over seeds, the penalty matrix's criterion) at any budget after the
+    first, experiment by experiment; prints the cells and the counts."""
+    from scipy import stats
+
+    wins = {a: [], b: []}
+    n_cells = 0
+    for exp, runs in results:
+        by = {n: [r for r in runs if r["strategy"] == n] for n in (a, b)}
+        if not by[a] or not by[b]:
+            continue
+        n = min(len(r["scores"]) for r in by[a] + by[b])
+        sa = np.array([r["scores"][:n] for r in by[a]])
+        sb = np.array([r["scores"][:n] for r in by[b]])
+        crit = stats.t.ppf(0.975, sa.shape[0] - 1)
+        labels = by[a][0]["labels"]
+        for r in range(1, n):
+            n_cells += 1
+            t = penalty.paired_t(sa[:, r] - sb[:, r])
+            if abs(t) > crit:
+                winner = a if t > 0 else b
+                wins[winner].append(
+                    f"{exp.name} @ {labels[r]}: "
+                    f"{sa[:, r].mean():.4f} vs {sb[:, r].mean():.4f}")
+    print(f"\n{a} against {b}: significant differences (paired t, "
+          f"p < 0.05) at {n_cells} budgets of {len(results)} experiments")
+    for name in (a, b):
+        print(f"  {name} better at {len(wins[name])}:")
+        for cell in wins[name]:
+            print(f"    {cell}")
+    return wins
 
 
 def _plot_matrix(matrix, means, names, path):
@@ -280,6 +317,7 @@ def main(argv=None):
             if all("BAIT (lam=1)" in e.strategies for e, _ in with_random):
                 penalty_matrix(with_random, args.out, bait="BAIT (lam=1)",
                                tag="-lam1")
+                head_to_head(with_random)
         if "timing" in parts:
             timing(args.out)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
