@@ -156,7 +156,7 @@ def greedy_select(problem, n_select, *, lam, oversample, identity_fisher,
     refresh = _Refresh(problem, fisher, lam=lam, n_select=n_select,
                        scale=scale, rtol=rtol, budget_bytes=budget_bytes,
                        n_jobs=n_jobs)
-    refresh.watch(b_state)
+    refresh.watch(a_state, b_state)
     pool = _Candidates(problem.xp, problem.h_gemm, problem.p_pool, a_state,
                        b_state, get_kernel(problem.xp, problem.rank_one,
                                            use_numba),
@@ -287,11 +287,12 @@ class _Refresh:
     Every update of a state subtracts numbers of the size of the state
     before it; when the states have been far larger than the best gain,
     rounding in those subtractions can move scores by more than the tie
-    tolerance. The rounding since the last fresh start is estimated as
-    ``u · b_max · t`` (u: the GEMM dtype's unit roundoff, b_max: the
-    largest state entry then, t: commits since; a bound up to a small
-    constant), and a refresh is due when that exceeds a tenth of ``rtol``
-    times the best score after a commit. Only with float64 GEMMs."""
+    tolerance. After t commits since the last fresh start the states are
+    off by about ``u · t`` times their largest entries then (u: the GEMM
+    dtype's unit roundoff), and a score ``tr((I + A)⁻¹ B)`` by about
+    ``u · t · (b_max + a_max · g)`` (g: the best score, which bounds the
+    score); a refresh is due when that exceeds a tenth of ``rtol`` times g
+    after a commit. Only with float64 GEMMs."""
 
     def __init__(self, problem, fisher, *, lam, n_select, scale, rtol,
                  budget_bytes, n_jobs):
@@ -304,13 +305,15 @@ class _Refresh:
         # tie tolerance (1e-5) already allows for it.
         self.enabled = problem.gemm_dtype == problem.xp.float64
         self.budget, self.n_jobs = budget_bytes, n_jobs
-        self.b_max, self.since, self.count = 0.0, 0, 0
+        self.a_max = self.b_max = 0.0
+        self.since = self.count = 0
 
-    def watch(self, b_state):
-        """Start counting from fresh states ``b_state``."""
+    def watch(self, a_state, b_state):
+        """Start counting from fresh states."""
         xp = self.problem.xp
         self.since = 0
         if self.enabled and b_state.shape[0]:
+            self.a_max = float(xp.max(xp.abs(a_state)))
             self.b_max = float(xp.max(xp.abs(b_state)))
 
     def due(self, best_gain):
@@ -319,8 +322,9 @@ class _Refresh:
         if not self.enabled:
             return False
         self.since += 1
-        bound = self.unit * self.b_max * self.since
-        return bound > 0.1 * self.rtol * abs(best_gain)
+        best = abs(best_gain)
+        bound = self.unit * self.since * (self.b_max + self.a_max * best)
+        return bound > 0.1 * self.rtol * best
 
     def inverse(self, members):
         return inverse_with(self.problem, self.fisher, members, lam=self.lam,
@@ -332,7 +336,7 @@ class _Refresh:
         a, b = initial_states(self.problem, self.fisher, inverse,
                               lam=self.lam, scale=self.scale,
                               budget_bytes=self.budget, n_jobs=self.n_jobs)
-        self.watch(b)
+        self.watch(a, b)
         return a, b
 
     def selected(self, inverse, sel):
@@ -343,7 +347,7 @@ class _Refresh:
                                scale=self.scale, budget_bytes=self.budget)
         sel.b = exact_b_states(self.problem, self.fisher, inverse, sel.h,
                                sel.p, sqrt_s=sel.sqrt_s, n_jobs=self.n_jobs)
-        self.watch(sel.b)
+        self.watch(sel.a, sel.b)
 
 
 def _drift(xp, carried, exact, k):
