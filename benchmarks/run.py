@@ -314,7 +314,8 @@ def main(argv=None):
             penalty_matrix(with_random, args.out)
             # The same matrix with the paper's fixed λ as BAIT, side by
             # side with the default's (docs/results.md §10).
-            if all("BAIT (lam=1)" in e.strategies for e, _ in with_random):
+            if with_random and all("BAIT (lam=1)" in e.strategies
+                                   for e, _ in with_random):
                 penalty_matrix(with_random, args.out, bait="BAIT (lam=1)",
                                tag="-lam1")
                 head_to_head(with_random)
