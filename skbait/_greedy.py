@@ -205,9 +205,7 @@ def _forward(problem, inverse, pool, n_forward, rtol, objective, refresh):
         # The next best gain decides whether rounding could have moved the
         # order (§8, "Refresh"); if so the scores are computed afresh.
         if refresh.due(float(xp.max(xp.where(available, scores, -xp.inf)))):
-            with _timed(inverse.timings, "refresh"):
-                inverse.rebase(refresh.inverse(chosen))
-                pool.a, pool.b = refresh.states(inverse.base)
+            refresh.pool(inverse, pool, chosen)
             scores = pool.update(None, 1.0)
     return chosen, gains
 
@@ -248,9 +246,7 @@ def _backward(problem, inverse, sel, chosen, n_select, rtol, objective,
                            scale=scale, budget_bytes=budget_bytes)
     drift = _drift(xp, sel.a, exact, problem.k)
     if refresh.enabled and drift > 0.1 * rtol:
-        with _timed(inverse.timings, "refresh"):
-            inverse.rebase(refresh.inverse(members))
-            refresh.selected(inverse, sel)
+        refresh.selected(inverse, sel, members)
     else:
         if drift > 1e-3:
             sel.b = exact_b_states(problem, inverse.fisher, inverse, sel.h,
@@ -262,10 +258,8 @@ def _backward(problem, inverse, sel, chosen, n_select, rtol, objective,
         # As in the forward pass, with the best (smallest) cost.
         if not refresh.due(float(xp.min(xp.where(alive, costs, xp.inf)))):
             return costs
-        with _timed(inverse.timings, "refresh"):
-            inverse.rebase(refresh.inverse(
-                [i for i in members if i not in removed]))
-            refresh.selected(inverse, sel)
+        refresh.selected(inverse, sel,
+                         [i for i in members if i not in removed])
         return sel.update(None, -1.0)
 
     costs = refreshed(costs)
@@ -326,27 +320,34 @@ class _Refresh:
         bound = self.unit * self.since * (self.b_max + self.a_max * best)
         return bound > 0.1 * self.rtol * best
 
-    def inverse(self, members):
-        return inverse_with(self.problem, self.fisher, members, lam=self.lam,
-                            n_select=self.n_select, n_jobs=self.n_jobs)
-
-    def states(self, inverse):
-        """Fresh states of the whole pool for M⁻¹ = ``inverse``."""
+    def _rebase(self, inverse, members):
+        """M⁻¹ formed afresh for the labeled set plus ``members``."""
         self.count += 1
-        a, b = initial_states(self.problem, self.fisher, inverse,
-                              lam=self.lam, scale=self.scale,
-                              budget_bytes=self.budget, n_jobs=self.n_jobs)
-        self.watch(a, b)
-        return a, b
+        inverse.rebase(inverse_with(
+            self.problem, self.fisher, members, lam=self.lam,
+            n_select=self.n_select, n_jobs=self.n_jobs))
 
-    def selected(self, inverse, sel):
-        """Fresh states of the selected points ``sel`` (the backward
-        pass's ``_Candidates``) for M⁻¹ = ``inverse``, in place."""
-        self.count += 1
-        sel.a = exact_a_states(self.problem, inverse, sel.h, sel.p,
-                               scale=self.scale, budget_bytes=self.budget)
-        sel.b = exact_b_states(self.problem, self.fisher, inverse, sel.h,
-                               sel.p, sqrt_s=sel.sqrt_s, n_jobs=self.n_jobs)
+    def pool(self, inverse, pool, members):
+        """Fresh M⁻¹ and fresh states of the whole ``pool``."""
+        with _timed(inverse.timings, "refresh"):
+            self._rebase(inverse, members)
+            pool.a, pool.b = initial_states(
+                self.problem, self.fisher, inverse.base, lam=self.lam,
+                scale=self.scale, budget_bytes=self.budget,
+                n_jobs=self.n_jobs)
+        self.watch(pool.a, pool.b)
+
+    def selected(self, inverse, sel, members):
+        """Fresh M⁻¹ and fresh states of the selected points ``sel`` (the
+        backward pass's ``_Candidates``)."""
+        with _timed(inverse.timings, "refresh"):
+            self._rebase(inverse, members)
+            sel.a = exact_a_states(self.problem, inverse, sel.h, sel.p,
+                                   scale=self.scale,
+                                   budget_bytes=self.budget)
+            sel.b = exact_b_states(self.problem, self.fisher, inverse,
+                                   sel.h, sel.p, sqrt_s=sel.sqrt_s,
+                                   n_jobs=self.n_jobs)
         self.watch(sel.a, sel.b)
 
 

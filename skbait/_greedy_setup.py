@@ -91,10 +91,7 @@ def inverse_with(problem, fisher, members, *, lam, n_select, n_jobs):
     xp, pb = problem.xp, problem
     shift = NullShift.of(problem, fisher, lam)
     dev = device(pb.h_pool)
-    parts = []
-    if pb.n_lab:
-        parts.append(stacked_factors(xp, pb.h_lab, pb.p_lab)
-                     / math.sqrt(pb.n_lab + n_select))
+    parts = [_labeled_factor(problem, n_select)] if pb.n_lab else []
     if members:
         idx = xp.asarray(members, device=dev)
         p = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
@@ -109,6 +106,13 @@ def inverse_with(problem, fisher, members, *, lam, n_select, n_jobs):
         m = xp.matmul(factor, xp.matrix_transpose(factor))
     m = m + lam * xp.eye(pb.dk, dtype=xp.float64, device=dev)
     return DenseInverse.from_matrix(xp, m, shift, n_jobs)
+
+
+def _labeled_factor(problem, n_select):
+    """``[V_x]_labeled / √(n_l + B)``: M's labeled term is its square."""
+    xp, pb = problem.xp, problem
+    return (stacked_factors(xp, pb.h_lab, pb.p_lab)
+            / math.sqrt(pb.n_lab + n_select))
 
 
 @dataclass(frozen=True)
@@ -231,9 +235,8 @@ class LowRankInverse:
         if not pb.n_lab:
             return cls(xp, xp.zeros((pb.dk, 0), dtype=xp.float64,
                                     device=device(pb.h_pool)), lam, shift)
-        factor = stacked_factors(xp, pb.h_lab, pb.p_lab)
-        return cls.from_factor(xp, factor / math.sqrt(pb.n_lab + n_select),
-                               lam, shift)
+        return cls.from_factor(xp, _labeled_factor(problem, n_select), lam,
+                               shift)
 
     @classmethod
     def from_factor(cls, xp, factor, lam, shift):
