@@ -5,4 +5,4 @@ import importlib.util
 
 collect_ignore = []
 if importlib.util.find_spec("numba") is None:
-    collect_ignore.append("skbait/_numba_kernels.py")
+    collect_ignore.append("skbait/_engine/numba_kernels.py")

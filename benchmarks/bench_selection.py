@@ -29,7 +29,7 @@ import tracemalloc
 import numpy as np
 
 from skbait import bait_select
-from skbait._reference import materialized_select
+from skbait._engine.reference import materialized_select
 
 K = 10
 N_LABELED = 100

@@ -186,7 +186,7 @@ def timing(out, sizes=(1000, 2000, 4000, 8000, 16000), d=128, k=10,
            batch=10):
     """Selection seconds as the pool grows (paper Fig. 9)."""
     from skbait import bait_select
-    from skbait._baselines import badge_select, coreset_select, random_select
+    from skbait._engine.baselines import badge_select, coreset_select, random_select
 
     rng = np.random.default_rng(0)
     rows = []

@@ -1,13 +1,13 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
-from ._bait import bait_select
-from ._extractors import (
+from ._engine.bait import bait_select
+from ._query.extractors import (
     extract_features,
     register,
     supported_estimators,
     unregister,
 )
-from ._query import (
+from ._query.samplers import (
     BADGESampler,
     BAITSampler,
     ConfidenceSampler,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._reference import dense_select
+from skbait._engine.reference import dense_select
 
 from .conftest import random_problem
 
@@ -137,7 +137,7 @@ def test_bad_approximation_arguments():
 
 
 def test_exact_memory_error_names_the_approximations(monkeypatch):
-    import skbait._bait as bait
+    import skbait._engine.bait as bait
 
     monkeypatch.setattr(bait, "_memory_needed",
                         lambda *a, **k: 2 ** 60 if a[2] > 1 else 0)

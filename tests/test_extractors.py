@@ -1,9 +1,7 @@
 """Feature extraction from scikit-learn, skorch and user estimators."""
 
-import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,8 +30,6 @@ from skbait import (
 )
 
 from .conftest import require
-
-PACKAGE = Path(__file__).resolve().parent.parent / "skbait"
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +245,7 @@ def test_register_as_decorator_and_predicates_first():
 
 
 def test_override_and_restore_a_built_in(digits):
-    from skbait._registry import find_extractor
+    from skbait._query.registry import find_extractor
 
     X, y = digits
     model = LogisticRegression(max_iter=200).fit(X, y)
@@ -326,7 +322,7 @@ def test_svm_kernels_and_other_linear_classifiers(digits):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.linear_model import Perceptron
 
-    from skbait._extractors import _extract
+    from skbait._query.extractors import _extract
 
     X, y = digits
     with pytest.raises(NotFittedError, match="SVC is not fitted yet"):
@@ -352,7 +348,7 @@ def test_coef_alone_is_not_a_linear_model(digits):
 
 
 def test_lazy_registration_by_top_level_module():
-    from skbait._registry import register_lazy
+    from skbait._query.registry import register_lazy
 
     Lazy = type("Lazy", (_Base,), {"__module__": "skbait_fakepkg.models"})
     calls = []
@@ -378,7 +374,7 @@ def test_lazy_registration_by_top_level_module():
         unregister("fake family")
 
 
-@pytest.mark.parametrize("first", ["skbait", "skbait._skorch"])
+@pytest.mark.parametrize("first", ["skbait", "skbait._integrations.skorch"])
 def test_skorch_family_loads_lazily(first):
     """In a fresh process, whichever of skbait and _skorch comes first."""
     require("skorch")
@@ -389,7 +385,7 @@ import {first}
 import skbait
 name = "skorch NeuralNetClassifier / NeuralNetRegressor"
 assert name in skbait.supported_estimators()
-lazy = "skbait._skorch" not in sys.modules
+lazy = "skbait._integrations.skorch" not in sys.modules
 assert lazy == ({first!r} == "skbait"), sys.modules.keys()
 import numpy as np, torch
 from skorch import NeuralNetRegressor
@@ -400,7 +396,7 @@ X = np.ones((5, 3), dtype=np.float32)
 net.fit(X, np.ones((5, 1), dtype=np.float32))
 emb, proba = skbait.extract_features(net, X)
 assert emb.shape == (5, 4) and proba is None
-assert "skbait._skorch" in sys.modules
+assert "skbait._integrations.skorch" in sys.modules
 assert skbait.supported_estimators().count(name) == 1
 print("ok")
 """
@@ -410,48 +406,16 @@ print("ok")
     assert out.stdout.strip().endswith("ok")
 
 
-def _skbait_imports():
-    """{module: skbait modules it imports anywhere in its code}."""
-    graph = {}
-    for path in sorted(PACKAGE.glob("*.py")):
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                deps.update([node.module] if node.module else
-                            [a.name for a in node.names])
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and \
-                    (node.module or "").startswith("skbait."):
-                deps.add(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                deps.update(a.name.split(".")[1] for a in node.names
-                            if a.name.startswith("skbait."))
-        graph[path.stem] = deps
-    return graph
+def test_registry_is_a_leaf_and_skorch_loads_only_through_it():
+    from .test_import import _internal_imports
 
-
-def test_no_import_cycle_between_skbait_modules():
-    graph = _skbait_imports()
-    # The registry is a leaf; the skorch family sees only the registry.
-    assert graph["_registry"] == set()
-    assert graph["_skorch"] == {"_registry"}
-    assert "_skorch" not in set().union(*(graph[m] for m in graph
-                                          if m != "_extractors"))
-    # Depth-first search for a cycle, imports inside functions included.
-    state = {}
-
-    def visit(module, path):
-        if state.get(module) == "done":
-            return
-        if state.get(module) == "open":
-            cycle = path[path.index(module):] + [module]
-            pytest.fail("import cycle: " + " -> ".join(cycle))
-        state[module] = "open"
-        for dep in sorted(graph.get(module, ())):
-            visit(dep, path + [module])
-        state[module] = "done"
-
-    for module in graph:
-        visit(module, [])
+    graph = _internal_imports()
+    # The registry is a leaf; the skorch family sees only the registry, and
+    # only the extractors (lazily) import the skorch family.
+    assert graph["_query.registry"] == set()
+    assert graph["_integrations.skorch"] == {"_query.registry"}
+    assert {m for m, deps in graph.items()
+            if "_integrations.skorch" in deps} == {"_query.extractors"}
 
 
 # ---- skorch ---------------------------------------------------------------
@@ -516,7 +480,7 @@ def test_skorch_unfitted_and_hook_removed_on_error(digits):
 
 # ---- inputs, premises and layer -------------------------------------------
 def test_list_of_lists_and_input_names(digits):
-    from skbait._extractors import _extract
+    from skbait._query.extractors import _extract
 
     X, y = digits
     model = LogisticRegression(max_iter=500).fit(X, y)
@@ -557,7 +521,7 @@ def test_premise_of_softmax_probabilities(digits):
     from sklearn.linear_model import RidgeClassifier
     from sklearn.svm import LinearSVC
 
-    from skbait._extractors import _extract
+    from skbait._query.extractors import _extract
 
     X, y = digits
     import warnings

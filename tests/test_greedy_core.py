@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from skbait import _kernels
-from skbait._chunks import chunks, row_chunks, rows_per_chunk
-from skbait._fisher import unpack_symmetric
-from skbait import _greedy
-from skbait._greedy import GreedyProblem, _Candidates, _Inverse
-from skbait._greedy_setup import (
+from skbait._engine import kernels as _kernels
+from skbait._engine.chunks import chunks, row_chunks, rows_per_chunk
+from skbait._engine.fisher import unpack_symmetric
+from skbait._engine import greedy as _greedy
+from skbait._engine.greedy import GreedyProblem, _Candidates, _Inverse
+from skbait._engine.greedy_setup import (
     DenseInverse,
     NullShift,
     LowRankInverse,
@@ -20,8 +20,8 @@ from skbait._greedy_setup import (
     fisher_and_inverse,
     initial_states,
 )
-from skbait._reference import _setup
-from skbait._ties import argbest
+from skbait._engine.reference import _setup
+from skbait._engine.ties import argbest
 
 BUDGET = 1 << 16  # small: several chunks of rows
 

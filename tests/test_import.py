@@ -26,28 +26,43 @@ def test_public_names():
 
 def _internal_imports():
     """module -> the skbait modules it imports (at any depth, lazy imports
-    included), from the source."""
+    included), from the source. Modules are dotted names below skbait
+    (``_engine.greedy``); a package stands for its ``__init__``."""
     import ast
     import pathlib
 
     root = pathlib.Path(skbait.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts) or "skbait"
+        modules[name] = (path, is_package)
+
+    def resolve(name, is_package, level, module):
+        package = name.split(".") if is_package else name.split(".")[:-1]
+        if name == "skbait":
+            package = []
+        base = package[:len(package) - (level - 1)]
+        return ".".join(base + ([module] if module else [])) or "skbait"
+
     graph = {}
-    for path in root.glob("*.py"):
-        name = path.stem
+    for name, (path, is_package) in modules.items():
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                if node.module:
-                    deps.add(node.module.split(".")[0])
-                else:
-                    deps.update(alias.name for alias in node.names)
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            target = resolve(name, is_package, node.level, node.module)
+            for alias in node.names:
+                sub = f"{target}.{alias.name}".removeprefix("skbait.")
+                deps.add(sub if sub in modules else target)
         graph[name] = deps - {name}
     return graph
 
 
 def test_no_import_cycle():
     graph = _internal_imports()
-    assert "_greedy" in graph and "_greedy_setup" in graph["_greedy"]
+    assert "_engine.greedy_setup" in graph["_engine.greedy"]
     state = {}
 
     def visit(node, path):
@@ -62,3 +77,20 @@ def test_no_import_cycle():
 
     for module in sorted(graph):
         visit(module, [])
+
+
+def test_rooms_import_downwards_only():
+    """The engine imports nothing of the query layer or the integrations;
+    the query layer nothing of the integrations (it loads them lazily by
+    name, through the registry)."""
+    graph = _internal_imports()
+    rank = {"_engine": 0, "_query": 1, "_integrations": 2}
+    for module, deps in graph.items():
+        room = module.split(".")[0]
+        for dep in deps:
+            dep_room = dep.split(".")[0]
+            if room in rank and dep_room in rank and room != "_query":
+                assert rank[dep_room] <= rank[room], (module, dep)
+        if room == "_engine":
+            assert all(d.split(".")[0] in ("_engine", "_validation")
+                       for d in deps), (module, deps)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._bait import AUTO_LAM_FACTOR
-from skbait._reference import dense_select
+from skbait._engine.bait import AUTO_LAM_FACTOR
+from skbait._engine.reference import dense_select
 
 from .conftest import random_problem
 

@@ -50,7 +50,7 @@ def test_peak_is_two_square_matrices_plus_states(with_labeled, use_numba):
 # not see: its peak RSS growth (glibc with a fixed mmap threshold) was
 # within 10 % of the array-API estimate, which it uses.
 def _measured_and_estimated(asarray, n, d, k, n_lab, **kw):
-    import skbait._bait as bait
+    import skbait._engine.bait as bait
 
     rng = np.random.default_rng(1)
     h = rng.normal(size=(n + n_lab, d)).astype(np.float32)
@@ -108,7 +108,7 @@ def test_torch_is_estimated_like_the_array_api():
     xps = pytest.importorskip("array_api_strict")
     from array_api_compat import array_namespace
 
-    from skbait._bait import _memory_needed
+    from skbait._engine.bait import _memory_needed
 
     tx = array_namespace(torch.zeros(1))
     # A dense M₀⁻¹ (n_l·k > dk/2) is inverted in place on NumPy only; a

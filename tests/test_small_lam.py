@@ -11,8 +11,9 @@ problems, so it can check 1e-9.
 import numpy as np
 import pytest
 
-from skbait import _greedy, bait_select
-from skbait._reference import _setup, dense_select
+from skbait import bait_select
+from skbait._engine import greedy as _greedy
+from skbait._engine.reference import _setup, dense_select
 
 REL_LAMS = [1e-2, 1e-3, 1e-4]
 

@@ -233,7 +233,7 @@ def test_memory_error_before_allocation():
 
 
 def test_memory_error_names_sizes(monkeypatch, prob):
-    import skbait._memory as memory
+    import skbait._engine.memory as memory
     monkeypatch.setattr(memory, "available_bytes", lambda xp, x: 1024)
     with pytest.raises(MemoryError, match="only 0.00 GiB is available"):
         _call(prob)

@@ -15,7 +15,7 @@ row by row, so that row ``a`` from column ``a`` on is one contiguous slice.
 
 from array_api_compat import device as _device
 
-from ._chunks import chunks, row_chunks, rows_per_chunk
+from .chunks import chunks, row_chunks, rows_per_chunk
 
 __all__ = [
     "n_packed",

@@ -2,7 +2,7 @@
 
 import os
 
-from ._array_api import is_numpy_namespace
+from .array_api import is_numpy_namespace
 
 __all__ = ["available_bytes", "check_fits"]
 

@@ -25,15 +25,15 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, is_regressor
 from sklearn.utils import Bunch, check_random_state
 
-from ._bait import AUTO_LAM_FACTOR, bait_select
-from ._baselines import (
+from .._engine.bait import AUTO_LAM_FACTOR, bait_select
+from .._engine.baselines import (
     badge_select,
     confidence_select,
     coreset_select,
     random_select,
 )
-from ._extractors import _extract, check_fitted, classifier_like
-from ._validation import (
+from .extractors import _extract, check_fitted, classifier_like
+from .._validation import (
     BOOLEAN,
     CALLABLE,
     DTYPE_NAME,
@@ -443,7 +443,7 @@ class BAITSampler(_Sampler):
         :func:`skbait.bait_select`).
     lam_factor : float, default=0.1
         The factor c of ``lam="auto"`` (λ = c · tr(F) / (dk)); unused with a
-        float ``lam``. The default is ``skbait._bait.AUTO_LAM_FACTOR``.
+        float ``lam``. The default is ``skbait._engine.bait.AUTO_LAM_FACTOR``.
     oversample : float, default=2.0
         Forward greedy to ``ceil(oversample · n_instances)``, then backward
         pruning; ``>= 1``.

@@ -5,16 +5,16 @@ import math
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._array_api import device, float_dtype, get_namespace, is_numpy_namespace
-from ._block_diagonal import block_diagonal_select
-from ._chunks import rows_per_chunk
-from ._greedy import _DENSE_BELOW, GreedyProblem, greedy_select
-from ._kernels import numba_available
-from ._memory import check_fits
-from ._threads import check_n_jobs, effective_n_jobs, single_threaded_blas
-from ._ties import tie_rtol
-from ._scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
-from ._validation import (
+from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
+from .block_diagonal import block_diagonal_select
+from .chunks import rows_per_chunk
+from .greedy import _DENSE_BELOW, GreedyProblem, greedy_select
+from .kernels import numba_available
+from .memory import check_fits
+from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
+from .ties import tie_rtol
+from .scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
+from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
     as_array,
     check_dtype_name,
@@ -84,7 +84,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         it swamps M and BAIT stops accounting for the labeled set). A float
         must lie within ``[1e-10, 1e10] · μ``.
     lam_factor : float, default=0.1
-        The factor c of ``lam="auto"`` (``skbait._bait.AUTO_LAM_FACTOR``),
+        The factor c of ``lam="auto"`` (``skbait._engine.bait.AUTO_LAM_FACTOR``),
         chosen on validation runs of the benchmark experiments
         (docs/results.md, section 10). Unused with a float lam.
     oversample : float, default=2.0

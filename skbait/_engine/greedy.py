@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from array_api_compat import device
 
-from ._array_api import subtract_symmetric_product
-from ._chunks import row_chunks
-from ._fisher import point_factor, unpack_symmetric
-from ._greedy_setup import (
+from .array_api import subtract_symmetric_product
+from .chunks import row_chunks
+from .fisher import point_factor, unpack_symmetric
+from .greedy_setup import (
     DenseInverse,
     exact_a_states,
     exact_b_states,
@@ -29,8 +29,8 @@ from ._greedy_setup import (
     inverse_with,
     times_fisher,
 )
-from ._kernels import get_kernel
-from ._ties import argbest
+from .kernels import get_kernel
+from .ties import argbest
 
 __all__ = ["GreedyProblem", "GreedyResult", "greedy_select"]
 

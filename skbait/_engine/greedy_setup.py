@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from array_api_compat import device
 
-from ._array_api import mirror_upper, spd_inverse, subtract_symmetric_product
-from ._chunks import chunks, row_chunks
-from ._fisher import (
+from .array_api import mirror_upper, spd_inverse, subtract_symmetric_product
+from .chunks import chunks, row_chunks
+from .fisher import (
     add_block_forms,
     add_fisher_upper,
     gt_q_g,
@@ -24,7 +24,7 @@ from ._fisher import (
     stacked_factors,
     unpack_symmetric,
 )
-from ._threads import blas_threads, row_ranges, run_tasks
+from .threads import blas_threads, row_ranges, run_tasks
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
            "LowRankInverse",

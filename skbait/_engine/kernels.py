@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 
 from array_api_compat import device
 
-from ._fisher import gt_apply, pack_symmetric, unpack_symmetric
+from .fisher import gt_apply, pack_symmetric, unpack_symmetric
 
 __all__ = ["Kernel", "get_kernel", "numba_available"]
 
@@ -103,7 +103,7 @@ def _load_numba_kernels():
               "cache)...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:
-        from . import _numba_kernels
+        from . import numba_kernels as _numba_kernels
     except ImportError:
         return None
     if not cached:
@@ -118,7 +118,7 @@ def _kernel_cache_exists():
     roots = [os.path.join(os.path.dirname(__file__), "__pycache__")]
     if os.environ.get("NUMBA_CACHE_DIR"):
         roots.append(os.environ["NUMBA_CACHE_DIR"])
-    return any(glob.glob(os.path.join(root, "**", "_numba_kernels.*.nbi"),
+    return any(glob.glob(os.path.join(root, "**", "numba_kernels.*.nbi"),
                          recursive=True) for root in roots)
 
 

@@ -58,7 +58,7 @@ from sklearn.svm._base import BaseLibSVM
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from ._registry import (
+from .registry import (
     Request,
     classifier_like,
     current_request,
@@ -350,7 +350,7 @@ def _ransac(est, X, layer):
 
 
 def _load_skorch():
-    from . import _skorch  # noqa: F401  (registers the skorch family)
+    from .._integrations import skorch  # noqa: F401  (registers the skorch family)
 
 
 def _public(module, *names):

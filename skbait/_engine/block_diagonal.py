@@ -26,10 +26,10 @@ Committing point s with sign σ, per class: ``v = √(s w_sc) h_s``,
 
 import math
 
-from ._chunks import chunks
-from ._greedy import GreedyResult
-from ._threads import row_ranges, run_tasks
-from ._ties import argbest  # the tie rule shared with the exact engine
+from .chunks import chunks
+from .greedy import GreedyResult
+from .threads import row_ranges, run_tasks
+from .ties import argbest  # the tie rule shared with the exact engine
 
 __all__ = ["block_diagonal_select"]
 

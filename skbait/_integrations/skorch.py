@@ -12,7 +12,7 @@ import torch
 from skorch import NeuralNet
 from sklearn.exceptions import NotFittedError
 
-from ._registry import classifier_like, current_request, register
+from .._query.registry import classifier_like, current_request, register
 
 __all__ = ["skorch_features"]
 

@@ -21,7 +21,7 @@ import math
 
 from array_api_compat import device
 
-from ._chunks import row_chunks
+from .chunks import row_chunks
 
 __all__ = ["FisherScale", "fisher_scale", "rescaled"]
 
