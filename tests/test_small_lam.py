@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._engine import greedy as _greedy
+from skbait._engine.candidates import Candidates
 from skbait._engine.reference import _setup, dense_select
 
 REL_LAMS = [1e-2, 1e-3, 1e-4]
@@ -34,18 +34,18 @@ def _forward_scores(monkeypatch, n_pool):
     """Record the scores of every forward step (the last update of the
     pool's states before each pick: a refresh replaces the commit's)."""
     record = []
-    update = _greedy._Candidates.update
+    update = Candidates.update
 
     def recording(self, w, sigma):
         out = update(self, w, sigma)
-        if self.h.shape[0] == n_pool and sigma > 0:
+        if self.n == n_pool and sigma > 0:
             if w is None and record:
                 record[-1] = np.array(out)
             else:
                 record.append(np.array(out))
         return out
 
-    monkeypatch.setattr(_greedy._Candidates, "update", recording)
+    monkeypatch.setattr(Candidates, "update", recording)
     return record
 
 

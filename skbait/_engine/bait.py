@@ -7,10 +7,10 @@ from sklearn.utils import Bunch
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .block_diagonal import block_diagonal_select
-from .chunks import rows_per_chunk
-from .greedy import _DENSE_BELOW, GreedyProblem, greedy_select
+from .exact import _DENSE_BELOW, exact_select
 from .kernels import numba_available
 from .memory import check_fits
+from .problem import GreedyProblem
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import tie_rtol
 from .scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
@@ -248,7 +248,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         forward=np.asarray(result.forward, dtype=np.int64),
         n_forward=len(result.forward),
         n_refreshes=result.refreshes,
-        used_numba=numba_ok and approximation != "block_diagonal",
+        used_numba=numba_ok,
         timings=result.timings,
     )
     return indices, info
@@ -267,17 +267,15 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
     h_pool = rescaled(xp, h_pool, scale.inv_root, store, budget)
     if h_lab is not None:
         h_lab = rescaled(xp, h_lab, scale.inv_root, store, budget)
-    if approximation == "block_diagonal":
-        rows = rows_per_chunk(8 * 4 * h_pool.shape[1], budget,
-                              h_pool.shape[0])
-        result = block_diagonal_select(
-            xp, h_pool, p_pool, h_lab, p_lab, n_select, lam=rel_lam,
-            oversample=oversample, gemm_dtype=gemm_dtype,
-            rtol=tie_rtol(dtype_name), rows=rows, n_jobs=threads)
-        return result, scale, rel_lam
     problem = GreedyProblem.from_arrays(xp, h_pool, p_pool, h_lab, p_lab,
                                         gemm_dtype)
-    result = greedy_select(
+    if approximation == "block_diagonal":
+        result = block_diagonal_select(
+            problem, n_select, lam=rel_lam, oversample=oversample,
+            budget_bytes=budget, use_numba=numba_ok,
+            rtol=tie_rtol(dtype_name), n_jobs=threads)
+        return result, scale, rel_lam
+    result = exact_select(
         problem, n_select, lam=rel_lam, oversample=oversample,
         identity_fisher=(fisher == "identity"), budget_bytes=budget,
         use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads)

@@ -1,173 +1,89 @@
 """BAIT on the block-diagonal part of the Fisher (``approximation=
-"block_diagonal"``; docs/design.md, "Approximations for many classes").
+"block_diagonal"``; docs/design.md §10), as a rule of the greedy loop.
 
 The classification Fisher ``I(x) = (diag(p) - p pᵀ) ⊗ h hᵀ`` is kept on its k
 diagonal d × d blocks only: class c gets ``w_xc · h hᵀ`` with
 ``w_xc = p_xc (1 - p_xc)``. F and M split into k independent d × d blocks,
 the objective into ``Σ_c tr(M_c⁻¹ F_c)``, and a candidate adds a rank-one
 term ``s · w_xc · h hᵀ`` to every block (s = B / (n_l + B), the authors'
-weighting as in the exact rule). So a point's gain is a sum of k
+weighting as in the exact rule). A point's gain is a sum of k
 Sherman-Morrison terms
 
     gain(x) = Σ_c s w_xc b_xc / (1 + s w_xc a_xc),
 
 with ``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` kept for every
 candidate (n × k each), and the backward cost the same with ``1 - s w a``.
-Memory O(k·d² + n·k); set-up O(n·k·d²); a greedy step O(n·k·d) (two GEMMs
-of the pool against k vectors) plus O(k·d²).
 
-Committing point s with sign σ, per class: ``v = √(s w_sc) h_s``,
-``u = M_c⁻¹ v``, ``β = σ / (1 + σ vᵀu)``, ``z = M_c⁻¹ F_c u``,
-``g = uᵀ F_c u``; then ``M_c⁻¹ ← M_c⁻¹ - β u uᵀ`` and, with ``t = hᵀu`` and
-``r = hᵀz`` for every candidate,
+Commits are free of d × d writes, as in the exact engine (§7): M_c⁻¹ is
+kept as ``M_c0⁻¹ - W_c D W_cᵀ``. Committing point s with sign σ, for all
+classes at once: ``v_c = √(s w_sc) h_s``, ``u_c = M_c⁻¹ v_c``,
+``ũ_c = u_c / √(1 + σ v_cᵀ u_c)``, ``r̃_c = σ M_c⁻¹ F_c ũ_c - ½ (ũ_cᵀ F_c ũ_c) ũ_c``;
+then ``M_c⁻¹ ← M_c⁻¹ - σ ũ_c ũ_cᵀ`` (ũ appended to W) and every candidate,
+with ``t_c = hᵀ ũ_c`` and ``r_c = hᵀ r̃_c`` from one GEMM of the pool with the
+d × 2k operand ``[ũ, r̃]``:
 
-    a ← a - β t²,        b ← b - 2 β t r + β² g t².
+    a_c ← a_c - σ t_c²,        b_c ← b_c - 2 t_c r_c.
+
+Memory O(k·d² + n·k); set-up O(n·k·d²); a greedy step O(n·k·d) for the
+GEMM and the candidates, O(k·d·(d + r + t)) for the commit.
 """
 
 import math
 
+from array_api_compat import device
+
+from .candidates import Candidates
 from .chunks import chunks
-from .greedy import GreedyResult
-from .threads import row_ranges, run_tasks
-from .ties import argbest  # the tie rule shared with the exact engine
+from .greedy import Refresh, greedy_select
+from .kernels import get_block_kernel
+from .threads import run_tasks
+from .timing import timed
 
-__all__ = ["block_diagonal_select"]
+__all__ = ["block_diagonal_select", "BlockDiagonalRule", "BlockStates",
+           "block_grams", "block_inverse"]
+
+PHASES = ("setup", "gemm", "kernel", "commit", "refresh")
+
+# k·d² below which the k blocks of M⁻¹ are dense and updated in place at
+# every commit (the exact engine's threshold for its dk × dk M⁻¹).
+_DENSE_BELOW = 2048 ** 2
 
 
-def block_diagonal_select(xp, h_pool, p_pool, h_lab, p_lab, n_select, *,
-                          lam, oversample, gemm_dtype, rtol, rows, n_jobs=1):
-    """Forward-backward greedy on ``Σ_c tr(M_c⁻¹ F_c)``.
+def block_diagonal_select(problem, n_select, *, lam, oversample,
+                          budget_bytes, use_numba, rtol, n_jobs=1):
+    """Forward-backward greedy on ``Σ_c tr(M_c⁻¹ F_c)`` (classification).
 
-    Parameters
-    ----------
-    xp : namespace
-    h_pool, p_pool : arrays (n, d), (n, k)
-    h_lab, p_lab : arrays (n_l, d), (n_l, k), or None
-    n_select : int
-    lam : float
-        λ in the units of ``h`` (the caller has normalised the scale).
-    oversample : float
-    gemm_dtype : dtype of ``xp`` for the O(n) products
-    rtol : float
-        Relative tie tolerance (smaller index wins).
-    rows : int
-        Pool rows per chunk of the set-up's products.
-    n_jobs : int
-        Threads sharing the classes (set-up) and the pool rows (steps); the
-        caller limits BLAS to one thread.
-
-    Returns
-    -------
-    GreedyResult
-        As ``greedy_select``'s (no timings).
+    ``problem`` is a ``GreedyProblem`` (rescaled embeddings), ``lam`` λ in
+    its units; the other parameters as ``exact.exact_select``'s. Returns a
+    ``GreedyResult``.
     """
-    n, d = h_pool.shape
-    k = p_pool.shape[1]
-    n_lab = 0 if h_lab is None else h_lab.shape[0]
-    scale = n_select / (n_lab + n_select)
-    f64 = xp.float64
-    h64 = xp.astype(h_pool, f64)
-    w_pool = _weights(xp, p_pool)
-    fisher = _block_grams(xp, h_pool, w_pool, gemm_dtype, rows, n_jobs)
-    if n_lab:
-        w_lab = _weights(xp, p_lab)
-        lab = _block_grams(xp, h_lab, w_lab, gemm_dtype, rows, n_jobs)
-        fisher = (fisher + lab) / (n + n_lab)
-        eye = xp.eye(d, dtype=f64)
-        m_inv = xp.linalg.inv(lam * eye[None, :, :] + lab / (n_lab + n_select))
-        m_inv = 0.5 * (m_inv + xp.permute_dims(m_inv, (0, 2, 1)))
-    else:
-        fisher = fisher / n
-        m_inv = xp.broadcast_to(xp.eye(d, dtype=f64) / lam, (k, d, d))
-        m_inv = xp.asarray(m_inv, copy=True)
-    # M_c = λI + L_cᵀ L_c with L_c the n_l weighted labeled rows: the
-    # a-states need only that low rank (N·d·n_l per class, not N·d²).
-    # Without a labeled set the factor is empty: a = ‖h‖² / λ.
-    low_rank = xp.zeros((k, 0, d), dtype=f64)
-    if n_lab:
-        low_rank = _low_rank_factor(xp, h_lab, w_lab, lam,
-                                    n_lab + n_select)
-    a, b = _states(xp, h_pool, m_inv, fisher, gemm_dtype, rows, n_jobs,
-                   low_rank=low_rank, lam=lam)
-    objective = [float(xp.sum(m_inv * fisher))]
-
-    def scores(a_, b_, w_, sigma):
-        denom = 1.0 + sigma * scale * w_ * a_
-        terms = scale * w_ * b_ / xp.where(denom > 0, denom, 1.0)
-        total = xp.sum(terms, axis=1)
-        return xp.where(xp.all(denom > 0, axis=1), total, xp.inf)
-
-    def commit(i, h_row, sigma, targets):
-        """Update M⁻¹ for adding/removing point i; update ``targets``
-        (list of (h, a, b) with h the rows to update)."""
-        v = xp.sqrt(scale * w_pool[i, :])[:, None] * h_row[None, :]  # (k, d)
-        u = _apply(xp, m_inv, v)
-        beta = sigma / (1.0 + sigma * xp.sum(v * u, axis=1))        # (k,)
-        fu = _apply(xp, fisher, u)
-        z = _apply(xp, m_inv, fu)
-        g = xp.sum(u * fu, axis=1)
-        for c in range(k):  # in place, one d × d block at a time
-            m_inv[c, :, :] -= float(beta[c]) * (u[c, :, None] * u[c, None, :])
-        for h_t, a_t, b_t in targets:
-            uz = xp.astype(xp.concat([u.T, z.T], axis=1), h_t.dtype)
-
-            def rows_update(start, stop, h_t=h_t, a_t=a_t, b_t=b_t, uz=uz):
-                tr = xp.astype(xp.matmul(h_t[start:stop, :], uz), f64)
-                t, r = tr[:, :k], tr[:, k:]
-                a_t[start:stop, :] -= beta * t * t
-                b_t[start:stop, :] -= (2.0 * beta * t * r
-                                       - beta * beta * g * t * t)
-
-            run_tasks([(lambda lo=lo, hi=hi: rows_update(lo, hi))
-                       for lo, hi in row_ranges(h_t.shape[0], n_jobs)], n_jobs)
-
-    h_gemm = xp.astype(h_pool, gemm_dtype)
-    n_forward = min(n, math.ceil(oversample * n_select))
-    available = xp.ones((n,), dtype=xp.bool)
-    chosen, gains = [], []
-    for step in range(n_forward):
-        masked = xp.where(available, scores(a, b, w_pool, 1.0), -xp.inf)
-        best = argbest(xp, masked, rtol, maximize=True)
-        chosen.append(best)
-        gains.append(float(masked[best]))
-        objective.append(objective[-1] - gains[-1])
-        available[best] = False
-        if step + 1 < n_forward:
-            commit(best, h64[best, :], 1.0, [(h_gemm, a, b)])
-    kept = list(chosen)
-    if len(chosen) > n_select:
-        last = chosen[-1]
-        commit(last, h64[last, :], 1.0, [])
-        members = sorted(chosen)
-        idx = xp.asarray(members)
-        h_sel = xp.take(h64, idx, axis=0)
-        w_sel = xp.take(w_pool, idx, axis=0)
-        # Exact float64 states of the chosen points: a removal divides by
-        # 1 - s w a, which rounding in the carried states can make
-        # meaningless at small λ.
-        a_sel, b_sel = _states(xp, h_sel, m_inv, fisher, f64, len(members),
-                               1)
-        alive = xp.ones((len(members),), dtype=xp.bool)
-        removed = set()
-        for _ in range(len(chosen) - n_select):
-            costs = xp.where(alive, scores(a_sel, b_sel, w_sel, -1.0), xp.inf)
-            pos = argbest(xp, costs, rtol, maximize=False)
-            objective.append(objective[-1] + float(costs[pos]))
-            alive[pos] = False
-            removed.add(members[pos])
-            commit(members[pos], h_sel[pos, :], -1.0, [(h_sel, a_sel, b_sel)])
-        kept = [i for i in chosen if i not in removed]
-    gain_of = dict(zip(chosen, gains))
-    return GreedyResult(kept=kept, forward=chosen, objective=objective,
-                        gains=[gain_of[i] for i in kept])
-
-
-def _apply(xp, mats, vecs):
-    """``mats[c] @ vecs[c]`` for every c: (k, d, d), (k, d) -> (k, d)."""
-    return xp.matmul(mats, vecs[:, :, None])[:, :, 0]
+    xp = problem.xp
+    timings = dict.fromkeys(PHASES, 0.0)
+    n_forward = min(problem.n_pool, math.ceil(oversample * n_select))
+    with timed(timings, "setup"):
+        fisher = block_grams(problem, problem.h_pool, problem.p_pool,
+                             budget_bytes, n_jobs)
+        if problem.n_lab:
+            fisher += block_grams(problem, problem.h_lab, problem.p_lab,
+                                  budget_bytes, n_jobs)
+        fisher /= problem.n_pool + problem.n_lab
+        rule = BlockDiagonalRule(
+            problem, fisher, block_inverse(problem, lam, n_select, budget_bytes,
+                                           n_jobs),
+            lam=lam, n_select=n_select, n_forward=n_forward,
+            budget_bytes=budget_bytes, n_jobs=n_jobs, timings=timings)
+        a_state, b_state = rule.states()(problem)
+    pool = Candidates(problem, a_state, b_state,
+                      get_block_kernel(xp, use_numba), rule.sqrt_s,
+                      budget_bytes, timings)
+    del a_state, b_state
+    with pool.kernel.step_context(n_jobs):
+        return greedy_select(rule, pool, n_select, n_forward=n_forward,
+                             rtol=rtol, refresh=rule.refresh(rtol))
 
 
 def _weights(xp, p):
+    """``w_xc = p_xc (1 - p_xc)``, float64."""
     p = xp.astype(p, xp.float64)
     return p * (1.0 - p)
 
@@ -177,16 +93,26 @@ def _class_groups(k, n_jobs):
     return [list(range(j, k, n_jobs)) for j in range(min(k, n_jobs))]
 
 
-def _block_grams(xp, h, w, gemm_dtype, rows, n_jobs=1):
-    """(k, d, d) float64: ``Σ_x w_xc h_x h_xᵀ`` for every class c."""
+def _rows(d, budget_bytes, n):
+    """Rows per chunk of the set-up's products (a few d-wide float64
+    temporaries each)."""
+    return max(1, min(n, budget_bytes // (8 * 4 * d)))
+
+
+def block_grams(problem, h, p, budget_bytes, n_jobs):
+    """(k, d, d) float64: ``Σ_x w_xc h_x h_xᵀ`` over the rows of ``h``, for
+    every class c (the unnormalised block-diagonal Fisher)."""
+    xp = problem.xp
     n, d = h.shape
-    k = w.shape[1]
-    out = xp.zeros((k, d, d), dtype=xp.float64)
+    k = p.shape[1]
+    w = _weights(xp, p)
+    out = xp.zeros((k, d, d), dtype=xp.float64, device=device(h))
+    rows = _rows(d, budget_bytes, n)
 
     def classes(group):
         for part in chunks(n, rows):
-            hc = xp.astype(h[part, :], gemm_dtype)
-            wc = xp.astype(w[part, :], gemm_dtype)
+            hc = xp.astype(h[part, :], problem.gemm_dtype)
+            wc = xp.astype(w[part, :], problem.gemm_dtype)
             for c in group:
                 gram = xp.matmul(xp.matrix_transpose(hc * wc[:, c:c + 1]), hc)
                 out[c, :, :] += xp.astype(gram, xp.float64)
@@ -196,50 +122,305 @@ def _block_grams(xp, h, w, gemm_dtype, rows, n_jobs=1):
     return out
 
 
+def block_inverse(problem, lam, n_select, budget_bytes, n_jobs):
+    """M₀⁻¹ of every class block: ``M_c = λ I + Σ_L w_xc h hᵀ / (n_l + B)``.
+
+    Low-rank (``(I - R_cᵀ R_c) / λ``) when the labeled set has at most d/2
+    points (none: ``I / λ``), else dense.
+    """
+    xp = problem.xp
+    d, k = problem.d, problem.k
+    dev = device(problem.h_pool)
+    if problem.n_lab * 2 <= d:
+        if not problem.n_lab:
+            r = xp.zeros((k, 0, d), dtype=xp.float64, device=dev)
+        else:
+            r = _low_rank_factor(xp, problem.h_lab, _weights(
+                xp, problem.p_lab), lam, problem.n_lab + n_select)
+        return LowRankBlocks(xp, r, lam)
+    lab = block_grams(problem, problem.h_lab, problem.p_lab, budget_bytes,
+                      n_jobs) / (problem.n_lab + n_select)
+    eye = xp.eye(d, dtype=xp.float64, device=dev)
+    m_inv = xp.linalg.inv(lam * eye[None, :, :] + lab)
+    m_inv = 0.5 * (m_inv + xp.permute_dims(m_inv, (0, 2, 1)))
+    return DenseBlocks(xp, m_inv)
+
+
 def _low_rank_factor(xp, h_lab, w_lab, lam, denom):
     """(k, n_l, d) ``R_c = chol(λI + L_c L_cᵀ)⁻¹ L_c``, where
     ``L_c = √(w_c / denom) · H_lab``, so that
-    ``hᵀ M_c⁻¹ h = (‖h‖² - ‖R_c h‖²) / λ`` (Woodbury)."""
+    ``M_c⁻¹ = (I - R_cᵀ R_c) / λ`` (Woodbury)."""
     h = xp.astype(h_lab, xp.float64)
     factors = xp.sqrt(xp.permute_dims(w_lab, (1, 0)) / denom)  # (k, n_l)
     lc = factors[:, :, None] * h[None, :, :]                     # (k, n_l, d)
     kern = xp.matmul(lc, xp.permute_dims(lc, (0, 2, 1)))
-    kern = kern + lam * xp.eye(h.shape[0], dtype=xp.float64)[None, :, :]
+    kern = kern + lam * xp.eye(h.shape[0], dtype=xp.float64,
+                               device=device(h))[None, :, :]
     chol = xp.linalg.cholesky(kern)
-    return xp.matmul(xp.linalg.inv(chol), lc)
+    return xp.linalg.solve(chol, lc)
 
 
-def _states(xp, h, m_inv, fisher, gemm_dtype, rows, n_jobs=1,
-            low_rank=None, lam=None):
-    """``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` (n × k).
+def _batched(xp, mats, x):
+    """``mats[c] @ x[c]`` for (k, m, n) and (k, n, j) arrays."""
+    return xp.matmul(mats, x)
 
-    Without ``low_rank`` the a-states come from M⁻¹ itself; with it (the
-    factor of ``_low_rank_factor``, and λ) from ``(‖h‖² - ‖R_c h‖²) / λ``.
+
+def _transposed(xp, mats):
+    return xp.permute_dims(mats, (0, 2, 1))
+
+
+class DenseBlocks:
+    """M₀⁻¹ of every class held whole: a (k, d, d) float64 array."""
+
+    def __init__(self, xp, m):
+        self.xp, self.m = xp, m
+
+    width = property(lambda self: self.m.shape[1])
+
+    def apply(self, x):
+        """``M_c⁻¹ x_c`` for x of shape (k, d, j)."""
+        return _batched(self.xp, self.m, x)
+
+    def dense(self):
+        """M₀⁻¹ as a (k, d, d) array the caller may overwrite."""
+        return self.m
+
+    def low_rank(self):
+        return None
+
+
+class LowRankBlocks:
+    """``M_c⁻¹ = (I - R_cᵀ R_c) / λ`` with R of shape (k, r, d)."""
+
+    def __init__(self, xp, r, lam):
+        self.xp, self.r, self.lam = xp, r, lam
+
+    width = property(lambda self: self.r.shape[1])
+
+    def apply(self, x):
+        xp, r = self.xp, self.r
+        if not r.shape[1]:
+            return x / self.lam
+        return (x - _batched(xp, _transposed(xp, r), _batched(xp, r, x))) \
+            / self.lam
+
+    def dense(self):
+        xp, r = self.xp, self.r
+        k, _, d = r.shape
+        eye = xp.eye(d, dtype=xp.float64, device=device(r))
+        out = xp.broadcast_to(eye, (k, d, d))
+        if r.shape[1]:
+            out = out - _batched(xp, _transposed(xp, r), r)
+        return xp.asarray(out / self.lam, copy=True)
+
+    def low_rank(self):
+        return self
+
+
+class BlockStates:
+    """Fresh ``a_xc`` and ``b_xc`` (n × k, float64) for M₀⁻¹ = ``base``.
+
+    ``a`` comes from the low-rank form when there is one (N·d·r products
+    per class), else from the dense blocks; ``b`` from the quadratic forms
+    of ``C_c = M_c⁻¹ F_c M_c⁻¹``, formed once here in the GEMM dtype.
     """
-    n = h.shape[0]
-    k = m_inv.shape[0]
-    c_mat = xp.matmul(xp.matmul(m_inv, fisher), m_inv)
-    a = xp.empty((n, k), dtype=xp.float64)
-    b = xp.empty((n, k), dtype=xp.float64)
-    c_mat = xp.astype(c_mat, gemm_dtype)
-    a_mats = (xp.astype(m_inv, gemm_dtype) if low_rank is None
-              else xp.astype(xp.permute_dims(low_rank, (0, 2, 1)),
-                             gemm_dtype))
 
-    def classes(group):
-        for part in chunks(n, rows):
-            hc = xp.astype(h[part, :], gemm_dtype)
-            norms = xp.sum(xp.astype(hc, xp.float64) ** 2, axis=1)
-            for c in group:
-                q = xp.sum(xp.matmul(hc, c_mat[c, :, :]) * hc, axis=1)
-                b[part, c] = xp.astype(q, xp.float64)
-                if low_rank is None:
-                    q = xp.sum(xp.matmul(hc, a_mats[c, :, :]) * hc, axis=1)
-                    a[part, c] = xp.astype(q, xp.float64)
-                else:
-                    r = xp.astype(xp.matmul(hc, a_mats[c, :, :]), xp.float64)
-                    a[part, c] = (norms - xp.sum(r * r, axis=1)) / lam
+    def __init__(self, fisher, base, *, gemm_dtype, budget_bytes, n_jobs):
+        xp = base.xp
+        m_inv = base.dense()
+        c_mat = _batched(xp, _batched(xp, m_inv, fisher), m_inv)
+        self.c = xp.astype(0.5 * (c_mat + _transposed(xp, c_mat)),
+                           gemm_dtype)
+        del c_mat
+        low = base.low_rank()
+        if low is not None:
+            self.lam = low.lam
+            self.r_t = xp.astype(_transposed(xp, low.r), gemm_dtype)
+            self.m_inv = None
+        else:
+            self.lam = self.r_t = None
+            self.m_inv = xp.astype(m_inv, gemm_dtype)
+        self.budget, self.n_jobs = budget_bytes, n_jobs
 
-    run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
-              n_jobs)
-    return a, b
+    def __call__(self, problem):
+        xp = problem.xp
+        h = problem.h_gemm
+        n, d = h.shape
+        k = self.c.shape[0]
+        dev = device(h)
+        a = xp.empty((n, k), dtype=xp.float64, device=dev)
+        b = xp.empty((n, k), dtype=xp.float64, device=dev)
+        rows = _rows(d, self.budget, n)
+
+        def classes(group):
+            for part in chunks(n, rows):
+                hc = h[part, :]
+                norms = xp.sum(xp.astype(hc, xp.float64) ** 2, axis=1)
+                for c in group:
+                    q = xp.sum(xp.matmul(hc, self.c[c, :, :]) * hc, axis=1)
+                    b[part, c] = xp.astype(q, xp.float64)
+                    if self.m_inv is not None:
+                        q = xp.sum(xp.matmul(hc, self.m_inv[c, :, :]) * hc,
+                                   axis=1)
+                        a[part, c] = xp.astype(q, xp.float64)
+                    elif self.r_t.shape[2]:
+                        t = xp.astype(xp.matmul(hc, self.r_t[c, :, :]),
+                                      xp.float64)
+                        a[part, c] = (norms - xp.sum(t * t, axis=1)) / self.lam
+                    else:
+                        a[part, c] = norms / self.lam
+
+        run_tasks([(lambda g=g: classes(g))
+                   for g in _class_groups(k, self.n_jobs)], self.n_jobs)
+        return a, b
+
+
+class BlockDiagonalRule:
+    """F_c and M_c⁻¹ of block-diagonal BAIT, and its commits (see
+    ``greedy.py``); ``fisher`` (k, d, d) and ``base`` (``DenseBlocks`` or
+    ``LowRankBlocks``) come from the set-up."""
+
+    def __init__(self, problem, fisher, base, *, lam, n_select, n_forward,
+                 budget_bytes, n_jobs, timings):
+        xp = problem.xp
+        self.problem, self.fisher = problem, fisher
+        self.lam, self.n_select = lam, n_select
+        self.scale = n_select / (problem.n_lab + n_select)
+        self.sqrt_s = math.sqrt(self.scale)
+        self.budget, self.n_jobs = budget_bytes, n_jobs
+        self.timings = timings
+        self.objective = float(xp.sum(base.dense() * fisher))
+        commits = n_forward + max(0, n_forward - n_select)
+        self.inverse = _BlockInverse(xp, base, fisher, self.sqrt_s,
+                                     min(commits, problem.d + 1), timings)
+
+    def refresh(self, rtol):
+        """Block-diagonal BAIT forms no fresh states during the forward
+        pass; the backward pass starts from exact ones (``selected``)."""
+        return Refresh(rtol=rtol, unit=0.0, enabled=False,
+                       timings=self.timings)
+
+    def states(self):
+        """Fresh states for the current M⁻¹ (W empty)."""
+        assert self.inverse.used == 0
+        return BlockStates(self.fisher, self.inverse.base,
+                           gemm_dtype=self.problem.gemm_dtype,
+                           budget_bytes=self.budget, n_jobs=self.n_jobs)
+
+    def commit(self, index, h, p, sigma, dtype):
+        return self.inverse.commit(h, p, sigma, dtype)
+
+    def selected(self, pool, chosen, refresh, rtol):
+        """The chosen points' candidates, the last pick committed, with
+        exact float64 states: a removal divides by ``1 - s w a``, which
+        rounding in the carried states can make meaningless at small λ."""
+        xp = self.problem.xp
+        members = sorted(chosen)
+        sel = pool.take(members, get_block_kernel(xp, False))
+        last = chosen[-1]
+        h, p = pool.row(last)
+        self.commit(last, h, p, 1.0, xp.float64)
+        sel.a, sel.b = self.inverse.exact_states(sel.problem.h_pool)
+        return sel
+
+
+class _BlockInverse:
+    """M_c⁻¹ of every class after some commits: ``M_c0⁻¹ - W_c D W_cᵀ``.
+
+    W is (k, d, capacity) float64; a commit appends one column per class
+    and its sign to D. When W would outgrow what a dense M⁻¹ costs to
+    read, it is folded into dense blocks and emptied; below k·d² =
+    ``_DENSE_BELOW`` the blocks are dense and updated at every commit.
+    """
+
+    def __init__(self, xp, base, fisher, sqrt_s, capacity, timings):
+        self.xp, self.base, self.fisher = xp, base, fisher
+        self.sqrt_s = sqrt_s
+        self.timings = timings
+        k, d, _ = fisher.shape
+        dev = device(fisher)
+        self.w = xp.zeros((k, d, max(1, capacity)), dtype=xp.float64,
+                          device=dev)
+        self.signs = xp.zeros((max(1, capacity),), dtype=xp.float64,
+                              device=dev)
+        self.used = 0
+
+    def apply(self, x):
+        """``M_c⁻¹ x_c`` for x of shape (k, d, j)."""
+        xp, m = self.xp, self.used
+        out = self.base.apply(x)
+        if m:
+            w = self.w[:, :, :m]
+            coef = self.signs[None, :m, None] * _batched(
+                xp, _transposed(xp, w), x)
+            out = out - _batched(xp, w, coef)
+        return out
+
+    def _fold_after(self):
+        k, d, _ = self.w.shape
+        if k * d * d < _DENSE_BELOW:
+            return 0
+        if isinstance(self.base, DenseBlocks):
+            return d // 8
+        return d - self.base.width
+
+    def _fold(self):
+        xp, m = self.xp, self.used
+        dense = self.base.dense()
+        if m:
+            w = self.w[:, :, :m]
+            dense = dense - _batched(xp, w * self.signs[None, None, :m],
+                                     _transposed(xp, w))
+        self.base = DenseBlocks(xp, dense)
+        self.used = 0
+
+    def commit(self, h_s, p_s, sigma, dtype):
+        """Commit the point (``h_s``, ``p_s``) with sign σ; returns the
+        d × 2k operand ``[ũ, r̃]`` in ``dtype``."""
+        xp = self.xp
+        with timed(self.timings, "commit"):
+            h = xp.astype(h_s, xp.float64)
+            weight = self.sqrt_s * xp.sqrt(_weights(xp, p_s))      # (k,)
+            v = weight[:, None, None] * h[None, :, None]           # (k, d, 1)
+            u = self.apply(v)
+            inner = 1.0 + sigma * xp.sum(v * u, axis=(1, 2))       # (k,)
+            if not bool(xp.all(inner > 0)):
+                raise FloatingPointError(
+                    "block-diagonal BAIT lost positive definiteness in a "
+                    "commit; use dtype='float64' or a larger lam.")
+            u_t = u / xp.sqrt(inner)[:, None, None]
+            fu = _batched(xp, self.fisher, u_t)
+            z_t = self.apply(fu)
+            g = xp.sum(u_t * fu, axis=(1, 2))
+            r_t = sigma * z_t - 0.5 * g[:, None, None] * u_t
+            self._absorb(u_t, sigma)
+            operand = xp.concat([xp.matrix_transpose(u_t[:, :, 0]),
+                                 xp.matrix_transpose(r_t[:, :, 0])], axis=1)
+            return xp.astype(operand, dtype)
+
+    def _absorb(self, u_t, sigma):
+        xp = self.xp
+        if self._fold_after() == 0:
+            if not isinstance(self.base, DenseBlocks):
+                self._fold()
+            self.base.m = self.base.m - sigma * _batched(
+                xp, u_t, _transposed(xp, u_t))
+            return
+        if self.used >= self._fold_after() or self.used == self.w.shape[2]:
+            self._fold()
+        self.w[:, :, self.used] = u_t[:, :, 0]
+        self.signs[self.used] = sigma
+        self.used += 1
+
+    def exact_states(self, h):
+        """``a_xc``, ``b_xc`` (float64) of the rows of ``h`` for the current
+        M⁻¹, from products with it (a few points: the backward pass)."""
+        xp = self.xp
+        k = self.fisher.shape[0]
+        h = xp.astype(h, xp.float64)
+        x = xp.broadcast_to(xp.matrix_transpose(h)[None, :, :],
+                            (k,) + tuple(xp.matrix_transpose(h).shape))
+        y = self.apply(xp.asarray(x, copy=True))                   # (k, d, m)
+        a = xp.sum(x * y, axis=1)
+        b = xp.sum(y * _batched(xp, self.fisher, y), axis=1)
+        return xp.matrix_transpose(a), xp.matrix_transpose(b)

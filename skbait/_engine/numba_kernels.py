@@ -265,3 +265,93 @@ def _exact(x, dtype):
     """``x`` as a C-contiguous, writeable array of ``dtype`` (a copy only
     where needed): the compiled signatures accept nothing else."""
     return np.require(x, dtype=dtype, requirements=["C", "W"])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bd_block(out_t, p, s, a_state, b_state, sigma, do_update, scores):
+    """Block-diagonal update and score of one block of candidates.
+
+    ``out_t`` is the block's GEMM output transposed, (2k, n): row c holds
+    t_c = hᵀ ũ_c, row k + c holds r_c = hᵀ r̃_c."""
+    n, k = a_state.shape
+    for x in range(n):
+        total = 0.0
+        bad = False
+        for c in range(k):
+            a = a_state[x, c]
+            b = b_state[x, c]
+            if do_update:
+                t = out_t[c, x]
+                a -= sigma * t * t
+                b -= 2.0 * t * out_t[k + c, x]
+                a_state[x, c] = a
+                b_state[x, c] = b
+            w = s * p[x, c] * (1.0 - p[x, c])
+            denom = 1.0 + sigma * w * a
+            if not denom > 0.0:
+                bad = True
+            else:
+                total += w * b / denom
+        scores[x] = np.inf if bad else total
+
+
+_BD_UPDATE_SIGNATURES = [numba.void(_F8_2D, _F8_2D, _F8, _F8_2D, _F8_2D,
+                                    _F8, numba.boolean, _F8[::1])]
+
+
+@numba.njit(_BD_UPDATE_SIGNATURES, parallel=True, cache=True, nogil=True)
+def _bd_update_scores(out_t, p, s, a_state, b_state, sigma, do_update,
+                      scores):
+    n = a_state.shape[0]
+    n_blocks = (n + _LANES - 1) // _LANES
+    for blk in numba.prange(n_blocks):
+        start = blk * _LANES
+        stop = min(n, start + _LANES)
+        _bd_block(out_t[:, start:stop], p[start:stop], s,
+                  a_state[start:stop], b_state[start:stop], sigma,
+                  do_update, scores[start:stop])
+
+
+@numba.njit(_GEMM_SIGNATURES, parallel=True, cache=True, nogil=True)
+def _bd_gemm_update_scores(h, w_t, p, s, a_state, b_state, sigma, scores):
+    n = a_state.shape[0]
+    n_blocks = (n + _LANES - 1) // _LANES
+    for blk in numba.prange(n_blocks):
+        start = blk * _LANES
+        stop = min(n, start + _LANES)
+        out_t = np.dot(w_t, h[start:stop].T)
+        _bd_block(out_t, p[start:stop], s, a_state[start:stop],
+                  b_state[start:stop], sigma, True, scores[start:stop])
+
+
+class NumbaBlockKernel:
+    """Block-diagonal BAIT's kernel compiled with numba (NumPy on the
+    CPU); same contract as ``_kernels.BlockDiagonalKernel``, with the GEMM
+    fused into the parallel loop over blocks of candidates."""
+
+    fuses_gemm = True
+    step_context = staticmethod(NumbaKernel.step_context)
+
+    @staticmethod
+    def row_bytes(k):
+        return 8
+
+    def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
+        n = stop - start
+        scores = np.empty(n)
+        do_update = out is not None
+        out_t = (np.ascontiguousarray(out.T, dtype=np.float64) if do_update
+                 else np.empty((1, n), dtype=np.float64))
+        _bd_update_scores(out_t, _exact(p, np.float64), float(sqrt_s) ** 2,
+                          a_state[start:stop], b_state[start:stop],
+                          float(sigma), do_update, scores)
+        return scores
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        scores = np.empty(stop - start)
+        h = _exact(h, h.dtype)
+        _bd_gemm_update_scores(h, _exact(w.T, h.dtype), _exact(p, np.float64),
+                               float(sqrt_s) ** 2, a_state[start:stop],
+                               b_state[start:stop], float(sigma), scores)
+        return scores

@@ -5,7 +5,16 @@ near-tie goes to the smallest pool index, as the literal rule of the
 reference implementation (``_reference.py``) does for exact ties.
 """
 
-__all__ = ["tie_rtol", "argbest"]
+import math
+
+import numpy as np
+
+__all__ = ["tie_rtol", "argbest", "band_records", "merge_records"]
+
+_NOT_FINITE = (
+    "BAIT's scores are not finite (the per-candidate states lost "
+    "precision); use dtype='float64' or a larger lam. Please report "
+    "this with the inputs' shapes, dtype and lam.")
 
 
 def tie_rtol(gemm_dtype_name):
@@ -25,10 +34,61 @@ def argbest(xp, scores, rtol, maximize):
     """
     best = xp.max(scores) if maximize else xp.min(scores)
     if not bool(xp.isfinite(best)):
-        raise FloatingPointError(
-            "BAIT's scores are not finite (the per-candidate states lost "
-            "precision); use dtype='float64' or a larger lam. Please report "
-            "this with the inputs' shapes, dtype and lam.")
+        raise FloatingPointError(_NOT_FINITE)
     tol = rtol * xp.abs(best)
     near = scores >= best - tol if maximize else scores <= best + tol
     return int(xp.argmax(xp.astype(near, xp.int8)))
+
+
+def band_records(xp, scores, rtol, maximize):
+    """What a part of the scores contributes to :func:`argbest` over all.
+
+    Returns ``(extreme, records)``: the part's best score and, in index
+    order, the (index, score) pairs that could be the first index of the
+    tie band for any overall best at least as good as the part's: the
+    strict running maxima (minima) within the part's own band. The first
+    index whose score reaches a threshold is always such a running
+    extreme, and an overall best as good as the part's moves the threshold
+    only further in (``x - rtol·|x|`` grows with x), so these pairs decide
+    the part's share of the overall argbest; exact ties add none.
+    """
+    scores = np.asarray(scores)
+    if scores.shape[0] == 0:
+        return (-math.inf if maximize else math.inf), []
+    best = float(scores.max() if maximize else scores.min())
+    if not math.isfinite(best):
+        return best, []
+    sign = 1.0 if maximize else -1.0
+    signed = sign * scores
+    near = np.flatnonzero(signed >= sign * best - rtol * abs(best))
+    values = signed[near]
+    before = np.concatenate([[-np.inf], np.maximum.accumulate(values)[:-1]])
+    keep = values > before
+    return best, [(int(i), sign * float(v))
+                  for i, v in zip(near[keep], values[keep])]
+
+
+def merge_records(parts, rtol, maximize):
+    """:func:`argbest` over parts summarised by :func:`band_records`.
+
+    ``parts`` holds ``(extreme, records)`` with the records' indices
+    already global. Returns ``(index, score, extreme)``: the overall pick,
+    its score and the best score of all. Raises FloatingPointError as
+    :func:`argbest` does.
+    """
+    extremes = [e for e, _ in parts]
+    if any(math.isnan(e) for e in extremes):
+        best = math.nan
+    else:
+        best = max(extremes) if maximize else min(extremes)
+    if not math.isfinite(best):
+        raise FloatingPointError(_NOT_FINITE)
+    tol = rtol * abs(best)
+    winner = None
+    for _, records in parts:
+        for index, score in records:
+            if (score >= best - tol) if maximize else (score <= best + tol):
+                if winner is None or index < winner[0]:
+                    winner = (index, score)
+                break
+    return winner[0], winner[1], best

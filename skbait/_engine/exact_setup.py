@@ -84,20 +84,21 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
     return fisher, DenseInverse.from_matrix(xp, lab, shift, n_jobs)
 
 
-def inverse_with(problem, fisher, members, *, lam, n_select, n_jobs):
-    """M⁻¹ after adding the pool points ``members`` (§2), formed afresh in
-    float64 from ``M = λ I + L Lᵀ`` with L the labeled points' factors
-    over √(n_l + B) and the members' over √(n_l + B) / √B (§8, "Refresh")."""
+def inverse_with(problem, fisher, h_members, p_members, *, lam, n_select,
+                 n_jobs):
+    """M⁻¹ after adding pool points (§2), formed afresh in float64 from
+    ``M = λ I + L Lᵀ`` with L the labeled points' factors over √(n_l + B)
+    and the added points' over √(n_l + B) / √B (§8, "Refresh"). The added
+    points are the rows of ``h_members`` and ``p_members`` (None: none;
+    ``p_members`` None for regression)."""
     xp, pb = problem.xp, problem
     shift = NullShift.of(problem, fisher, lam)
     dev = device(pb.h_pool)
     parts = [_labeled_factor(problem, n_select)] if pb.n_lab else []
-    if members:
-        idx = xp.asarray(members, device=dev)
-        p = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
+    if h_members is not None and h_members.shape[0]:
         scale = n_select / (pb.n_lab + n_select)
         parts.append(math.sqrt(scale) * stacked_factors(
-            xp, xp.take(pb.h_pool, idx, axis=0), p))
+            xp, h_members, p_members))
     factor = (xp.concat(parts, axis=1) if parts
               else xp.zeros((pb.dk, 0), dtype=xp.float64, device=dev))
     if factor.shape[1] <= pb.dk // 2:

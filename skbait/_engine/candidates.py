@@ -1,0 +1,152 @@
+"""The candidates of a greedy pass: per-point states, scores, availability.
+
+A :class:`Candidates` holds some pool points (a whole pool, one chunk of a
+pool on a Dask worker, or the points chosen for the backward pass) with
+the states the rule keeps for each of them (exact BAIT: the packed k × k
+``A_x`` and ``B_x`` of docs/design.md §4; block-diagonal BAIT: n × k
+numbers each, §10). A commit's operand turns into new states and scores
+through the rule's kernel (``kernels.py``), a chunk of rows at a time.
+The greedy loop (``greedy.py``) sees only the methods below, which a pool
+spread over a cluster implements too.
+"""
+
+from array_api_compat import device
+
+from .chunks import row_chunks
+from .problem import GreedyProblem
+from .ties import argbest, band_records
+from .timing import timed
+
+__all__ = ["Candidates"]
+
+
+class Candidates:
+    """States, scores and availability of the rows of ``problem``.
+
+    Parameters
+    ----------
+    problem : GreedyProblem
+        The points (``h_gemm`` multiplies a commit's operand, ``h_pool``
+        gives the rows that are committed, ``p_pool`` the probabilities).
+    a, b : arrays
+        The per-candidate states (float64, updated in place).
+    kernel : Kernel
+        Applies a commit to the states and returns scores (``kernels.py``).
+    sqrt_s : float
+        √s, the candidates' weight of docs/design.md §2.
+    budget_bytes : int or None
+        Temporaries per chunk of rows; None processes all rows at once.
+    timings : dict or None
+        Where the GEMM and kernel seconds are added.
+    """
+
+    def __init__(self, problem, a, b, kernel, sqrt_s, budget_bytes,
+                 timings=None):
+        xp = problem.xp
+        self.problem = problem
+        self.a, self.b = a, b
+        self.kernel = kernel
+        self.sqrt_s = sqrt_s
+        self.budget = budget_bytes
+        self.timings = {} if timings is None else timings
+        self.alive = xp.ones((problem.n_pool,), dtype=xp.bool,
+                             device=device(problem.h_pool))
+        self.scores = None
+
+    @property
+    def n(self):
+        return self.problem.n_pool
+
+    @property
+    def gemm_dtype(self):
+        """The dtype of a commit's operand for these candidates."""
+        return self.problem.gemm_dtype
+
+    def reset(self, states):
+        """Fresh states from ``states`` (a rule's ``states()``: a callable
+        of a ``GreedyProblem``)."""
+        self.a, self.b = states(self.problem)
+
+    def rescore(self):
+        """Scores of the states as they are (σ = +1 gains)."""
+        return self.update(None, 1.0)
+
+    def update(self, operand, sigma):
+        """Apply the commit whose operand is ``operand`` (None: none) and
+        return the new scores: gains for σ = +1, costs for σ = -1."""
+        xp, pb = self.problem.xp, self.problem
+        n = self.n
+        if self.budget is None:
+            parts = [slice(0, n)]
+        else:
+            parts = row_chunks(n, self.kernel.row_bytes(pb.k), self.budget)
+        scores = xp.empty((n,), dtype=xp.float64, device=device(self.a))
+        for rows in parts:
+            p = None if pb.p_pool is None else pb.p_pool[rows, :]
+            h = pb.h_gemm[rows, :]
+            if operand is not None and self.kernel.fuses_gemm:
+                # The GEMM runs inside the kernel; its time is "kernel".
+                with timed(self.timings, "kernel"):
+                    scores[rows] = self.kernel.gemm_update(
+                        h, operand, p, self.sqrt_s, self.a, self.b,
+                        rows.start, rows.stop, sigma)
+                continue
+            with timed(self.timings, "gemm"):
+                out = None if operand is None else xp.matmul(h, operand)
+            with timed(self.timings, "kernel"):
+                scores[rows] = self.kernel.update(
+                    out, p, self.sqrt_s, self.a, self.b, rows.start,
+                    rows.stop, sigma)
+        self.scores = scores
+        return scores
+
+    def _masked(self, maximize):
+        xp = self.problem.xp
+        return xp.where(self.alive, self.scores,
+                        -xp.inf if maximize else xp.inf)
+
+    def best(self, rtol, maximize):
+        """``(index, score, extreme)``: the pick among the available rows
+        by the tie rule (``ties.argbest``), its score, and the best score
+        of all of them."""
+        xp = self.problem.xp
+        masked = self._masked(maximize)
+        index = argbest(xp, masked, rtol, maximize)
+        extreme = xp.max(masked) if maximize else xp.min(masked)
+        return index, float(masked[index]), float(extreme)
+
+    def records(self, rtol, maximize, offset=0):
+        """This part's share of :meth:`best` over several parts
+        (``ties.band_records``, indices shifted by ``offset``)."""
+        extreme, recs = band_records(self.problem.xp,
+                                     self._masked(maximize), rtol, maximize)
+        return extreme, [(offset + i, score) for i, score in recs]
+
+    def drop(self, index):
+        """Row ``index`` can no longer be picked."""
+        self.alive[index] = False
+
+    def row(self, index):
+        """``(h, p)`` of row ``index``, as a commit takes them."""
+        return self.problem.h_pool[index, :], self.problem.p_row(index)
+
+    def maxima(self):
+        """Largest absolute entries of the two states (None when empty)."""
+        xp = self.problem.xp
+        if not self.n:
+            return None
+        return (float(xp.max(xp.abs(self.a))),
+                float(xp.max(xp.abs(self.b))))
+
+    def take(self, indices, kernel):
+        """A new :class:`Candidates` of the rows ``indices`` (in that
+        order), with float64 embeddings and copies of their states, all
+        available, processed in one piece."""
+        xp, pb = self.problem.xp, self.problem
+        idx = xp.asarray(indices, device=device(pb.h_pool))
+        h = xp.astype(xp.take(pb.h_pool, idx, axis=0), xp.float64)
+        p = None if pb.rank_one else xp.take(pb.p_pool, idx, axis=0)
+        problem = GreedyProblem(xp, h, h, p, None, None, xp.float64)
+        return Candidates(problem, xp.take(self.a, idx, axis=0),
+                          xp.take(self.b, idx, axis=0), kernel,
+                          self.sqrt_s, None, None)
