@@ -405,6 +405,8 @@ BAIT_SELECT_CONSTRAINTS = {
     "lam_factor": [Interval("real", 0, None, closed="neither")],
     "oversample": [Interval("real", 1, None)],
     "fisher": [Options("pool", "identity")],
+    "approximation": [NONE, Options("auto", "exact", "block_diagonal",
+                                    "binary")],
     "dtype": [DTYPE_NAME],
     "chunk_size": [NONE, Interval("integer", 1, None)],
     "n_jobs": [NONE, N_JOBS],

@@ -126,7 +126,7 @@ def test_auto_lam_scale_invariance(approximation):
 def test_bad_approximation_arguments():
     rng = np.random.default_rng(0)
     prob = random_problem(rng, 20, 3, 3)
-    with pytest.raises(ValueError, match="approximation must be one of"):
+    with pytest.raises(ValueError, match="approximation must be None or one"):
         bait_select(prob["h_pool"], 2, pool_proba=prob["p_pool"],
                     approximation="diagonal")
     with pytest.raises(ValueError, match="applies to classification"):
@@ -137,11 +137,19 @@ def test_bad_approximation_arguments():
 
 
 def test_exact_memory_error_names_the_approximations(monkeypatch):
-    import skbait._engine.bait as bait
+    import skbait._engine.plan as plan
 
-    monkeypatch.setattr(bait, "_memory_needed",
-                        lambda *a, **k: 2 ** 60 if a[2] > 1 else 0)
+    exact_bytes = plan.exact_bytes
+    monkeypatch.setattr(plan, "exact_bytes", lambda **kw: (
+        2 ** 60 if kw["k"] > 1 else exact_bytes(**kw)))
     rng = np.random.default_rng(0)
     prob = random_problem(rng, 20, 3, 3)
-    with pytest.raises(MemoryError, match='approximation="block_diagonal"'):
-        bait_select(prob["h_pool"], 2, pool_proba=prob["p_pool"])
+    with pytest.raises(MemoryError, match='approximation="block_diagonal": '
+                       r'[0-9]+ MiB; approximation="binary": [0-9]+ MiB'):
+        bait_select(prob["h_pool"], 2, pool_proba=prob["p_pool"],
+                    approximation="exact")
+    # The default falls back to block-diagonal BAIT and says why.
+    _, info = bait_select(prob["h_pool"], 2, pool_proba=prob["p_pool"],
+                          return_info=True)
+    assert info.approximation == "block_diagonal"
+    assert info.approximation_reason.startswith("exact BAIT would need")

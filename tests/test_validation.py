@@ -229,13 +229,17 @@ def test_memory_error_before_allocation():
     h = np.ones((3, 20_000))
     p = np.full((3, 10), 0.1)
     with pytest.raises(MemoryError, match=r"needs about [0-9.]+ GiB"):
-        bait_select(h, 1, pool_proba=p)
+        bait_select(h, 1, pool_proba=p, approximation="exact")
 
 
 def test_memory_error_names_sizes(monkeypatch, prob):
-    import skbait._engine.memory as memory
-    monkeypatch.setattr(memory, "available_bytes", lambda xp, x: 1024)
-    with pytest.raises(MemoryError, match="only 0.00 GiB is available"):
+    import skbait._engine.plan as plan
+    from skbait._engine.memory import MemoryLimit
+
+    monkeypatch.setattr(plan, "memory_limit",
+                        lambda xp, x: MemoryLimit(1024, "a tiny limit"))
+    with pytest.raises(MemoryError, match=r"needs about [0-9]+ MiB, but only "
+                       r"0 MiB is available \(a tiny limit\)"):
         _call(prob)
 
 

@@ -35,11 +35,12 @@ def float_dtype(xp, name):
     return {"float32": xp.float32, "float64": xp.float64}[name]
 
 
-def subtract_symmetric_product(xp, m, a, b):
-    """Return ``m - a bᵀ`` for symmetric float64 ``m`` and ``a bᵀ``.
+def subtract_symmetric_product(xp, m, a, b, scale=1.0):
+    """Return ``m - scale · a bᵀ`` for symmetric float64 ``m`` and ``a bᵀ``.
 
     On NumPy, ``m`` is updated in place by one BLAS call, without a dk × dk
-    temporary.
+    temporary, and ``a`` and ``b`` are read where they are (C- or
+    Fortran-ordered) rather than copied.
     """
     if (is_numpy_namespace(xp) and m.dtype == np.float64
             and m.flags.c_contiguous and m.flags.writeable):
@@ -47,10 +48,15 @@ def subtract_symmetric_product(xp, m, a, b):
 
         # m is symmetric, so its transpose (Fortran-ordered, no copy) is the
         # same matrix; BLAS updates that view in place (to m - b aᵀ, which
-        # is m - a bᵀ as the product is symmetric).
-        dgemm(-1.0, a, xp.matrix_transpose(b), 1.0, m.T, overwrite_c=True)
+        # is m - a bᵀ as the product is symmetric). Each operand is passed
+        # in the orientation that is Fortran-contiguous, with the matching
+        # transpose flag.
+        x, trans_a = (a, 0) if a.flags.f_contiguous else (a.T, 1)
+        y, trans_b = (b.T, 0) if b.flags.c_contiguous else (b, 1)
+        dgemm(-float(scale), x, y, 1.0, m.T, trans_a=trans_a,
+              trans_b=trans_b, overwrite_c=True)
         return m
-    return m - xp.matmul(a, xp.matrix_transpose(b))
+    return m - scale * xp.matmul(a, xp.matrix_transpose(b))
 
 
 def mirror_upper(xp, m, width):

@@ -7,9 +7,9 @@ from sklearn.utils import Bunch
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .block_diagonal import block_diagonal_select
-from .exact import _DENSE_BELOW, exact_select
+from .exact import exact_select
+from .plan import plan_selection
 from .kernels import numba_available
-from .memory import check_fits
 from .problem import GreedyProblem
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import tie_rtol
@@ -40,7 +40,7 @@ _MIN_CHUNK_BYTES = 2**20
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                 labeled_embeddings=None, labeled_proba=None, lam="auto",
                 lam_factor=AUTO_LAM_FACTOR, oversample=2.0, fisher="pool",
-                approximation=None, dtype=None, chunk_size=None,
+                approximation="auto", dtype=None, chunk_size=None,
                 n_jobs=None, use_numba=None, return_info=False):
     """Select a batch by BAIT's forward-backward greedy Fisher objective.
 
@@ -94,16 +94,23 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     fisher : {"pool", "identity"}, default="pool"
         "pool" is BAIT. "identity" replaces F by the identity (minimises
         ``tr(M⁻¹)``, the paper's "BAIT without the pool Fisher" ablation).
-    approximation : {None, "block_diagonal", "binary"}, default=None
-        Classification only. None is exact BAIT (memory O((dk)²)).
-        "block_diagonal" keeps the Fisher's k diagonal d × d class blocks
-        (class c: ``p_c (1 - p_c) h hᵀ``): memory O(k·d²), a greedy step
-        O(N·k·d). "binary" is the binary reformulation of Fast Fishing
-        (Huseljic et al., 2024): the Fisher ``q (1 - q) h hᵀ`` of the top
-        class's probability q, d × d, a step O(N·d). Both minimise their
-        own objective; docs/design.md ("Approximations for many classes")
-        has the formulas and docs/results.md how close their batches come
-        to exact BAIT's.
+    approximation : {"auto", "exact", "block_diagonal", "binary"}, \
+            default="auto"
+        Which form of the classification Fisher the batch minimises.
+        "exact" is exact BAIT: memory O((dk)²), a greedy step
+        O(N·d·k² + k·(dk)²). "block_diagonal" keeps the Fisher's k
+        diagonal d × d class blocks (class c: ``p_c (1 - p_c) h hᵀ``):
+        memory O(k·d²), a step O(N·k·d). "binary" is the binary
+        reformulation of Fast Fishing (Huseljic et al., 2024): the Fisher
+        ``q (1 - q) h hᵀ`` of the top class's probability q, d × d, a step
+        O(N·d). "auto" runs exact BAIT where it fits in memory and
+        dk = d·k is at most 5120, else block-diagonal BAIT where it fits,
+        else binary BAIT (docs/design.md §10 has the rule and its
+        measurements; docs/results.md how close the approximations' batches
+        come to exact BAIT's). Every choice refuses, with a MemoryError
+        naming the others' needs, what would not fit in 80 % of the
+        available memory. Regression BAIT is rank one: "auto" and "exact"
+        run it, the approximations are errors there. None means "exact".
     dtype : {None, "float32", "float64"}, default=None
         Precision of the products over the embeddings, the O(N) work. None
         uses the embeddings' own floating dtype (float64 for integers).
@@ -145,10 +152,13 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         added), ``forward`` (NumPy int64, every forward addition in order,
         before pruning), ``n_forward``, ``n_refreshes`` (how many times
         M⁻¹ and the per-candidate states were formed afresh to bound
-        rounding, docs/design.md §8), ``used_numba`` and ``timings``
+        rounding, docs/design.md §8), ``used_numba``, ``timings``
         (wall-clock seconds of set-up, candidate GEMMs, per-candidate
-        kernel, dk × dk updates and refreshes; on asynchronous devices only
-        their sum is meaningful).
+        kernel, commits and refreshes; on asynchronous devices only
+        their sum is meaningful), ``approximation`` (the rule that ran:
+        "exact", "block_diagonal" or "binary"), ``approximation_reason``
+        (why, in words) and ``memory_needed`` (bytes each rule considered
+        would have needed).
 
     Raises
     ------
@@ -159,8 +169,10 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     TypeError
         Non-numeric arrays or parameters of the wrong type.
     MemoryError
-        When the dk × dk matrices and per-candidate states would not fit in
-        the available memory; raised before anything large is allocated.
+        When the rule asked for (or, with "auto", every rule) would need
+        more than 80 % of the available memory (the tightest of free
+        memory, the cgroup's limit and ``ulimit``); raised before anything
+        large is allocated, naming what the other rules would need.
 
     Notes
     -----
@@ -192,18 +204,14 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         raise ValueError("pool_embeddings is required; got None.")
     xp = get_namespace(*arrays)
     _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
-    _check_approximation(approximation, p_pool, fisher)
-    if approximation == "binary":
-        h_pool, h_lab = (_binary_embeddings(xp, h, p)
-                         for h, p in ((h_pool, p_pool), (h_lab, p_lab)))
-        p_pool = p_lab = None
     n_pool, d = h_pool.shape
     n_select = check_n_select(n_select, n_pool)
     check_parameters("bait_select", dict(
         lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
-        dtype=dtype, chunk_size=chunk_size, n_jobs=n_jobs,
-        use_numba=use_numba, return_info=return_info),
+        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
+        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
         BAIT_SELECT_CONSTRAINTS)
+    _check_approximation(approximation, p_pool, fisher)
     lam_factor = float(lam_factor)
     lam = lam if isinstance(lam, str) else float(lam)
     # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
@@ -217,25 +225,37 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     if chunk_size is not None:  # no chunk is longer than the longest array
         chunk_size = min(int(chunk_size), max(
             n_pool, 0 if h_lab is None else h_lab.shape[0]))
-    budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
-    numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
     threads = effective_n_jobs(check_n_jobs(n_jobs))
     if not is_numpy_namespace(xp):
         threads = 1  # torch, CuPy, ...: their own threading
-
     n_lab = 0 if h_lab is None else h_lab.shape[0]
-    _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
-                  n_jobs=threads,
-                  n_forward=min(n_pool, math.ceil(oversample * n_select)),
-                  n_select=n_select,
-                  store_bytes=4 if h_pool.dtype == xp.float32 else 8,
-                  gemm_bytes=4 if dtype_name == "float32" else 8)
+    plan = plan_selection(
+        "exact" if approximation is None else approximation, xp=xp,
+        x=h_pool, classification=p_pool is not None, fisher=fisher,
+        shapes=dict(
+            n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
+            n_forward=min(n_pool, math.ceil(oversample * n_select)),
+            budget=_chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8),
+            binary_budget=_chunk_budget(chunk_size, d, 1,
+                                        n_pool * (d + 1) * 8),
+            n_jobs=threads, identity_fisher=fisher == "identity",
+            store_bytes=_itemsize(xp, h_pool.dtype),
+            gemm_bytes=4 if dtype_name == "float32" else 8,
+            p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
+            numba=_resolve_numba(use_numba, xp, False)))
+    if plan.method == "binary":
+        h_pool, h_lab = (_binary_embeddings(xp, h, p)
+                         for h, p in ((h_pool, p_pool), (h_lab, p_lab)))
+        p_pool = p_lab = None
+        k = 1
+    budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
+    numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
 
     with single_threaded_blas(is_numpy_namespace(xp)):
         result, scale, rel_lam = _select(
             xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
             oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
-            threads, approximation)
+            threads, plan.method)
     indices = xp.asarray(result.kept, dtype=xp.int64,
                          device=device(h_pool))
     if not return_info:
@@ -250,6 +270,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         n_refreshes=result.refreshes,
         used_numba=numba_ok,
         timings=result.timings,
+        approximation=plan.method,
+        approximation_reason=plan.reason,
+        memory_needed={m: int(b) for m, b in plan.needed.items()},
     )
     return indices, info
 
@@ -282,21 +305,16 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
     return result, scale, rel_lam
 
 
-_APPROXIMATIONS = (None, "block_diagonal", "binary")
-
-
 def _check_approximation(approximation, p_pool, fisher):
-    if approximation not in _APPROXIMATIONS:
-        raise ValueError(
-            f"approximation must be one of {_APPROXIMATIONS}; got "
-            f"{approximation!r}.")
-    if approximation is None:
+    """The approximations apply to classification, block-diagonal BAIT to
+    the pool Fisher only."""
+    if approximation not in ("block_diagonal", "binary"):
         return
     if p_pool is None:
         raise ValueError(
             f"approximation={approximation!r} applies to classification "
             "(pool_proba given); regression BAIT is already rank one. Use "
-            "approximation=None.")
+            "approximation='auto' or 'exact'.")
     if approximation == "block_diagonal" and fisher != "pool":
         raise ValueError(
             'approximation="block_diagonal" needs fisher="pool"; got '
@@ -312,35 +330,6 @@ def _binary_embeddings(xp, h, p):
     weight = xp.sqrt(xp.clip(q * (1.0 - q), 0.0, None))
     out = xp.astype(h, xp.float64) * weight[:, None]
     return xp.astype(out, xp.float32) if h.dtype == xp.float32 else out
-
-
-def _check_memory(xp, h_pool, n_pool, d, k, n_lab, budget, approximation,
-                  **detail):
-    """MemoryError before allocating; for exact BAIT it names what each
-    approximation would need."""
-    if approximation == "block_diagonal":
-        check_fits(xp, h_pool, _block_diagonal_memory(n_pool, d, k, budget))
-        return
-    try:
-        check_fits(xp, h_pool, _memory_needed(n_pool, d, k, n_lab, budget,
-                                              xp=xp, **detail))
-    except MemoryError as exc:
-        if k == 1:
-            raise
-        block = _block_diagonal_memory(n_pool, d, k, budget)
-        binary = _memory_needed(n_pool, d, 1, n_lab, budget, xp=xp,
-                                **detail)
-        raise MemoryError(
-            f"{exc} Exact BAIT holds (dk)² matrices; the approximations "
-            f'need about {block / 2**30:.2f} GiB (approximation='
-            f'"block_diagonal") and {binary / 2**30:.2f} GiB '
-            '(approximation="binary").') from None
-
-
-def _block_diagonal_memory(n_pool, d, k, budget):
-    """Bytes of a block-diagonal selection: M⁻¹, F, C and a temporary
-    (k × d × d each) plus the n × k states."""
-    return 4 * 8 * k * d * d + 4 * 8 * n_pool * k + 2 * budget
 
 
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
@@ -424,65 +413,5 @@ def _resolve_numba(use_numba, xp, rank_one):
     return bool(wanted and is_numpy_namespace(xp))
 
 
-def _memory_needed(n_pool, d, k, n_lab, budget, *, xp=None, n_jobs=1,
-                   store_bytes=8, gemm_bytes=8, n_forward=0, n_select=None):
-    """Bytes that a selection holds at its peak, on the namespace ``xp``.
-
-    Measured with tracemalloc (tests/test_memory.py). The dk × dk float64
-    matrices: F, and M₀⁻¹ unless the labeled factor is low-rank
-    (n_l·k ≤ dk/2, docs/design.md §7); with a dense M₀⁻¹ the set-up holds
-    two on NumPy (M is inverted in place) and five on other namespaces
-    (array-API, torch, CuPy: M, F, inv(M) and the two terms of its
-    symmetrisation). Regression sums one d × d Fisher per thread. The
-    steps add the commits' low-rank correction W (dk × k per commit, at
-    most dk columns before it is folded into a dense M⁻¹). When
-    the backward pass finds the carried states of the ``n_forward`` chosen
-    points drifted (float32 GEMMs at small λ) it recomputes them from
-    dk × (32·k) float64 products, 32 points at a time: three of them and
-    two transposed copies. ``store_bytes`` and ``gemm_bytes`` are the item sizes of the
-    rescaled embeddings and of their copy in the GEMM dtype.
-    """
-    dk = d * k
-    square = 8 * dk * dk
-    on_numpy = xp is None or is_numpy_namespace(xp)
-    low_rank = n_lab * k <= dk // 2
-    n_select = n_forward if n_select is None else n_select
-    # Rows held throughout: the rescaled embeddings, their GEMM-dtype copy,
-    # the float64 probabilities; then chunk and column-group temporaries.
-    rows = (n_pool + n_lab) * d * store_bytes + 8 * n_pool * k
-    if gemm_bytes != store_bytes:
-        rows += n_pool * d * gemm_bytes
-    # The set-up's column groups (three dk × 128 strips) and every pass's
-    # chunk of rows.
-    strips = 3 * 8 * dk * min(dk, 128)
-    # A_x, B_x (packed), the scores, their update and the masked copy.
-    states = 2 * 8 * n_pool * (k * (k + 1) // 2) + 3 * 8 * n_pool + n_pool
-    # W: k columns per commit, folded into a dense M⁻¹ before it holds
-    # more than dk; below dk = _DENSE_BELOW, or once W would outgrow a
-    # low-rank M₀⁻¹, M⁻¹ is dense and updated in place at each commit
-    # (off NumPy, ``m - a bᵀ`` forms two new matrices).
-    cols = k * (n_forward + max(0, n_forward - n_select))
-    commits = 8 * dk * min(cols, dk + k)
-    sums = (n_jobs if k == 1 else 0) * square
-    r = n_lab * k if low_rank else 0
-    dense_steps = (not low_rank or (cols > 0 and dk < _DENSE_BELOW)
-                   or cols > dk - r)
-    setup_held = square + 2 * 8 * dk * r  # F; Q and F·Q when low-rank
-    if not low_rank:
-        setup_held += square
-    held = square + 2 * 8 * dk * r
-    if dense_steps:
-        held += square if on_numpy else 3 * square
-    if low_rank:
-        # F and the factor L, Q, Lᵀ L.
-        inverse = square + 2 * 8 * dk * r + 8 * r ** 2
-        fisher = square + sums
-    else:
-        inverse = (2 if on_numpy else 5) * square
-        fisher = 2 * square + sums
-    first_states = setup_held + strips + states
-    steps = held + commits + states
-    # The pool's states are freed; the exact states' three temporaries.
-    backward = held + commits + 3 * 8 * dk * min(n_forward, 32) * k
-    return rows + budget + max(fisher, inverse, first_states, steps,
-                               backward)
+def _itemsize(xp, dtype):
+    return 4 if dtype == xp.float32 else 8

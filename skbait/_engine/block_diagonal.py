@@ -32,7 +32,7 @@ import math
 
 from array_api_compat import device
 
-from .candidates import Candidates
+from .candidates import Candidates, take_all
 from .chunks import chunks
 from .greedy import Refresh, greedy_select
 from .kernels import get_block_kernel
@@ -72,14 +72,15 @@ def block_diagonal_select(problem, n_select, *, lam, oversample,
                                            n_jobs),
             lam=lam, n_select=n_select, n_forward=n_forward,
             budget_bytes=budget_bytes, n_jobs=n_jobs, timings=timings)
-        a_state, b_state = rule.states()(problem)
-    pool = Candidates(problem, a_state, b_state,
-                      get_block_kernel(xp, use_numba), rule.sqrt_s,
-                      budget_bytes, timings)
-    del a_state, b_state
-    with pool.kernel.step_context(n_jobs):
-        return greedy_select(rule, pool, n_select, n_forward=n_forward,
-                             rtol=rtol, refresh=rule.refresh(rtol))
+        states = list(rule.states()(problem))
+    kernel = get_block_kernel(xp, use_numba)
+    with kernel.step_context(n_jobs):
+        # No name holds the pool here: the backward pass frees its states.
+        return greedy_select(
+            rule, Candidates(problem, *take_all(states), kernel, rule.sqrt_s,
+                             budget_bytes, timings),
+            n_select, n_forward=n_forward, rtol=rtol,
+            refresh=rule.refresh(rtol))
 
 
 def _weights(xp, p):
@@ -291,8 +292,10 @@ class BlockDiagonalRule:
         self.timings = timings
         self.objective = float(xp.sum(base.dense() * fisher))
         commits = n_forward + max(0, n_forward - n_select)
-        self.inverse = _BlockInverse(xp, base, fisher, self.sqrt_s,
-                                     min(commits, problem.d + 1), timings)
+        dense_every = problem.k * problem.d ** 2 < _DENSE_BELOW
+        self.inverse = _BlockInverse(
+            xp, base, fisher, self.sqrt_s,
+            1 if dense_every else min(commits, problem.d + 1), timings)
 
     def refresh(self, rtol):
         """Block-diagonal BAIT forms no fresh states during the forward
@@ -310,18 +313,15 @@ class BlockDiagonalRule:
     def commit(self, index, h, p, sigma, dtype):
         return self.inverse.commit(h, p, sigma, dtype)
 
-    def selected(self, pool, chosen, refresh, rtol):
-        """The chosen points' candidates, the last pick committed, with
-        exact float64 states: a removal divides by ``1 - s w a``, which
-        rounding in the carried states can make meaningless at small λ."""
-        xp = self.problem.xp
-        members = sorted(chosen)
-        sel = pool.take(members, get_block_kernel(xp, False))
-        last = chosen[-1]
-        h, p = pool.row(last)
-        self.commit(last, h, p, 1.0, xp.float64)
+    def backward_kernel(self):
+        return get_block_kernel(self.problem.xp, False)
+
+    def start_backward(self, sel, chosen, last, refresh, rtol):
+        """Commit the last forward pick and give the chosen points' exact
+        float64 states: a removal divides by ``1 - s w a``, which rounding
+        in the carried states can make meaningless at small λ."""
+        self.commit(chosen[-1], *last, 1.0, self.problem.xp.float64)
         sel.a, sel.b = self.inverse.exact_states(sel.problem.h_pool)
-        return sel
 
 
 class _BlockInverse:

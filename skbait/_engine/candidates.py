@@ -17,7 +17,7 @@ from .problem import GreedyProblem
 from .ties import argbest, band_records
 from .timing import timed
 
-__all__ = ["Candidates"]
+__all__ = ["Candidates", "take_all"]
 
 
 class Candidates:
@@ -135,8 +135,9 @@ class Candidates:
         xp = self.problem.xp
         if not self.n:
             return None
-        return (float(xp.max(xp.abs(self.a))),
-                float(xp.max(xp.abs(self.b))))
+        # max |x| without an |x| temporary of the states' size
+        return tuple(max(float(xp.max(s)), -float(xp.min(s)))
+                     for s in (self.a, self.b))
 
     def take(self, indices, kernel):
         """A new :class:`Candidates` of the rows ``indices`` (in that
@@ -150,3 +151,12 @@ class Candidates:
         return Candidates(problem, xp.take(self.a, idx, axis=0),
                           xp.take(self.b, idx, axis=0), kernel,
                           self.sqrt_s, None, None)
+
+
+def take_all(items):
+    """The items of a list, emptying it: a caller that passes them on keeps
+    no reference (so that the states of a pool are freed when the greedy
+    loop drops the pool)."""
+    out = list(items)
+    items.clear()
+    return out

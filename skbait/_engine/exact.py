@@ -13,7 +13,7 @@ import math
 from array_api_compat import device
 
 from .array_api import subtract_symmetric_product
-from .candidates import Candidates
+from .candidates import Candidates, take_all
 from .exact_setup import (
     DenseInverse,
     exact_a_states,
@@ -58,15 +58,15 @@ def exact_select(problem, n_select, *, lam, oversample, identity_fisher,
                          n_forward=n_forward, budget_bytes=budget_bytes,
                          n_jobs=n_jobs, timings=timings)
         del base
-        a_state, b_state = rule.states()(problem)
-    pool = Candidates(problem, a_state, b_state,
-                      get_kernel(problem.xp, problem.rank_one, use_numba),
-                      rule.sqrt_s, budget_bytes, timings)
-    del a_state, b_state
-    refresh = rule.refresh(rtol)
-    with pool.kernel.step_context(n_jobs):
-        return greedy_select(rule, pool, n_select, n_forward=n_forward,
-                             rtol=rtol, refresh=refresh)
+        states = list(rule.states()(problem))
+    kernel = get_kernel(problem.xp, problem.rank_one, use_numba)
+    with kernel.step_context(n_jobs):
+        # No name holds the pool here: the backward pass frees its states.
+        return greedy_select(
+            rule, Candidates(problem, *take_all(states), kernel, rule.sqrt_s,
+                             budget_bytes, timings),
+            n_select, n_forward=n_forward, rtol=rtol,
+            refresh=rule.refresh(rtol))
 
 
 class ExactStates:
@@ -103,9 +103,11 @@ class ExactRule:
         self.timings = timings
         self.objective = base.trace_with(fisher)
         # Columns of W: k for every forward pick and every removal, but W
-        # is folded into M⁻¹ before it holds more than dk (``commit``).
+        # is folded into M⁻¹ before it holds more than dk (``commit``), and
+        # below dk = _DENSE_BELOW after the first commit.
         capacity = min((n_forward + max(0, n_forward - n_select))
-                       * problem.k, problem.dk + problem.k)
+                       * problem.k, problem.k if problem.dk < _DENSE_BELOW
+                       else problem.dk + problem.k)
         self.inverse = _Inverse(problem.xp, base, fisher, self.sqrt_s,
                                 capacity, problem.dk,
                                 device(problem.h_pool), timings)
@@ -149,37 +151,36 @@ class ExactRule:
                 p = xp.stack([r[1] for r in rows])
         self.inverse.rebase(inverse_with(
             self.problem, self.fisher, h, p, lam=self.lam,
-            n_select=self.n_select, n_jobs=self.n_jobs))
+            n_select=self.n_select, budget_bytes=self.budget,
+            n_jobs=self.n_jobs))
 
-    def selected(self, pool, chosen, refresh, rtol):
-        """The chosen points' candidates for the backward pass (§8).
+    def backward_kernel(self):
+        return get_kernel(self.problem.xp, self.problem.rank_one, False)
 
-        The last forward pick is committed to them alone. A removal
-        divides by I - A_x, which is nearly singular when λ is small: A_x
-        of the chosen points is recomputed from M⁻¹ in float64 rather than
-        carried over from the forward updates. When the carried A_x
-        drifted by more than 1e-3 of the smallest eigenvalue of I - A_x
-        (float64 GEMMs: a tenth of the tie tolerance), B_x is recomputed
-        too, and with float64 GEMMs M⁻¹ as well: all lose to the same
-        rounding, which the removal amplifies by (I - A_x)⁻¹.
+    def start_backward(self, sel, chosen, last, refresh, rtol):
+        """Commit the last forward pick to the chosen points' candidates
+        ``sel`` and make their states exact (§8).
+
+        A removal divides by I - A_x, which is nearly singular when λ is
+        small: A_x of the chosen points is recomputed from M⁻¹ in float64
+        rather than carried over from the forward updates. When the
+        carried A_x drifted by more than 1e-3 of the smallest eigenvalue
+        of I - A_x (float64 GEMMs: a tenth of the tie tolerance), B_x is
+        recomputed too, and with float64 GEMMs M⁻¹ as well: all lose to
+        the same rounding, which the removal amplifies by (I - A_x)⁻¹.
         """
         pb, xp = self.problem, self.problem.xp
-        members = sorted(chosen)
-        sel = pool.take(members, get_kernel(xp, pb.rank_one, False))
-        last = chosen[-1]
-        h, p = pool.row(last)
-        sel.update(self.commit(last, h, p, 1.0, xp.float64), 1.0)
+        sel.update(self.commit(chosen[-1], *last, 1.0, xp.float64), 1.0)
         exact = exact_a_states(pb, self.inverse, sel.problem.h_pool,
                                sel.problem.p_pool, scale=self.scale,
                                budget_bytes=self.budget)
         drift = _drift(xp, sel.a, exact, pb.k)
         if refresh.enabled and drift > 0.1 * rtol:
-            refresh.selected(self, sel, members)
+            refresh.selected(self, sel, sorted(chosen))
         else:
             if drift > 1e-3:
                 sel.b = self._exact_b(sel)
             sel.a = exact
-        return sel
 
     def refresh_selected(self, sel):
         """Fresh A and B states of the backward pass's candidates."""
@@ -229,7 +230,8 @@ class _Inverse:
         self.fisher = fisher
         self.sqrt_s = sqrt_s
         self.timings = timings
-        self.w = xp.zeros((dk, capacity), dtype=xp.float64, device=dev)
+        # Wᵀ, a commit's k columns as k contiguous rows.
+        self.wt = xp.zeros((capacity, dk), dtype=xp.float64, device=dev)
         self.signs = xp.zeros((capacity,), dtype=xp.float64, device=dev)
         self.used = 0
 
@@ -238,10 +240,9 @@ class _Inverse:
         xp, m = self.xp, self.used
         out = self.base.apply(x, rows)
         if m:
-            w = self.w[:, :m]
-            coef = self.signs[:m, None] * xp.matmul(xp.matrix_transpose(w),
-                                                    x)
-            out = out - xp.matmul(w[rows, :], coef)
+            wt = self.wt[:m, :]
+            coef = self.signs[:m, None] * xp.matmul(wt, x)
+            out = out - xp.matmul(xp.matrix_transpose(wt[:, rows]), coef)
         return out
 
     def block(self, rows, cols):
@@ -249,9 +250,11 @@ class _Inverse:
         xp, m = self.xp, self.used
         out = self.base.block(rows, cols)
         if m:
-            w = self.w[:, :m]
-            out = out - xp.matmul(w[rows, :] * self.signs[None, :m],
-                                  xp.matrix_transpose(w[cols, :]))
+            # Signs on the narrow side: a temporary of m × cols, never of
+            # m × rows (rows can be all of dk, m up to dk).
+            wt = self.wt[:m, :]
+            out = out - xp.matmul(xp.matrix_transpose(wt[:, rows]),
+                                  wt[:, cols] * self.signs[:m, None])
         return out
 
     def _fold_after(self):
@@ -267,7 +270,7 @@ class _Inverse:
         dense matrix, only once its products would read more than twice a
         dense one.
         """
-        dk = self.w.shape[0]
+        dk = self.wt.shape[1]
         if dk < _DENSE_BELOW:
             return 0
         if isinstance(self.base, DenseInverse):
@@ -279,24 +282,32 @@ class _Inverse:
         folded at every commit, else by appending Ũ to W."""
         k = u_t.shape[1]
         if isinstance(self.base, DenseInverse) and self._fold_after() == 0:
-            # Ũ is contiguous here: a single in-place BLAS update.
+            # A single in-place BLAS update.
             self.base.m = subtract_symmetric_product(
-                self.xp, self.base.m, sigma * u_t, u_t)
+                self.xp, self.base.m, u_t, u_t, scale=sigma)
             return
-        if self.used + k > self.w.shape[1]:
+        if self.used + k > self.wt.shape[0]:
             self._fold()
-        self.w[:, self.used:self.used + k] = u_t
+        self.wt[self.used:self.used + k, :] = self.xp.matrix_transpose(u_t)
         self.signs[self.used:self.used + k] = sigma
         self.used += k
 
     def _fold(self):
-        """Fold W into a dense M⁻¹ (one rank-m update) and empty it."""
+        """Fold W into a dense M⁻¹ and empty it: one in-place update per
+        run of commits of the same sign, so that no W-sized temporary is
+        formed."""
         xp, m = self.xp, self.used
-        w = self.w[:, :m]
+        signs = [float(v) for v in self.signs[:m]]
         # Single-threaded BLAS, as every step: BLAS threads left spinning
         # after a threaded call slow the numba kernel down.
-        dense = subtract_symmetric_product(
-            xp, self.base.dense(), w * self.signs[None, :m], w)
+        dense = self.base.dense()
+        start = 0
+        for stop in range(1, m + 1):
+            if stop == m or signs[stop] != signs[start]:
+                w = xp.matrix_transpose(self.wt[start:stop, :])
+                dense = subtract_symmetric_product(xp, dense, w, w,
+                                                   scale=signs[start])
+                start = stop
         self.base = DenseInverse(xp, dense, self.base.shift)
         self.used = 0
 

@@ -34,9 +34,14 @@ __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
 # Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
 # groups would read all of M⁻¹ and F once per group for little arithmetic.
 _COLUMN_GROUP = 128
-# Points per group in the exact B states of the backward pass: bounds its
-# dk × (group·k) temporaries; the products stay large enough for BLAS.
-_POINT_GROUP = 32
+
+
+def point_group(dk, k, largest=32):
+    """Points per group of the backward pass's exact B states: at most
+    ``largest`` (products large enough for BLAS), and few enough that a
+    group's dk × (group·k) float64 temporaries stay below 16 MiB when dk·k
+    is large."""
+    return max(1, min(largest, (16 * 2 ** 20) // max(1, 8 * dk * k)))
 
 
 def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
@@ -78,42 +83,68 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
                                                    shift)
     # M, formed in the labeled buffer.
     lab /= pb.n_lab + n_select
-    eye = lam * xp.eye(pb.d, dtype=xp.float64, device=dev)
-    for start in range(0, dk, pb.d):
-        lab[start:start + pb.d, start:start + pb.d] += eye
+    _add_to_diagonal(xp, lab, lam, pb.d)
     return fisher, DenseInverse.from_matrix(xp, lab, shift, n_jobs)
 
 
 def inverse_with(problem, fisher, h_members, p_members, *, lam, n_select,
-                 n_jobs):
-    """M⁻¹ after adding pool points (§2), formed afresh in float64 from
+                 budget_bytes, n_jobs):
+    """M⁻¹ after adding pool points (§2), formed afresh in float64 (§8,
+    "Refresh"). The added points are the rows of ``h_members`` and
+    ``p_members`` (None: none; ``p_members`` None for regression).
+
     ``M = λ I + L Lᵀ`` with L the labeled points' factors over √(n_l + B)
-    and the added points' over √(n_l + B) / √B (§8, "Refresh"). The added
-    points are the rows of ``h_members`` and ``p_members`` (None: none;
-    ``p_members`` None for regression)."""
+    and the added points' over √(n_l + B) / √B. When L has at most dk/4
+    columns M⁻¹ is low-rank (Woodbury on L, whose temporaries are then
+    below those of a dense M); otherwise M is formed in one dk × dk
+    matrix, the labeled points' part as in the set-up (their Fisher sum, a
+    chunk of rows at a time) and the added points' as ``V Vᵀ``, so that no
+    dk × (n_l + t)·k factor is held.
+    """
     xp, pb = problem.xp, problem
     shift = NullShift.of(problem, fisher, lam)
     dev = device(pb.h_pool)
-    parts = [_labeled_factor(problem, n_select)] if pb.n_lab else []
-    if h_members is not None and h_members.shape[0]:
-        scale = n_select / (pb.n_lab + n_select)
-        parts.append(math.sqrt(scale) * stacked_factors(
-            xp, h_members, p_members))
-    factor = (xp.concat(parts, axis=1) if parts
-              else xp.zeros((pb.dk, 0), dtype=xp.float64, device=dev))
-    if factor.shape[1] <= pb.dk // 2:
+    added = 0 if h_members is None else h_members.shape[0]
+    scale = n_select / (pb.n_lab + n_select)
+    if (pb.n_lab + added) * pb.k <= pb.dk // 4:
+        parts = [_labeled_factor(problem, n_select)] if pb.n_lab else []
+        if added:
+            # V is linear in h: scaling h first forms one dk-row array.
+            parts.append(stacked_factors(
+                xp, math.sqrt(scale) * xp.astype(h_members, xp.float64),
+                p_members))
+        factor = (xp.concat(parts, axis=1) if parts
+                  else xp.zeros((pb.dk, 0), dtype=xp.float64, device=dev))
         return LowRankInverse.from_factor(xp, factor, lam, shift)
-    with blas_threads(n_jobs):
-        m = xp.matmul(factor, xp.matrix_transpose(factor))
-    m = m + lam * xp.eye(pb.dk, dtype=xp.float64, device=dev)
+    m = xp.zeros((pb.dk, pb.dk), dtype=xp.float64, device=dev)
+    if pb.n_lab:
+        _add_fisher(problem, m, pb.h_lab, pb.p_lab, budget_bytes, n_jobs)
+        mirror_upper(xp, m, pb.d)
+        m /= pb.n_lab + n_select
+    if added:
+        v = stacked_factors(
+            xp, math.sqrt(scale) * xp.astype(h_members, xp.float64),
+            p_members)
+        with blas_threads(n_jobs):
+            m = subtract_symmetric_product(xp, m, v, v, scale=-1.0)
+        del v
+    _add_to_diagonal(xp, m, lam, pb.d)
     return DenseInverse.from_matrix(xp, m, shift, n_jobs)
+
+
+def _add_to_diagonal(xp, m, value, width):
+    """``m += value · I`` in place, a d × d block at a time."""
+    eye = value * xp.eye(width, dtype=xp.float64, device=device(m))
+    for start in range(0, m.shape[0], width):
+        m[start:start + width, start:start + width] += eye
 
 
 def _labeled_factor(problem, n_select):
     """``[V_x]_labeled / √(n_l + B)``: M's labeled term is its square."""
     xp, pb = problem.xp, problem
-    return (stacked_factors(xp, pb.h_lab, pb.p_lab)
-            / math.sqrt(pb.n_lab + n_select))
+    # V is linear in h: scaling h first forms one dk-row array.
+    h = xp.astype(pb.h_lab, xp.float64) / math.sqrt(pb.n_lab + n_select)
+    return stacked_factors(xp, h, pb.p_lab)
 
 
 @dataclass(frozen=True)
@@ -264,7 +295,7 @@ class LowRankInverse:
     def dense(self):
         xp, q = self.xp, self.q
         m = xp.eye(q.shape[0], dtype=xp.float64, device=device(q)) / self.lam
-        m = subtract_symmetric_product(xp, m, q / self.lam, q)
+        m = subtract_symmetric_product(xp, m, q, q, scale=1.0 / self.lam)
         self.shift.add_to(xp, m, -self.shift.beta / self.lam)
         return m
 
@@ -425,7 +456,7 @@ def _low_rank_a_forms(problem, inverse, a_state, budget_bytes, n_jobs):
                        (hc.shape[0], k, r))
         gram = xp.matmul(t, xp.matrix_transpose(t))
         hd = xp.astype(hc, xp.float64)
-        norms = xp.sum(hd * hd, axis=1)
+        norms = xp.vecdot(hd, hd)
         forms = (norms[:, None, None] * eye[None, :, :] - gram) / inverse.lam
         a_state[rows, :] = pack_symmetric(xp, forms, k)
 
@@ -507,20 +538,22 @@ def exact_a_states(problem, inverse, h, p, *, scale, budget_bytes):
                      pb.k)
 
 
-def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs,
-                   group=_POINT_GROUP):
+def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs):
     """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64;
     ``inverse`` is M⁻¹ (anything with ``apply``).
 
     Costs two (dk)² × (n·k) products, done with BLAS threads (a few large
-    calls), ``group`` points at a time (bounded temporaries)."""
+    calls), a group of points at a time (``point_group``: bounded
+    temporaries)."""
     xp, pb = problem.xp, problem
     k = pb.k
+    group = point_group(pb.dk, k)
     parts = []
     for rows in chunks(h.shape[0], group):
         n = rows.stop - rows.start
-        v = sqrt_s * stacked_factors(
-            xp, h[rows, :], None if p is None else p[rows, :])  # dk × n·k
+        v = stacked_factors(  # dk × n·k; V is linear in h
+            xp, sqrt_s * xp.astype(h[rows, :], xp.float64),
+            None if p is None else p[rows, :])
         with blas_threads(n_jobs):
             y = inverse.apply(v)
             fy = times_fisher(xp, fisher, y)

@@ -150,10 +150,20 @@ def stacked_factors(xp, h, p):
     k = p.shape[1]
     eye = xp.eye(k, dtype=xp.float64, device=_device(h))
     g = (eye[None, :, :] - p[:, :, None]) * xp.sqrt(p)[:, None, :]
-    # (k, d, n, k): entry [c, j, i, m] = G_i[c, m] · h_i[j].
-    v = (xp.permute_dims(g, (1, 0, 2))[:, None, :, :]
-         * xp.matrix_transpose(h)[None, :, :, None])
+    # (k, d, n, k): entry [c, j, i, m] = G_i[c, m] · h_i[j]. The small
+    # operands are made contiguous in that axis order first, so that the
+    # product is laid out as the result and the reshape copies nothing.
+    gt = _contiguous(xp, xp.permute_dims(g, (1, 0, 2)))    # (k, n, k)
+    ht = _contiguous(xp, xp.matrix_transpose(h))           # (d, n)
+    v = gt[:, None, :, :] * ht[None, :, :, None]
     return xp.reshape(v, (k * d, n * k))
+
+
+def _contiguous(xp, x):
+    """``x`` as a new array in its own axis order (row-major)."""
+    out = xp.empty(x.shape, dtype=x.dtype, device=_device(x))
+    out[...] = x
+    return out
 
 
 def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):

@@ -16,9 +16,11 @@ commits and records:
   of a ``GreedyProblem`` from the current M⁻¹ (a refresh);
 - ``rule.rebase(members)``: M⁻¹ formed afresh for the labeled points plus
   the committed ``members`` (a refresh);
-- ``rule.selected(pool, chosen, refresh, rtol)``: the chosen points'
-  in-process candidates for the backward pass, with the last forward pick
-  committed and states as exact as the rule makes them;
+- ``rule.backward_kernel()``: the kernel of the backward pass's
+  in-process candidates (the chosen points, ``pool.take``);
+- ``rule.start_backward(sel, chosen, last, refresh, rtol)``: commits the
+  last forward pick (``last``: its ``(h, p)``) and makes the states of
+  those candidates as exact as the rule makes them;
 - ``rule.refresh_selected(sel)``: fresh states of those candidates.
 """
 
@@ -61,14 +63,18 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh):
     Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
     """
     objective = [rule.objective]
-    refresh.watch(pool.maxima())
+    refresh.watch(pool)
     chosen, gains = _forward(rule, pool, n_forward, rtol, objective,
                              refresh)
     if len(chosen) <= n_select:
         kept = list(chosen)
     else:
-        sel = rule.selected(pool, chosen, refresh, rtol)
-        del pool  # the backward pass needs only the chosen points' states
+        # The backward pass needs only the chosen points' states: the
+        # pool's are freed before it starts.
+        sel = pool.take(sorted(chosen), rule.backward_kernel())
+        last = pool.row(chosen[-1])
+        del pool
+        rule.start_backward(sel, chosen, last, refresh, rtol)
         kept = _backward(rule, sel, chosen, n_select, rtol, objective,
                          refresh)
     gain_of = dict(zip(chosen, gains))
@@ -155,12 +161,13 @@ class Refresh:
         self.a_max = self.b_max = 0.0
         self.since = self.count = 0
 
-    def watch(self, maxima):
-        """Start counting from fresh states (``maxima``: the largest
-        entries of their A and B, or None for no candidates)."""
+    def watch(self, candidates):
+        """Start counting from the fresh states of ``candidates``."""
         self.since = 0
-        if self.enabled and maxima is not None:
-            self.a_max, self.b_max = maxima
+        if self.enabled:
+            maxima = candidates.maxima()
+            if maxima is not None:
+                self.a_max, self.b_max = maxima
 
     def due(self, best_gain):
         """Whether the scores after this commit must be computed afresh
@@ -178,7 +185,7 @@ class Refresh:
             self.count += 1
             rule.rebase(members)
             pool.reset(rule.states())
-        self.watch(pool.maxima())
+        self.watch(pool)
 
     def selected(self, rule, sel, members):
         """Fresh M⁻¹ and fresh states of the backward pass's ``sel``."""
@@ -186,4 +193,4 @@ class Refresh:
             self.count += 1
             rule.rebase(members)
             rule.refresh_selected(sel)
-        self.watch(sel.maxima())
+        self.watch(sel)

@@ -1,22 +1,63 @@
-"""Fail early, with sizes, when a selection cannot fit in memory."""
+"""How much memory a selection may use, and a refusal that names it.
+
+The free memory of a machine is not what a process may take: inside a
+container ``/proc/meminfo`` shows the host, while the kernel kills the
+process at its cgroup's limit, and ``ulimit -v`` (``RLIMIT_AS``) or
+``RLIMIT_DATA`` make large allocations fail long before the machine is
+full. :func:`memory_limit` reads all of them and keeps the tightest; a
+selection may then use at most :data:`MEMORY_FRACTION` of it, leaving the
+rest to the caller's own arrays, the model and other processes.
+"""
 
 import os
+from dataclasses import dataclass
 
 from .array_api import is_numpy_namespace
 
-__all__ = ["available_bytes", "check_fits"]
+__all__ = ["MEMORY_FRACTION", "MemoryLimit", "memory_limit", "check_fits",
+           "format_bytes"]
+
+#: The share of the available memory (the tightest limit that applies) a
+#: selection may plan to use.
+MEMORY_FRACTION = 0.8
+
+_UNLIMITED = 2 ** 60  # cgroup v1 reports "no limit" as a huge number
 
 
-def available_bytes(xp, x):
-    """Free memory where ``x`` lives, in bytes, or None when unknown.
+@dataclass(frozen=True)
+class MemoryLimit:
+    """Bytes a process may still allocate, and the limit that says so."""
 
-    Host memory for NumPy, array-API-strict and torch CPU arrays; for a
-    GPU array the free memory of its device, plus what the library's
-    caching allocator holds unused (torch's reserved-but-unallocated
-    bytes, CuPy's memory-pool free blocks), which it hands out first.
+    available: int
+    source: str
+
+    @property
+    def usable(self):
+        """What a selection may plan to use: ``MEMORY_FRACTION`` of it."""
+        return int(MEMORY_FRACTION * self.available)
+
+
+def format_bytes(n):
+    """``n`` bytes in GiB (or MiB below one GiB), for messages."""
+    if n >= 2 ** 30:
+        return f"{n / 2 ** 30:.2f} GiB"
+    return f"{n / 2 ** 20:.0f} MiB"
+
+
+def memory_limit(xp, x):
+    """The tightest :class:`MemoryLimit` where ``x`` lives, or None.
+
+    Host memory (NumPy, array-API-strict and torch CPU arrays): the least
+    of ``MemAvailable``, the cgroup (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``) of this process and of every cgroup above
+    it minus its usage, and the soft ``RLIMIT_AS`` and ``RLIMIT_DATA``
+    minus this process's address space and data segment. On a GPU: the
+    free memory of the device plus what the library's caching allocator
+    holds unused (torch's reserved-but-unallocated bytes, CuPy's
+    memory-pool free blocks), which it hands out first.
     """
     if is_numpy_namespace(xp) or "array_api_strict" in xp.__name__:
-        return _host_available()
+        return host_limit()
     module = type(x).__module__
     try:
         if module.startswith("cupy"):
@@ -25,7 +66,7 @@ def available_bytes(xp, x):
             with x.device:
                 free = cupy.cuda.runtime.memGetInfo()[0]
                 pooled = cupy.get_default_memory_pool().free_bytes()
-            return int(free) + int(pooled)
+            return MemoryLimit(int(free) + int(pooled), "the GPU's free memory")
         if module.startswith("torch"):
             import torch
 
@@ -33,35 +74,120 @@ def available_bytes(xp, x):
                 free = torch.cuda.mem_get_info(x.device)[0]
                 cached = (torch.cuda.memory_reserved(x.device)
                           - torch.cuda.memory_allocated(x.device))
-                return int(free) + max(0, int(cached))
+                return MemoryLimit(int(free) + max(0, int(cached)),
+                                   "the GPU's free memory")
             if x.device.type == "cpu":
-                return _host_available()
+                return host_limit()
     except Exception:  # no reliable reading: do not block the selection
         return None
     return None
 
 
-def _host_available():
+def host_limit():
+    """The tightest host :class:`MemoryLimit` (None when none is known)."""
+    limits = [lim for lim in (_meminfo(), *_cgroup_limits(), *_rlimits())
+              if lim is not None]
+    return min(limits, key=lambda lim: lim.available) if limits else None
+
+
+def _meminfo():
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    return MemoryLimit(int(line.split()[1]) * 1024,
+                                       "MemAvailable (/proc/meminfo)")
     except OSError:
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return MemoryLimit(int(free), "the free physical memory")
     except (ValueError, OSError, AttributeError):
         return None
 
 
-def check_fits(xp, x, needed):
-    """Raise MemoryError before allocating when ``needed`` bytes won't fit."""
-    free = available_bytes(xp, x)
-    if free is not None and needed > free:
-        raise MemoryError(
-            f"This selection needs about {needed / 2**30:.2f} GiB (dk × dk "
-            "Fisher matrices and per-candidate states) but only "
-            f"{free / 2**30:.2f} GiB is available. Reduce the embedding "
-            "width d or the number of classes k (dk = d·k), or the pool size."
-        )
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _cgroup_limits(proc="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """Limit minus usage of this process's cgroup and its ancestors."""
+    text = _read(proc)
+    if not text:
+        return []
+    out = []
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":  # cgroup v2 (unified)
+            out.extend(_walk(root, path, "memory.max", "memory.current",
+                             "cgroup v2 memory.max"))
+        elif "memory" in controllers.split(","):
+            out.extend(_walk(os.path.join(root, "memory"), path,
+                             "memory.limit_in_bytes", "memory.usage_in_bytes",
+                             "cgroup v1 memory.limit_in_bytes"))
+    return out
+
+
+def _walk(base, path, limit_file, usage_file, label):
+    out = []
+    parts = [p for p in path.split("/") if p]
+    for depth in range(len(parts), -1, -1):
+        folder = os.path.join(base, *parts[:depth])
+        limit = _read(os.path.join(folder, limit_file))
+        if limit is None or limit == "max" or not limit.isdigit():
+            continue
+        limit = int(limit)
+        if limit >= _UNLIMITED:
+            continue
+        usage = _read(os.path.join(folder, usage_file))
+        used = int(usage) if usage and usage.isdigit() else 0
+        out.append(MemoryLimit(max(0, limit - used),
+                               f"{label} of {folder}"))
+    return out
+
+
+def _status_kib(field):
+    text = _read("/proc/self/status")
+    if text:
+        for line in text.splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def _rlimits():
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return []
+    out = []
+    for name, field in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+        kind = getattr(resource, name, None)
+        if kind is None:
+            continue
+        soft, _ = resource.getrlimit(kind)
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            continue
+        used = _status_kib(field) or 0
+        out.append(MemoryLimit(max(0, soft - used), f"{name} (ulimit)"))
+    return out
+
+
+def check_fits(xp, x, needed, what="This selection", hint=""):
+    """Raise MemoryError, before anything is allocated, when ``needed``
+    bytes exceed :data:`MEMORY_FRACTION` of the available memory."""
+    limit = memory_limit(xp, x)
+    if limit is None or needed <= limit.usable:
+        return
+    raise MemoryError(
+        f"{what} needs about {format_bytes(needed)}, but only "
+        f"{format_bytes(limit.available)} is available ({limit.source}) "
+        f"and a selection may use at most {MEMORY_FRACTION:.0%} of it "
+        f"({format_bytes(limit.usable)}).{hint}")
