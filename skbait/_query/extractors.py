@@ -20,12 +20,14 @@ Built in, registered here by class (subclasses included):
   ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``RANSACRegressor``
   through its ``estimator_``; ``SVC``, ``NuSVC``,
   ``SVR`` and ``NuSVR`` with ``kernel="linear"``): the input itself, plus a
-  constant column when the model fits an intercept. Their class
-  probabilities are used only where they are a softmax / logistic function
-  of that input (``LogisticRegression``, ``LogisticRegressionCV``,
-  ``SGDClassifier(loss="log_loss")``); other linear classifiers (``SVC``
-  with a linear kernel, ``LinearSVC``, ``RidgeClassifier``, …) give
-  embeddings only (CORESET).
+  constant column when the model fits an intercept (always for
+  ``LinearDiscriminantAnalysis``). Their class probabilities are used only
+  where they are a softmax / logistic function of that input
+  (``LogisticRegression``, ``LogisticRegressionCV``,
+  ``SGDClassifier(loss="log_loss")``, ``LinearDiscriminantAnalysis``:
+  the softmax of its affine ``decision_function``); other linear
+  classifiers (``SVC`` with a linear kernel, ``LinearSVC``,
+  ``RidgeClassifier``, …) give embeddings only (CORESET).
 
 ``X`` is handed to the estimator as it is: the estimator (or the pipeline)
 validates it, as in scikit-learn. The linear and MLP extractors, which read
@@ -235,8 +237,8 @@ def _as_dense_2d(X, what):
 
 def _supported_classifiers():
     return ("LogisticRegression, SGDClassifier(loss='log_loss'), "
-            "MLPClassifier, skorch NeuralNetClassifier, or a Pipeline ending "
-            "in one of them")
+            "LinearDiscriminantAnalysis, MLPClassifier, skorch "
+            "NeuralNetClassifier, or a Pipeline ending in one of them")
 
 
 def _proba(estimator, X, why_not=None):
@@ -287,6 +289,13 @@ def _logistic_premise(est):
     name = type(est).__name__
     if isinstance(est, (LogisticRegression, LogisticRegressionCV)):
         return None
+    lda = LinearDiscriminantAnalysis
+    if isinstance(est, lda) and \
+            type(est).predict_proba is lda.predict_proba and \
+            type(est).decision_function is lda.decision_function:
+        # The softmax (logistic, for two classes) of decision_function,
+        # which is X @ coef_.T + intercept_ for every solver and shrinkage.
+        return None
     if isinstance(est, SGDClassifier) and getattr(est, "loss", None) in \
             _LOG_LOSSES:
         return None
@@ -308,9 +317,16 @@ def _linear(est, X, layer):
     if req.proba and classifier_like(est):
         proba = _proba(est, X, why_not=_logistic_premise(est))
     emb = _as_dense_2d(Xc, req.input_name).astype(np.float64)
-    if getattr(est, "fit_intercept", False):
+    if _has_intercept(est):
         emb = np.hstack([emb, np.ones((emb.shape[0], 1))])
     return emb, proba
+
+
+def _has_intercept(est):
+    # LinearDiscriminantAnalysis always has one and no fit_intercept.
+    if isinstance(est, LinearDiscriminantAnalysis):
+        return True
+    return bool(getattr(est, "fit_intercept", False))
 
 
 _ACTIVATIONS = {
