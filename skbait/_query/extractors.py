@@ -15,6 +15,10 @@ Built in, registered here by class (subclasses included):
   lazily under the top-level name ``"skorch"``: ``_skorch.py``, which
   imports torch, is loaded (and registers itself) the first time a skorch
   net is queried;
+- scikit-activeml's ``SklearnClassifier`` / ``SklearnRegressor`` (their
+  fitted ``estimator_``) and ``SkorchClassifier`` / ``SkorchRegressor`` (the
+  net's last ``torch.nn.Linear``), registered lazily under
+  ``"skactiveml"`` (``_integrations/skactiveml_features.py``);
 - scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
 - scikit-learn linear models (``sklearn.linear_model``, ``LinearSVC``,
   ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``RANSACRegressor``
@@ -369,6 +373,11 @@ def _load_skorch():
     from .._integrations import skorch  # noqa: F401  (registers the skorch family)
 
 
+def _load_skactiveml():
+    # Registers scikit-activeml's wrappers (their estimator_, or the net).
+    from .._integrations import skactiveml_features  # noqa: F401
+
+
 def _public(module, *names):
     """The classes of ``module`` among ``names`` (some are version-bound)."""
     return tuple(getattr(module, n) for n in names if hasattr(module, n))
@@ -394,3 +403,6 @@ register("scikit-learn Pipeline (ending in a supported estimator)",
 # the one _skorch.py registers under, so that it keeps its place.
 register_lazy("skorch", _load_skorch,
               name="skorch NeuralNetClassifier / NeuralNetRegressor")
+register_lazy("skactiveml", _load_skactiveml,
+              name="scikit-activeml SklearnClassifier / SklearnRegressor "
+                   "(estimator_)")
