@@ -3,7 +3,8 @@
 The registry loads this module the first time it meets an estimator from
 the scikit-activeml package (``register_lazy("skactiveml", ...)`` in
 ``_query/extractors.py``), so that ``import skbait`` never imports
-scikit-activeml. Loading it registers, by class:
+scikit-activeml. It imports only the registry. Loading it registers, by
+class:
 
 - ``SklearnClassifier`` and ``SklearnRegressor``: the features of their
   fitted ``estimator_``, by that estimator's own extractor (linear models,
@@ -21,8 +22,13 @@ import skactiveml.classifier as _classifiers
 import skactiveml.regressor as _regressors
 from sklearn.exceptions import NotFittedError
 
-from .._query.extractors import _extract_in_request, check_fitted
-from .._query.registry import classifier_like, current_request, register
+from .._query.registry import (
+    classifier_like,
+    current_request,
+    find_extractor,
+    register,
+    supported_estimators,
+)
 
 __all__ = ["predicts_without_model"]
 
@@ -42,15 +48,26 @@ def predicts_without_model(wrapper):
 
 
 def _wrapped_estimator(wrapper, X, layer):
-    check_fitted(wrapper)
+    name = type(wrapper).__name__
+    if "estimator_" not in vars(wrapper):
+        raise NotFittedError(f"The {name} is not fitted yet: fit it before "
+                             "querying.")
     if predicts_without_model(wrapper):
         raise NotFittedError(
             f"The {type(wrapper).__name__} could not fit its "
-            f"{type(wrapper.estimator).__name__} (see its warning: too few "
+            f"{type(wrapper.estimator_).__name__} (see its warning: too few "
             "labels or classes), so it predicts without a model and there "
             "are no features to take. Label more points first (e.g. at "
             "random).")
-    return _extract_in_request(wrapper.estimator_, X, layer)
+    found = find_extractor(wrapper.estimator_)
+    if found is None:
+        raise TypeError(
+            f"skbait cannot extract features from the {name}'s "
+            f"{type(wrapper.estimator_).__name__}. Supported: "
+            f"{', '.join(supported_estimators())}. Pass embedding_fn="
+            "(estimator, X) -> (embeddings, proba or None), or add the "
+            "family once with skbait.register(name, cls, extractor).")
+    return found[1](wrapper.estimator_, X, layer)
 
 
 def _skorch_wrapper(wrapper, X, layer):
