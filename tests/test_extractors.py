@@ -442,11 +442,16 @@ def test_registry_is_a_leaf_and_skorch_loads_only_through_it():
 
     graph = _internal_imports()
     # The registry is a leaf; the skorch family sees only the registry, and
-    # only the extractors (lazily) import the skorch family.
+    # only the extractors import the skorch family (lazily), and the
+    # scikit-activeml wrappers' family, for the net a SkorchClassifier
+    # holds (lazily too, when it meets one).
     assert graph["_query.registry"] == set()
     assert graph["_integrations.skorch"] == {"_query.registry"}
+    assert graph["_integrations.skactiveml_features"] == {
+        "_query.registry", "_integrations.skorch"}
     assert {m for m, deps in graph.items()
-            if "_integrations.skorch" in deps} == {"_query.extractors"}
+            if "_integrations.skorch" in deps} == {
+        "_query.extractors", "_integrations.skactiveml_features"}
 
 
 # ---- skorch ---------------------------------------------------------------

@@ -154,6 +154,10 @@ def test_model_errors(cls, digits):
     with pytest.raises(TypeError, match="cannot extract features from "
                                         "ParzenWindowClassifier"):
         qs.query(X, y, ParzenWindowClassifier(classes=np.arange(10)))
+    with pytest.raises(TypeError, match="cannot extract features from the "
+                                        "SklearnClassifier's GaussianNB"):
+        qs.query(X, y, SklearnClassifier(GaussianNB(),
+                                         classes=np.arange(10)))
 
 
 @pytest.mark.parametrize("cls", CLASSIFIER_STRATEGIES, ids=ids)
@@ -392,6 +396,9 @@ def test_regression_bait(digits):
         assert len(qs.query(X, y, mlp, batch_size=3)) == 3
     idx = CoreSet().query(X, y, SklearnRegressor(Ridge()), batch_size=3)
     assert idx.min() >= 20
+    with pytest.raises(TypeError, match="has none"):
+        CoreSet(clf_embedding_flag_name="emb").query(
+            X, y, SklearnRegressor(Ridge()))
 
 
 def test_bait_matches_the_dense_oracle():

@@ -279,6 +279,11 @@ def _flagged_embeddings(flag):
     kwargs = {flag: True} if isinstance(flag, str) else dict(flag)
 
     def embedding_fn(clf, X):
+        if not hasattr(clf, "predict_proba"):
+            raise TypeError(
+                f"clf_embedding_flag_name={flag!r} asks predict_proba for "
+                f"the embeddings, but {type(clf).__name__} has none (a "
+                "regressor); pass embedding_fn instead.")
         out = clf.predict_proba(X, **kwargs)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(
