@@ -166,16 +166,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
             else:
                 model.fit(X, y, sample_weight)
         check_fitted(model)
-
-        X_cand, mapping = self._transform_candidates(candidates, X, y)
-        if mapping is not None:
-            unlabeled = is_unlabeled(y[mapping], missing_label=self.missing_label_)
-            X_cand, mapping = X_cand[unlabeled], mapping[unlabeled]
+        X_cand, mapping = self._unlabeled_candidates(candidates, X, y)
         n_cand = len(X_cand)
-        if n_cand == 0:
-            raise ValueError(
-                "There are no unlabeled candidates to query: every candidate "
-                "sample is labeled.")
         if batch_size > n_cand:
             warnings.warn(
                 f"'batch_size={batch_size}' is larger than the number of "
@@ -183,11 +175,11 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
                 "set.", stacklevel=3)
             batch_size = n_cand
         self._check_max_candidates(batch_size)
-        X_lab = X[is_labeled(y, missing_label=self.missing_label_)]
 
         if predicts_without_model(model):
             picks, rows = self._random_fallback(model, n_cand, batch_size)
         else:
+            X_lab = X[is_labeled(y, missing_label=self.missing_label_)]
             sampler._kept_features = {} if return_utilities else None
             picks, _, info = sampler._query(model, X_cand, batch_size, X_lab,
                                             return_info=True, stacklevel=4)
@@ -196,13 +188,27 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
             if return_utilities:
                 rows = self._utilities(sampler, info, picks, batch_size,
                                        n_cand)
-        query_indices = picks if mapping is None else mapping[picks]
+        if mapping is None:  # candidates given as samples
+            return (picks, rows) if return_utilities else picks
         if not return_utilities:
-            return query_indices
-        utilities = np.full((batch_size, n_cand if mapping is None
-                             else len(X)), np.nan)
-        utilities[:, np.arange(n_cand) if mapping is None else mapping] = rows
-        return query_indices, utilities
+            return mapping[picks]
+        utilities = np.full((batch_size, len(X)), np.nan)
+        utilities[:, mapping] = rows
+        return mapping[picks], utilities
+
+    def _unlabeled_candidates(self, candidates, X, y):
+        """The candidate samples and their indices into X (None when
+        ``candidates`` holds samples); labeled candidate indices are
+        dropped, as scikit-activeml's Badge and CoreSet drop them."""
+        X_cand, mapping = self._transform_candidates(candidates, X, y)
+        if mapping is not None:
+            keep = is_unlabeled(y[mapping], missing_label=self.missing_label_)
+            X_cand, mapping = X_cand[keep], mapping[keep]
+        if len(X_cand) == 0:
+            raise ValueError(
+                "There are no unlabeled candidates to query: every candidate "
+                "sample is labeled.")
+        return X_cand, mapping
 
     def _make_sampler(self):
         """skbait's sampler with this strategy's parameters, checked here
@@ -231,9 +237,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         return self._sampler(random_state=self.random_state_, **params)
 
     def _check_max_candidates(self, batch_size):
-        limit = self.max_candidates
-        if isinstance(limit, numbers.Integral) and not isinstance(limit, bool) \
-                and limit < batch_size:
+        limit = self.max_candidates  # validated: None, an int or a fraction
+        if isinstance(limit, numbers.Integral) and limit < batch_size:
             raise ValueError(
                 f"max_candidates={int(limit)} of {type(self).__name__} is "
                 f"smaller than batch_size={batch_size}; it must be >= "
