@@ -240,6 +240,13 @@ def main(argv=None):
         args.seeds, args.rounds, args.epochs = 1, 3, 20
         args.sizes = [1000, 4000]
 
+    import torch
+
+    # The nets are small (batches of 32, 128 hidden units): one torch thread
+    # trains them fastest, and a second one slows every batch down badly
+    # when another process keeps a core busy. NumPy's threads (the queries)
+    # are left as they are, the same for every strategy.
+    torch.set_num_threads(1)
     # Compile the numba kernel outside the timings (cached on disk later).
     rng = np.random.default_rng(0)
     proba = rng.dirichlet(np.ones(N_CLASSES), 50)
