@@ -14,6 +14,7 @@ sys.path.insert(0, BENCH)
 
 import bayes_risk  # noqa: E402
 import bench_selection  # noqa: E402
+import bench_skactiveml  # noqa: E402
 import experiments  # noqa: E402
 import logdet  # noqa: E402
 import penalty  # noqa: E402
@@ -247,3 +248,32 @@ def test_run_missing_computes_each_run_once_on_workers(tmp_path):
     # Four strategies × two seeds computed once; the second call had
     # nothing to do.
     assert len(lines) == 8
+
+
+def test_skactiveml_comparison_quick_mode(tmp_path, monkeypatch, capsys):
+    from .conftest import require
+
+    require("skactiveml")
+    require("skorch")
+    original_mlp, original_digits = bench_skactiveml.mlp, experiments.digits
+
+    def small_digits(seed):  # a third of the pool, to keep the test short
+        X_pool, y_pool, X_test, y_test = original_digits(seed)
+        return X_pool[:450], y_pool[:450], X_test, y_test
+
+    monkeypatch.setattr(bench_skactiveml, "mlp", lambda n_in, seed, epochs:
+                        original_mlp(n_in, seed, epochs=3))
+    monkeypatch.setattr(experiments, "digits", small_digits)
+    curves, rows = bench_skactiveml.main(["--quick", "--plot", "--out",
+                                          str(tmp_path)])
+    out = capsys.readouterr().out
+    names = list(bench_skactiveml.strategies(0))
+    assert len(names) == 7 and set(curves["digits"]) == set(names)
+    for labels, accuracies, seconds in curves["digits"].values():
+        assert labels == [20, 40, 60, 80]
+        assert accuracies.shape == (1, 4) and seconds.shape == (1, 3)
+    assert [r["n"] for r in rows] == [1000, 4000]
+    assert all(r["skbait"] > 0 and r["skactiveml"] > 0 for r in rows)
+    assert "mean test accuracy" in out and "BADGE query time" in out
+    assert all(name in out for name in names)
+    assert (tmp_path / "bench_skactiveml.png").stat().st_size > 0

@@ -55,6 +55,16 @@ def test_regression_example(tmp_path):
     assert errors["BAIT"][-1] < errors["BAIT"][0]
 
 
+def test_skactiveml_example(tmp_path, capsys):
+    require("skactiveml")
+    accuracies = _run("skactiveml_digits.py", tmp_path,
+                      N_ROUNDS=3)["accuracies"]
+    assert set(accuracies) == {"BAIT", "UNCERTAINTY"}
+    assert all(len(v) == 4 for v in accuracies.values())
+    assert accuracies["BAIT"][-1] > accuracies["BAIT"][0]
+    assert capsys.readouterr().out.startswith("labels")
+
+
 @pytest.mark.modal
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_modal_skorch_example(tmp_path):

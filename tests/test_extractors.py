@@ -84,6 +84,37 @@ def test_binary_classifier(digits):
     assert proba.shape == (10, 2)
 
 
+@pytest.mark.parametrize("params", [
+    {}, {"solver": "lsqr"}, {"solver": "lsqr", "shrinkage": "auto"},
+    {"solver": "eigen", "shrinkage": 0.3}, {"priors": "uniform"},
+    {"solver": "svd", "n_components": 1}])
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_linear_discriminant_analysis_is_softmax_of_its_embedding(
+        digits, params, n_classes):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    X, y = digits
+    keep = y < n_classes
+    X, y = X[keep], y[keep]
+    if params.get("priors") == "uniform":
+        params = {"priors": np.full(n_classes, 1.0 / n_classes)}
+    lda = LinearDiscriminantAnalysis(**params).fit(X, y)
+    for strategy in ("BAIT", "BADGE"):
+        from skbait._query.extractors import _extract
+
+        emb, proba = _extract(lda, X[:40], strategy=strategy)
+        assert emb.shape == (40, 65)
+        np.testing.assert_array_equal(emb[:, -1], 1.0)
+        # predict_proba is the softmax (logistic for two classes) of an
+        # affine function of the input, i.e. linear in the embedding.
+        weights = np.vstack([lda.coef_.T, lda.intercept_[None, :]])
+        z = emb @ weights
+        if n_classes == 2:
+            z = np.column_stack([np.zeros(len(z)), z[:, 0]])
+        np.testing.assert_allclose(proba, _softmax(z), rtol=1e-10,
+                                   atol=1e-12)
+
+
 def test_classifier_without_predict_proba(digits):
     X, y = digits
     model = SGDClassifier(loss="hinge", random_state=0).fit(X, y)
@@ -411,11 +442,16 @@ def test_registry_is_a_leaf_and_skorch_loads_only_through_it():
 
     graph = _internal_imports()
     # The registry is a leaf; the skorch family sees only the registry, and
-    # only the extractors (lazily) import the skorch family.
+    # only the extractors import the skorch family (lazily), and the
+    # scikit-activeml wrappers' family, for the net a SkorchClassifier
+    # holds (lazily too, when it meets one).
     assert graph["_query.registry"] == set()
     assert graph["_integrations.skorch"] == {"_query.registry"}
+    assert graph["_integrations.skactiveml_features"] == {
+        "_query.registry", "_integrations.skorch"}
     assert {m for m, deps in graph.items()
-            if "_integrations.skorch" in deps} == {"_query.extractors"}
+            if "_integrations.skorch" in deps} == {
+        "_query.extractors", "_integrations.skactiveml_features"}
 
 
 # ---- skorch ---------------------------------------------------------------

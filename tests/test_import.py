@@ -6,7 +6,8 @@ import sys
 
 import skbait
 
-HEAVY = ["torch", "skorch", "cupy", "modAL", "numba", "matplotlib"]
+HEAVY = ["torch", "skorch", "cupy", "modAL", "numba", "matplotlib",
+         "skactiveml"]
 
 
 def test_import_loads_no_optional_dependency():

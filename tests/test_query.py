@@ -566,3 +566,56 @@ def test_verbose(digits_model, sampler, capsys):
     assert f"[{name}]" in out and "selection:" in out and " s\n" in out
     if not isinstance(sampler, RandomSampler):
         assert "X_pool" in out
+
+
+# ---- G. per-call parameters; an unfitted model ----------------------------
+def test_call_keywords_override_the_parameters_for_that_call(digits_model,
+                                                             capsys):
+    model, X_lab, X_pool = digits_model
+    sampler = BAITSampler()
+    before = sampler.get_params()
+    idx, _ = sampler(model, X_pool, 4, X_labeled=X_lab, verbose=1,
+                     lam=0.5)
+    assert "[BAITSampler]" in capsys.readouterr().out
+    ref, _ = BAITSampler(lam=0.5)(model, X_pool, 4, X_labeled=X_lab)
+    assert idx.tolist() == ref.tolist()
+    assert sampler.info_.lam == pytest.approx(0.5)
+    assert sampler.get_params() == before
+    sampler(model, X_pool, 4, X_labeled=X_lab)
+    assert capsys.readouterr().out == ""
+    assert sampler.info_.lam != pytest.approx(0.5)
+
+
+def test_call_keywords_are_validated(digits_model):
+    model, X_lab, X_pool = digits_model
+    sampler = BAITSampler()
+    with pytest.raises(ValueError, match="'oversample' parameter of "
+                                         "BAITSampler must be"):
+        sampler(model, X_pool, 2, X_labeled=X_lab, oversample=0.5)
+    assert sampler.oversample == 2.0 and not hasattr(sampler, "info_")
+    with pytest.raises(TypeError, match=r"unknown keyword arguments "
+                                        r"\['n_candidates'\].*'oversample'"):
+        sampler(model, X_pool, 2, X_labeled=X_lab, n_candidates=3)
+    with pytest.raises(TypeError, match="unknown keyword"):
+        RandomSampler()(model, X_pool, 2, lam=1.0)
+
+
+def test_call_keywords_share_the_random_state(digits_model):
+    model, X_lab, X_pool = digits_model
+    a = RandomSampler(random_state=np.random.RandomState(0))
+    b = RandomSampler(random_state=np.random.RandomState(0))
+    first = [a(model, X_pool, 3, verbose=0)[0].tolist() for _ in range(2)]
+    second = [b(model, X_pool, 3)[0].tolist() for _ in range(2)]
+    assert first == second and first[0] != first[1]
+
+
+@pytest.mark.parametrize("query", [skbait.bait_sampling,
+                                   skbait.coreset_sampling])
+def test_unfitted_model_raises_before_any_warning(digits_model, query):
+    from sklearn.exceptions import NotFittedError
+
+    _, _, X_pool = digits_model
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            query(LogisticRegression(), X_pool, 2)

@@ -7,6 +7,8 @@ registers the skorch family by class (``skorch.NeuralNet`` and its
 subclasses). It imports only the registry.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 from skorch import NeuralNet
@@ -14,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 
 from .._query.registry import classifier_like, current_request, register
 
-__all__ = ["skorch_features"]
+__all__ = ["skorch_features", "captured_layer_inputs", "stacked_embeddings"]
 
 NAME = "skorch NeuralNetClassifier / NeuralNetRegressor"
 
@@ -36,6 +38,43 @@ def _target_layer(module, layer):
     return linears[-1]
 
 
+@contextlib.contextmanager
+def captured_layer_inputs(module, layer):
+    """Collect the input of ``layer`` of ``module`` while the block runs.
+
+    Yields a list that receives, for every forward call of the layer, its
+    input as a CPU tensor of shape (rows, features). The hook is removed
+    and every submodule's training flag restored afterwards, even on error.
+    ``layer`` is a submodule name, or None for the last ``torch.nn.Linear``.
+    """
+    target = _target_layer(module, layer)
+    captured = []
+
+    def hook(_module, inputs, _output):
+        captured.append(inputs[0].detach().reshape(inputs[0].shape[0], -1)
+                        .to("cpu", copy=True))
+
+    modes = [(m, m.training) for m in module.modules()]
+    handle = target.register_forward_hook(hook)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+        for m, mode in modes:
+            m.training = mode
+
+
+def stacked_embeddings(captured, n):
+    """The captured inputs as one float64 array of ``n`` rows."""
+    emb = torch.cat(captured).numpy().astype(np.float64)
+    if emb.shape[0] != n:
+        raise ValueError(
+            f"The hooked layer ran on {emb.shape[0]} rows for {n} inputs "
+            "(it is called more than once per forward pass); name another "
+            "layer with layer='<submodule name>'.")
+    return emb
+
+
 def skorch_features(net, X, layer, proba=True):
     """``(embeddings, proba or None)`` of ``X`` under a fitted skorch net.
 
@@ -53,32 +92,12 @@ def skorch_features(net, X, layer, proba=True):
         raise NotFittedError(
             f"The {type(net).__name__} is not initialized/fitted yet: fit it "
             "(or teach the modAL learner) before querying.")
-    module = net.module_
-    target = _target_layer(module, layer)
-    captured = []
-
-    def hook(_module, inputs, _output):
-        captured.append(inputs[0].detach().reshape(inputs[0].shape[0], -1)
-                        .to("cpu", copy=True))
-
-    modes = [(m, m.training) for m in module.modules()]
-    handle = target.register_forward_hook(hook)
-    try:
+    with captured_layer_inputs(net.module_, layer) as captured:
         if classifier_like(net):
             out = net.predict_proba(X)
         else:
             out = net.predict(X)
-    finally:
-        handle.remove()
-        for m, mode in modes:
-            m.training = mode
-    emb = torch.cat(captured).numpy().astype(np.float64)
-    n = len(out)
-    if emb.shape[0] != n:
-        raise ValueError(
-            f"The hooked layer ran on {emb.shape[0]} rows for {n} inputs "
-            "(it is called more than once per forward pass); name another "
-            "layer with layer='<submodule name>'.")
+    emb = stacked_embeddings(captured, len(out))
     if not (proba and classifier_like(net)):
         return emb, None
     return emb, np.asarray(out)

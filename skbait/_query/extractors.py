@@ -15,17 +15,23 @@ Built in, registered here by class (subclasses included):
   lazily under the top-level name ``"skorch"``: ``_skorch.py``, which
   imports torch, is loaded (and registers itself) the first time a skorch
   net is queried;
+- scikit-activeml's ``SklearnClassifier`` / ``SklearnRegressor`` (their
+  fitted ``estimator_``) and ``SkorchClassifier`` / ``SkorchRegressor`` (the
+  net's last ``torch.nn.Linear``), registered lazily under
+  ``"skactiveml"`` (``_integrations/skactiveml_features.py``);
 - scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
 - scikit-learn linear models (``sklearn.linear_model``, ``LinearSVC``,
   ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``RANSACRegressor``
   through its ``estimator_``; ``SVC``, ``NuSVC``,
   ``SVR`` and ``NuSVR`` with ``kernel="linear"``): the input itself, plus a
-  constant column when the model fits an intercept. Their class
-  probabilities are used only where they are a softmax / logistic function
-  of that input (``LogisticRegression``, ``LogisticRegressionCV``,
-  ``SGDClassifier(loss="log_loss")``); other linear classifiers (``SVC``
-  with a linear kernel, ``LinearSVC``, ``RidgeClassifier``, …) give
-  embeddings only (CORESET).
+  constant column when the model fits an intercept (always for
+  ``LinearDiscriminantAnalysis``). Their class probabilities are used only
+  where they are a softmax / logistic function of that input
+  (``LogisticRegression``, ``LogisticRegressionCV``,
+  ``SGDClassifier(loss="log_loss")``, ``LinearDiscriminantAnalysis``:
+  the softmax of its affine ``decision_function``); other linear
+  classifiers (``SVC`` with a linear kernel, ``LinearSVC``,
+  ``RidgeClassifier``, …) give embeddings only (CORESET).
 
 ``X`` is handed to the estimator as it is: the estimator (or the pipeline)
 validates it, as in scikit-learn. The linear and MLP extractors, which read
@@ -235,8 +241,8 @@ def _as_dense_2d(X, what):
 
 def _supported_classifiers():
     return ("LogisticRegression, SGDClassifier(loss='log_loss'), "
-            "MLPClassifier, skorch NeuralNetClassifier, or a Pipeline ending "
-            "in one of them")
+            "LinearDiscriminantAnalysis, MLPClassifier, skorch "
+            "NeuralNetClassifier, or a Pipeline ending in one of them")
 
 
 def _proba(estimator, X, why_not=None):
@@ -287,6 +293,13 @@ def _logistic_premise(est):
     name = type(est).__name__
     if isinstance(est, (LogisticRegression, LogisticRegressionCV)):
         return None
+    lda = LinearDiscriminantAnalysis
+    if isinstance(est, lda) and \
+            type(est).predict_proba is lda.predict_proba and \
+            type(est).decision_function is lda.decision_function:
+        # The softmax (logistic, for two classes) of decision_function,
+        # which is X @ coef_.T + intercept_ for every solver and shrinkage.
+        return None
     if isinstance(est, SGDClassifier) and getattr(est, "loss", None) in \
             _LOG_LOSSES:
         return None
@@ -308,9 +321,16 @@ def _linear(est, X, layer):
     if req.proba and classifier_like(est):
         proba = _proba(est, X, why_not=_logistic_premise(est))
     emb = _as_dense_2d(Xc, req.input_name).astype(np.float64)
-    if getattr(est, "fit_intercept", False):
+    if _has_intercept(est):
         emb = np.hstack([emb, np.ones((emb.shape[0], 1))])
     return emb, proba
+
+
+def _has_intercept(est):
+    # LinearDiscriminantAnalysis always has one and no fit_intercept.
+    if isinstance(est, LinearDiscriminantAnalysis):
+        return True
+    return bool(getattr(est, "fit_intercept", False))
 
 
 _ACTIVATIONS = {
@@ -353,6 +373,11 @@ def _load_skorch():
     from .._integrations import skorch  # noqa: F401  (registers the skorch family)
 
 
+def _load_skactiveml():
+    # Registers scikit-activeml's wrappers (their estimator_, or the net).
+    from .._integrations import skactiveml_features  # noqa: F401
+
+
 def _public(module, *names):
     """The classes of ``module`` among ``names`` (some are version-bound)."""
     return tuple(getattr(module, n) for n in names if hasattr(module, n))
@@ -378,3 +403,6 @@ register("scikit-learn Pipeline (ending in a supported estimator)",
 # the one _skorch.py registers under, so that it keeps its place.
 register_lazy("skorch", _load_skorch,
               name="skorch NeuralNetClassifier / NeuralNetRegressor")
+register_lazy("skactiveml", _load_skactiveml,
+              name="scikit-activeml SklearnClassifier / SklearnRegressor "
+                   "(estimator_)")

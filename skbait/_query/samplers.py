@@ -14,6 +14,7 @@ checked when the sampler is called. ``X_pool`` and ``X_labeled`` are handed
 to the estimator untouched: skbait only counts their samples.
 """
 
+import copy
 import inspect
 import re
 import textwrap
@@ -288,9 +289,15 @@ class _Sampler(BaseEstimator):
     _parameter_constraints = {}
     _strategy = ""
     _uses_labeled = False
+    _uses_estimator = True
+    # A caller that needs the features a query used (the scikit-activeml
+    # strategies, for their utilities) sets this to a dict on its own
+    # instance; the checked (embeddings, proba) are then kept there under
+    # "X_pool" and "X_labeled". None keeps nothing.
+    _kept_features = None
 
     def __call__(self, learner_or_estimator, X_pool, n_instances=1, *,
-                 X_labeled=None, return_info=False):
+                 X_labeled=None, return_info=False, **params):
         """Select ``n_instances`` points of ``X_pool``.
 
         Parameters
@@ -306,6 +313,12 @@ class _Sampler(BaseEstimator):
             The labeled inputs; overrides the learner's ``X_training``.
         return_info : bool, default=False
             Also return the diagnostics (the sampler's ``info_``).
+        **params
+            The sampler's own parameters (those of ``get_params``), for this
+            call only: ``sampler(model, X_pool, 10, verbose=1)``, as modAL
+            passes the keywords of ``learner.query(X_pool, **kwargs)``. They
+            are validated as the stored ones are; the stored parameters are
+            unchanged afterwards. Any other keyword is a TypeError.
 
         Returns
         -------
@@ -314,8 +327,25 @@ class _Sampler(BaseEstimator):
         info : Bunch
             Only with ``return_info=True``.
         """
-        return self._query(learner_or_estimator, X_pool, n_instances,
-                           X_labeled, return_info, stacklevel=3)
+        if not params:
+            return self._query(learner_or_estimator, X_pool, n_instances,
+                               X_labeled, return_info, stacklevel=3)
+        allowed = sorted(self.get_params(deep=False))
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown keyword arguments "
+                f"{unknown}; allowed: X_labeled, return_info and the "
+                f"sampler's parameters {allowed}.")
+        # A shallow copy with the overrides: the stored parameters stay as
+        # they are, and objects such as a RandomState are shared, so that
+        # the call draws from them exactly as a call without overrides.
+        call = copy.copy(self)
+        call.__dict__.update(params)
+        result = call._query(learner_or_estimator, X_pool, n_instances,
+                             X_labeled, return_info, stacklevel=3)
+        self.info_ = call.info_
+        return result
 
     def _query(self, learner_or_estimator, X_pool, n_instances, X_labeled,
                return_info, stacklevel):
@@ -333,6 +363,11 @@ class _Sampler(BaseEstimator):
         n_instances = check_n_select(n_instances, n_pool, name="n_instances")
         n_labeled = None if X_labeled is None else \
             num_samples(X_labeled, "X_labeled")
+        if self._uses_estimator and \
+                getattr(self, "embedding_fn", None) is None:
+            # An unfitted model is an error, raised before any warning about
+            # the labeled set (an embedding_fn judges the model itself).
+            check_fitted(estimator)
         if self._uses_labeled and X_labeled is None:
             where = ("the learner's X_training is None" if from_learner
                      else "no X_labeled was given")
@@ -407,6 +442,8 @@ class _Sampler(BaseEstimator):
             p = _checked_proba(p, n, estimator, input_name, from_fn)
         elif not proba:
             p = None
+        if self._kept_features is not None:
+            self._kept_features[input_name] = (emb, p)
         return emb, p
 
     def _labeled_features(self, estimator, X_labeled, proba):
@@ -443,7 +480,8 @@ class BAITSampler(_Sampler):
         :func:`skbait.bait_select`).
     lam_factor : float, default=0.1
         The factor c of ``lam="auto"`` (λ = c · tr(F) / (dk)); unused with a
-        float ``lam``. The default is ``skbait._engine.bait.AUTO_LAM_FACTOR``.
+        float ``lam``. The default 0.1 was chosen on validation runs of the
+        benchmark experiments (docs/results.md, "Choosing lam_factor").
     oversample : float, default=2.0
         Forward greedy to ``ceil(oversample · n_instances)``, then backward
         pruning; ``>= 1``.
@@ -727,6 +765,7 @@ class RandomSampler(_Sampler):
     """
 
     _strategy = "RANDOM"
+    _uses_estimator = False
     _scores_doc = ("The uniform [0, 1) random keys that ordered the pool, "
                    "ascending; they carry no information.")
     _info_doc = ""

@@ -1,0 +1,663 @@
+"""BAIT, BADGE and CORESET as scikit-activeml pool query strategies.
+
+Each class is a ``skactiveml.base.SingleAnnotatorPoolQueryStrategy`` with
+scikit-activeml's call, ``query(X, y, clf, fit_clf=True, sample_weight=None,
+candidates=None, batch_size=1, return_utilities=False)``, unlabeled samples
+marked in ``y`` by ``missing_label``. A query validates its input as
+scikit-activeml's strategies do, fits a clone of the model when asked, and
+hands the candidates and the labeled samples to skbait's sampler
+(:class:`~skbait.BAITSampler`, :class:`~skbait.BADGESampler`,
+:class:`~skbait.CoresetSampler`), which extracts the features (the registry:
+scikit-activeml's wrappers are unwrapped by
+``_integrations/skactiveml_features.py``) and selects. The utilities are
+recomputed from the same features (``skactiveml_utilities.py``).
+
+The public names are re-exported by ``skbait.skactiveml``.
+"""
+
+import inspect
+import numbers
+import re
+import textwrap
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import Bunch
+from skactiveml.base import (
+    SingleAnnotatorPoolQueryStrategy,
+    SkactivemlClassifier,
+    SkactivemlRegressor,
+)
+from skactiveml.utils import (
+    MISSING_LABEL,
+    check_equal_missing_label,
+    check_type,
+    is_labeled,
+    is_unlabeled,
+)
+
+from .._query.extractors import check_fitted
+from .._query.samplers import BADGESampler, BAITSampler, CoresetSampler
+from .._validation import NONE, Satisfies, validate_parameters
+from .skactiveml_features import predicts_without_model
+from .skactiveml_utilities import (
+    BAIT_OBJECTIVES,
+    badge_probabilities,
+    bait_gains,
+    coreset_distances,
+)
+
+__all__ = ["Bait", "RegressionBait", "Badge", "CoreSet"]
+
+# BAIT's defaults are BAITSampler's, read from its signature so that they
+# stay in step.
+_BAIT = {name: param.default for name, param
+         in inspect.signature(BAITSampler).parameters.items()}
+
+_FLAG = Satisfies(lambda v: isinstance(v, (str, dict)), "a str or a dict")
+
+
+def _sampler_param_docs(sampler, names):
+    """The docstring entries of ``sampler``'s parameters ``names``."""
+    doc = inspect.cleandoc(sampler.__doc__)
+    section = re.search(r"Parameters\n-+\n(.*?)\n\n(?:Attributes|Notes)\n",
+                        doc, re.S).group(1)
+    entries = re.split(r"\n(?=\S)", section)
+    by_name = {entry.split(" :")[0]: entry for entry in entries}
+    return "\n".join(by_name[name] for name in names)
+
+
+_FLAG_DOC = """\
+clf_embedding_flag_name : str, dict or None, default=None
+    scikit-activeml's convention (as its ``Badge`` takes it) for a
+    classifier that returns its embeddings on request: a str calls
+    ``clf.predict_proba(X, **{flag: True})``, a dict
+    ``clf.predict_proba(X, **flag)`` (for a ``SkorchClassifier`` whose
+    ``forward_outputs`` name an embedding output ``"emb"``:
+    ``{"extra_outputs": "emb"}``); either must return ``(proba,
+    embeddings)``. None takes the features from skbait's extractors."""
+
+_MISSING_DOC = """\
+missing_label : scalar, str, np.nan or None, default=np.nan
+    The value that marks an unlabeled sample in ``y``."""
+
+
+def _random_state_doc(what):
+    return ("random_state : None, int or numpy.random.RandomState, "
+            "default=None\n    " + textwrap.fill(
+                what + " Each query draws from its own generator, seeded "
+                "from this one and the number of unlabeled samples, as in "
+                "scikit-activeml.", 72, subsequent_indent="    "))
+
+
+_QUERY_DOC = """\
+Select a batch of candidates to label.
+
+Parameters
+----------
+X : array-like of shape (n_samples, n_features)
+    All samples, labeled and unlabeled.
+y : array-like of shape (n_samples,)
+    Their labels, ``missing_label`` for the unlabeled ones.
+{model} : {model_type}
+{model_doc}
+fit_{model} : bool, default=True
+    Fit a clone of ``{model}`` on ``X``, ``y`` and ``sample_weight``
+    first; otherwise ``{model}`` must be fitted. ``{model}`` itself is never
+    changed.
+sample_weight : array-like of shape (n_samples,), default=None
+    Weights of the samples, for fitting only.
+candidates : None, array-like of int or array-like of shape \
+(n_candidates, n_features), default=None
+    None: the unlabeled samples of ``X``. Indices into ``X``: those of them
+    that are unlabeled (labeled ones are in the labeled set already, as in
+    scikit-activeml's ``Badge`` and ``CoreSet``). Samples: the candidates
+    themselves (not necessarily in ``X``).
+batch_size : int, default=1
+    The number of samples to select. Larger than the number of candidates:
+    a warning, and all candidates are returned.
+return_utilities : bool, default=False
+    Also return the utilities.
+
+Returns
+-------
+query_indices : ndarray of int, shape (batch_size,)
+    The selected samples, in the order picked: indices into ``X`` (or into
+    ``candidates`` when it holds samples).
+utilities : ndarray of float, shape (batch_size, n_samples) or \
+(batch_size, n_candidates)
+{utilities}
+"""
+
+_NO_MODEL_NOTE = """\
+When the model could not be fitted (scikit-activeml's wrappers then
+predict from the labels alone: no labels yet, a single class), there are
+no features: the batch is drawn uniformly at random, with a warning, and
+the utilities are each remaining candidate's probability of being drawn
+(scikit-activeml's own strategies also keep going, on the wrapper's
+label-prior predictions)."""
+
+
+class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
+    """The query of the four strategies; subclasses name the parts.
+
+    ``_sampler``: skbait's sampler class; ``_model``: "clf" or "reg";
+    ``_model_types``: the model's allowed classes; ``_utilities``:
+    method computing the (batch_size, n_candidates) utilities.
+    """
+
+    _sampler = None
+    _model = "clf"
+    _model_types = (SkactivemlClassifier,)
+
+    def _run(self, X, y, model, fit_model, sample_weight, candidates,
+             batch_size, return_utilities):
+        X, y, candidates, batch_size, return_utilities = self._validate_data(
+            X, y, candidates, batch_size, return_utilities, reset=True)
+        check_type(model, self._model, *self._model_types)
+        check_equal_missing_label(model.missing_label, self.missing_label_)
+        check_type(fit_model, f"fit_{self._model}", bool)
+        sampler = self._make_sampler()
+        if fit_model:
+            model = clone(model)
+            if sample_weight is None:
+                model.fit(X, y)
+            else:
+                model.fit(X, y, sample_weight)
+        check_fitted(model)
+        X_cand, mapping = self._unlabeled_candidates(candidates, X, y)
+        n_cand = len(X_cand)
+        if batch_size > n_cand:
+            warnings.warn(
+                f"'batch_size={batch_size}' is larger than the number of "
+                f"unlabeled candidates. Instead, 'batch_size={n_cand}' was "
+                "set.", stacklevel=3)
+            batch_size = n_cand
+        self._check_max_candidates(batch_size)
+
+        if predicts_without_model(model):
+            picks, rows = self._random_fallback(model, n_cand, batch_size)
+        else:
+            X_lab = X[is_labeled(y, missing_label=self.missing_label_)]
+            sampler._kept_features = {} if return_utilities else None
+            picks, _, info = sampler._query(model, X_cand, batch_size, X_lab,
+                                            return_info=True, stacklevel=4)
+            info.random_fallback = False
+            self.info_ = info
+            if return_utilities:
+                rows = self._utilities(sampler, info, picks, batch_size,
+                                       n_cand)
+        if mapping is None:  # candidates given as samples
+            return (picks, rows) if return_utilities else picks
+        if not return_utilities:
+            return mapping[picks]
+        utilities = np.full((batch_size, len(X)), np.nan)
+        utilities[:, mapping] = rows
+        return mapping[picks], utilities
+
+    def _unlabeled_candidates(self, candidates, X, y):
+        """The candidate samples and their indices into X (None when
+        ``candidates`` holds samples); labeled candidate indices are
+        dropped, as scikit-activeml's Badge and CoreSet drop them."""
+        X_cand, mapping = self._transform_candidates(candidates, X, y)
+        if mapping is not None:
+            keep = is_unlabeled(y[mapping], missing_label=self.missing_label_)
+            X_cand, mapping = X_cand[keep], mapping[keep]
+        if len(X_cand) == 0:
+            raise ValueError(
+                "There are no unlabeled candidates to query: every candidate "
+                "sample is labeled.")
+        return X_cand, mapping
+
+    def _make_sampler(self):
+        """skbait's sampler with this strategy's parameters, checked here
+        so that errors name this class."""
+        names = [n for n in inspect.signature(self._sampler).parameters
+                 if n != "random_state"]
+        constraints = {n: c for n, c in
+                       self._sampler._parameter_constraints.items()
+                       if n in names}
+        if hasattr(self, "clf_embedding_flag_name"):
+            constraints["clf_embedding_flag_name"] = [NONE, _FLAG]
+        validate_parameters(self, constraints)
+        params = {n: getattr(self, n) for n in names}
+        flag = getattr(self, "clf_embedding_flag_name", None)
+        if flag is not None:
+            for other in ("embedding_fn", "layer"):
+                if getattr(self, other) is not None:
+                    raise ValueError(
+                        f"{type(self).__name__}: clf_embedding_flag_name and "
+                        f"{other} both choose the features; pass one of them "
+                        f"(got clf_embedding_flag_name={flag!r} and "
+                        f"{other}={getattr(self, other)!r}).")
+            params["embedding_fn"] = _flagged_embeddings(flag)
+        # The sampler draws only with this query's random state (the
+        # max_candidates subset, BADGE's centres).
+        return self._sampler(random_state=self.random_state_, **params)
+
+    def _check_max_candidates(self, batch_size):
+        limit = self.max_candidates  # validated: None, an int or a fraction
+        if isinstance(limit, numbers.Integral) and limit < batch_size:
+            raise ValueError(
+                f"max_candidates={int(limit)} of {type(self).__name__} is "
+                f"smaller than batch_size={batch_size}; it must be >= "
+                "batch_size (or None, or a fraction of the candidates in "
+                "(0, 1]).")
+
+    def _random_fallback(self, model, n_cand, batch_size):
+        warnings.warn(
+            f"The {type(model).__name__} could not fit its "
+            f"{type(getattr(model, 'estimator', model)).__name__} (too few "
+            f"labels or classes), so {type(self).__name__} has no features: "
+            "this batch is drawn uniformly at random.", stacklevel=4)
+        picks = self.random_state_.choice(n_cand, batch_size, replace=False)
+        rows = np.full((batch_size, n_cand), np.nan)
+        for i in range(batch_size):
+            rows[i] = 1.0 / (n_cand - i)
+            rows[i, picks[:i]] = np.nan
+        self.info_ = Bunch(strategy=self._sampler._strategy,
+                           n_candidates=n_cand, random_fallback=True)
+        return picks, rows
+
+    @staticmethod
+    def _positions(info, indices):
+        """``indices`` into the candidates as positions among the points
+        scored (the ``max_candidates`` subset, or all candidates)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if info.candidates is None:
+            return indices
+        return np.searchsorted(info.candidates, indices)
+
+    @staticmethod
+    def _spread(info, sub_rows, n_cand):
+        """Rows over the scored points as rows over all candidates."""
+        if info.candidates is None:
+            return sub_rows
+        rows = np.full((len(sub_rows), n_cand), np.nan)
+        rows[:, info.candidates] = sub_rows
+        return rows
+
+
+def _flagged_embeddings(flag):
+    """scikit-activeml's ``clf_embedding_flag_name`` as an embedding_fn."""
+    kwargs = {flag: True} if isinstance(flag, str) else dict(flag)
+
+    def embedding_fn(clf, X):
+        if not hasattr(clf, "predict_proba"):
+            raise TypeError(
+                f"clf_embedding_flag_name={flag!r} asks predict_proba for "
+                f"the embeddings, but {type(clf).__name__} has none (a "
+                "regressor); pass embedding_fn instead.")
+        out = clf.predict_proba(X, **kwargs)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(
+                f"clf_embedding_flag_name={flag!r}: "
+                f"{type(clf).__name__}.predict_proba(X, **{kwargs!r}) must "
+                "return (proba, embeddings); got "
+                + (f"a tuple of {len(out)}" if isinstance(out, tuple)
+                   else type(out).__name__) + ".")
+        proba, embeddings = out
+        return embeddings, proba
+
+    return embedding_fn
+
+
+# ---- BAIT ----------------------------------------------------------------
+class _BaitStrategy(_SkbaitStrategy):
+    _sampler = BAITSampler
+
+    def _utilities(self, sampler, info, picks, batch_size, n_cand):
+        h, p = sampler._kept_features["X_pool"]
+        h_lab, p_lab = sampler._kept_features.get("X_labeled", (None, None))
+        forward = self._positions(info, info.forward)
+        steps = [int(np.flatnonzero(forward == x)[0])
+                 for x in self._positions(info, picks)]
+
+        def replay(objective):
+            return bait_gains(h, p, h_lab, p_lab, forward, steps,
+                              n_select=batch_size, lam=info.lam,
+                              objective=objective, fisher=self.fisher,
+                              fisher_scale=info.fisher_scale)
+
+        rows = self._replayed(replay, info, np.arange(batch_size),
+                              self._positions(info, picks))
+        return self._spread(info, rows, n_cand)
+
+    def _replayed(self, replay, info, row, col):
+        declared = info.get("approximation", self.approximation)
+        if declared in BAIT_OBJECTIVES:
+            return replay(declared)
+        # An approximation the engine chose itself without reporting it:
+        # the objective whose replay gives the engine's gains at the picks.
+        for objective in BAIT_OBJECTIVES:
+            rows = replay(objective)
+            if np.allclose(rows[row, col], info.gains, rtol=1e-3,
+                           atol=1e-9 * np.abs(info.gains).max()):
+                return rows
+        raise NotImplementedError(
+            f"return_utilities=True cannot replay the objective of "
+            f"approximation={declared!r}; it replays {BAIT_OBJECTIVES}.")
+
+
+_BAIT_PARAMS = ["lam", "lam_factor", "oversample", "fisher", "approximation",
+                "dtype", "chunk_size", "n_jobs", "use_numba", "layer",
+                "embedding_fn"]
+
+_BAIT_UTILITIES = (
+    "each candidate's BAIT gain at the step of the forward pass where the "
+    "i-th returned sample was added: the decrease of the objective "
+    "tr(M⁻¹F) that adding that candidate instead would have given, after "
+    "the forward picks before it (pruned ones included). The i-th returned "
+    "sample has the largest gain of row i (up to ties). BAIT's forward "
+    "pass picks ceil(oversample · batch_size) samples and its backward pass "
+    "prunes the extra ones, so the rows are those of the forward steps "
+    "that the returned samples won: the gains of pruned picks are in no "
+    "row, and the forward picks before a row's step, pruned ones included, "
+    "are NaN in it (they were in the batch then). With an approximation, "
+    "its own objective's gains; recomputed in float64 from the query's "
+    "features.")
+
+_BAIT_NOTES = """\
+BAIT's parameters and their defaults are those of
+:class:`skbait.BAITSampler`; the batch is :func:`skbait.bait_select`'s on
+the candidates' features (the pool), with the labeled samples of ``X`` as
+the labeled set (their model probabilities, not their labels). With
+``max_candidates`` the pool is a random subset of the candidates, drawn with
+``random_state``, and the others get NaN utilities.
+
+Features: a ``SklearnClassifier`` or ``SklearnRegressor`` gives those of its
+fitted ``estimator_`` (linear models: the input and a constant column; MLPs:
+the last hidden layer; pipelines: their last step's, after the others); a
+``SkorchClassifier`` or ``SkorchRegressor`` the input of its net's last
+``torch.nn.Linear`` (or of ``layer``), with the wrapper's probabilities.
+``embedding_fn(model, X)`` receives the fitted scikit-activeml model."""
+
+
+def _doc(summary, params, notes, example):
+    if "\n" not in notes:
+        notes = textwrap.fill(notes, 76)
+    return "\n".join([summary, "", "Parameters", "----------", params, "",
+                      "Attributes", "----------", _INFO_DOC, "", "Notes",
+                      "-----", notes, "", _NO_MODEL_NOTE, "", "Examples",
+                      "--------", example])
+
+
+_INFO_DOC = """\
+info_ : Bunch
+    Diagnostics of the last query: those of the skbait sampler's ``info_``
+    (timings; for BAIT :func:`skbait.bait_select`'s objective trace and the
+    λ used), with indices into the candidates, and ``random_fallback``."""
+
+
+class Bait(_BaitStrategy):
+    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
+                  "softmax probabilities over skbait's embedding: "
+                  "``SklearnClassifier`` around a ``LogisticRegression``, an "
+                  "``SGDClassifier(loss='log_loss')``, a "
+                  "``LinearDiscriminantAnalysis``, an ``MLPClassifier`` or a "
+                  "``Pipeline`` ending in one; ``SkorchClassifier``; or any "
+                  "classifier with ``clf_embedding_flag_name`` or "
+                  "``embedding_fn``.")
+
+    def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
+                 oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
+                 approximation=_BAIT["approximation"], dtype=_BAIT["dtype"],
+                 chunk_size=_BAIT["chunk_size"], n_jobs=_BAIT["n_jobs"],
+                 use_numba=_BAIT["use_numba"], layer=_BAIT["layer"],
+                 embedding_fn=_BAIT["embedding_fn"],
+                 clf_embedding_flag_name=None,
+                 max_candidates=_BAIT["max_candidates"],
+                 missing_label=MISSING_LABEL, random_state=None,
+                 verbose=_BAIT["verbose"]):
+        super().__init__(missing_label=missing_label,
+                         random_state=random_state)
+        self.lam = lam
+        self.lam_factor = lam_factor
+        self.oversample = oversample
+        self.fisher = fisher
+        self.approximation = approximation
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.use_numba = use_numba
+        self.layer = layer
+        self.embedding_fn = embedding_fn
+        self.clf_embedding_flag_name = clf_embedding_flag_name
+        self.max_candidates = max_candidates
+        self.verbose = verbose
+
+    def query(self, X, y, clf, fit_clf=True, sample_weight=None,
+              candidates=None, batch_size=1, return_utilities=False):
+        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
+                         batch_size, return_utilities)
+
+
+class RegressionBait(_BaitStrategy):
+    _model = "reg"
+    _model_types = (SkactivemlRegressor,)
+    _model_doc = ("A fitted or unfitted scikit-activeml regressor: "
+                  "``SklearnRegressor`` around a linear model, an "
+                  "``MLPRegressor`` or a ``Pipeline`` ending in one; "
+                  "``SkorchRegressor``; or any regressor with "
+                  "``embedding_fn``.")
+
+    def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
+                 oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
+                 approximation=_BAIT["approximation"], dtype=_BAIT["dtype"],
+                 chunk_size=_BAIT["chunk_size"], n_jobs=_BAIT["n_jobs"],
+                 use_numba=_BAIT["use_numba"], layer=_BAIT["layer"],
+                 embedding_fn=_BAIT["embedding_fn"],
+                 max_candidates=_BAIT["max_candidates"],
+                 missing_label=MISSING_LABEL, random_state=None,
+                 verbose=_BAIT["verbose"]):
+        super().__init__(missing_label=missing_label,
+                         random_state=random_state)
+        self.lam = lam
+        self.lam_factor = lam_factor
+        self.oversample = oversample
+        self.fisher = fisher
+        self.approximation = approximation
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.use_numba = use_numba
+        self.layer = layer
+        self.embedding_fn = embedding_fn
+        self.max_candidates = max_candidates
+        self.verbose = verbose
+
+    def query(self, X, y, reg, fit_reg=True, sample_weight=None,
+              candidates=None, batch_size=1, return_utilities=False):
+        return self._run(X, y, reg, fit_reg, sample_weight, candidates,
+                         batch_size, return_utilities)
+
+
+# ---- the baselines -------------------------------------------------------
+class Badge(_SkbaitStrategy):
+    _sampler = BADGESampler
+    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
+                  "softmax probabilities over skbait's embedding (as for "
+                  ":class:`Bait`).")
+
+    def __init__(self, clf_embedding_flag_name=None, layer=None,
+                 embedding_fn=None, max_candidates=None,
+                 missing_label=MISSING_LABEL, random_state=None, verbose=0):
+        super().__init__(missing_label=missing_label,
+                         random_state=random_state)
+        self.clf_embedding_flag_name = clf_embedding_flag_name
+        self.layer = layer
+        self.embedding_fn = embedding_fn
+        self.max_candidates = max_candidates
+        self.verbose = verbose
+
+    def query(self, X, y, clf, fit_clf=True, sample_weight=None,
+              candidates=None, batch_size=1, return_utilities=False):
+        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
+                         batch_size, return_utilities)
+
+    def _utilities(self, sampler, info, picks, batch_size, n_cand):
+        h, p = sampler._kept_features["X_pool"]
+        rows = badge_probabilities(h, p, self._positions(info, picks))
+        return self._spread(info, rows, n_cand)
+
+
+class CoreSet(_SkbaitStrategy):
+    _sampler = CoresetSampler
+    _model_types = (SkactivemlClassifier, SkactivemlRegressor)
+    _model_doc = ("A fitted or unfitted scikit-activeml classifier or "
+                  "regressor whose embedding skbait extracts (any supported "
+                  "model: probabilities are not needed).")
+
+    def __init__(self, clf_embedding_flag_name=None, layer=None,
+                 embedding_fn=None, max_candidates=None,
+                 missing_label=MISSING_LABEL, random_state=None, verbose=0):
+        super().__init__(missing_label=missing_label,
+                         random_state=random_state)
+        self.clf_embedding_flag_name = clf_embedding_flag_name
+        self.layer = layer
+        self.embedding_fn = embedding_fn
+        self.max_candidates = max_candidates
+        self.verbose = verbose
+
+    def query(self, X, y, clf, fit_clf=True, sample_weight=None,
+              candidates=None, batch_size=1, return_utilities=False):
+        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
+                         batch_size, return_utilities)
+
+    def _utilities(self, sampler, info, picks, batch_size, n_cand):
+        h, _ = sampler._kept_features["X_pool"]
+        h_lab, _ = sampler._kept_features.get("X_labeled", (None, None))
+        rows = coreset_distances(h, h_lab, self._positions(info, picks))
+        return self._spread(info, rows, n_cand)
+
+
+# ---- docstrings ----------------------------------------------------------
+_EXAMPLE = """\
+>>> import numpy as np
+>>> from sklearn.datasets import load_digits
+>>> from sklearn.linear_model import LogisticRegression
+>>> from skactiveml.classifier import SklearnClassifier
+>>> from skactiveml.utils import MISSING_LABEL
+>>> from skbait.skactiveml import {name}
+>>> X, y_true = load_digits(return_X_y=True)
+>>> X = X / 16
+>>> y = np.full(len(X), MISSING_LABEL)
+>>> y[:50] = y_true[:50]
+>>> clf = SklearnClassifier(LogisticRegression(max_iter=500),
+...                         classes=np.arange(10))
+>>> idx = {name}({args}).query(X, y, clf, batch_size=5)
+>>> idx.shape
+(5,)"""
+
+_REG_EXAMPLE = """\
+>>> import numpy as np
+>>> from sklearn.datasets import load_diabetes
+>>> from sklearn.linear_model import Ridge
+>>> from skactiveml.regressor import SklearnRegressor
+>>> from skbait.skactiveml import RegressionBait
+>>> X, y_true = load_diabetes(return_X_y=True)
+>>> y = np.full(len(X), np.nan)
+>>> y[:20] = y_true[:20]
+>>> idx, utilities = RegressionBait().query(
+...     X, y, SklearnRegressor(Ridge()), batch_size=5,
+...     return_utilities=True)
+>>> idx.shape, utilities.shape
+((5,), (5, 442))"""
+
+
+def _indented(text):
+    return textwrap.fill(text, 72, initial_indent="    ",
+                         subsequent_indent="    ")
+
+
+_MAX_CANDIDATES_DOC = """\
+max_candidates : None, int or float, default=None
+    Score only a random subset of the candidates, drawn with
+    ``random_state``; the others get NaN utilities. None scores all; an
+    int ``>= batch_size`` is the subset's size; a float in ``(0, 1]`` a
+    fraction of the candidates (at least ``batch_size``).{extra}"""
+
+
+def _params(sampler, *entries):
+    """A Parameters section: names are ``sampler``'s parameters (their
+    docstring entries, in scikit-activeml's words), other strings are
+    entries as they are."""
+    out = []
+    for entry in entries:
+        if "\n" not in entry:
+            entry = _sampler_param_docs(sampler, [entry]).replace(
+                "n_instances", "batch_size")
+        out.append(entry)
+    return "\n".join(out)
+
+
+_BAIT_MAX_CANDIDATES = _MAX_CANDIDATES_DOC.format(
+    extra=" The pool\n    Fisher F then comes from the subset.")
+_DRAWS_SUBSET = ("Draws the ``max_candidates`` subset; the selection "
+                 "itself is deterministic.")
+_DRAWS_CENTRES = "Draws the k-means++ centres and the ``max_candidates`` subset."
+
+Bait.__doc__ = _doc(
+    "BAIT for scikit-activeml classifiers: rank-k Fisher trace objective.",
+    _params(BAITSampler, *_BAIT_PARAMS, _FLAG_DOC, _BAIT_MAX_CANDIDATES,
+            _MISSING_DOC, _random_state_doc(_DRAWS_SUBSET), "verbose"),
+    _BAIT_NOTES, _EXAMPLE.format(name="Bait", args=""))
+RegressionBait.__doc__ = _doc(
+    "BAIT for scikit-activeml regressors: rank-one Fisher trace objective.",
+    _params(BAITSampler, *_BAIT_PARAMS, _BAIT_MAX_CANDIDATES, _MISSING_DOC,
+            _random_state_doc(_DRAWS_SUBSET), "verbose"),
+    _BAIT_NOTES, _REG_EXAMPLE)
+Badge.__doc__ = _doc(
+    "BADGE (k-means++ on gradient embeddings) for scikit-activeml "
+    "classifiers.",
+    _params(BADGESampler, _FLAG_DOC, "layer", "embedding_fn",
+            _MAX_CANDIDATES_DOC.format(extra=""), _MISSING_DOC,
+            _random_state_doc(_DRAWS_CENTRES), "verbose"),
+    "skbait's BADGE (:class:`skbait.BADGESampler`) never forms the "
+    "n_candidates × (d·k) gradient embeddings that scikit-activeml's "
+    "``Badge`` materialises: distances come from the embeddings and the "
+    "probabilities. Its embedding is skbait's (an MLP's last hidden layer, "
+    "a linear model's input with a constant column), where scikit-activeml's "
+    "``Badge`` uses ``X`` unless ``clf_embedding_flag_name`` is given. The "
+    "labeled samples are not used. The first pick is the candidate of "
+    "largest gradient norm, as in the authors' code and scikit-activeml's.",
+    _EXAMPLE.format(name="Badge", args="random_state=0"))
+CoreSet.__doc__ = _doc(
+    "CORESET (k-center greedy) in the model's embedding space, for "
+    "scikit-activeml.",
+    _params(CoresetSampler, _FLAG_DOC, "layer", "embedding_fn",
+            _MAX_CANDIDATES_DOC.format(extra=""), _MISSING_DOC,
+            _random_state_doc(_DRAWS_SUBSET), "verbose"),
+    "Unlike scikit-activeml's ``CoreSet``, which measures distances between "
+    "the samples ``X`` and takes no model, this one measures them between "
+    "the model's embeddings (:class:`skbait.CoresetSampler`; Sener and "
+    "Savarese use a network's last layer), so it takes ``clf`` (a "
+    "classifier or a regressor) and ``fit_clf``. The labeled samples of "
+    "``X`` are the initial centres; without any, k-center greedy starts "
+    "from the candidate farthest from the candidates' mean.",
+    _EXAMPLE.format(name="CoreSet", args=""))
+
+_UTILITIES = {
+    Bait: _BAIT_UTILITIES, RegressionBait: _BAIT_UTILITIES,
+    Badge: ("the probability with which k-means++ seeding draws each "
+            "candidate, D² / ΣD², D² the squared distance of its gradient "
+            "embedding to the nearest earlier pick (row 0: its squared norm; "
+            "the first pick is the largest, the later ones are drawn), as "
+            "in scikit-activeml's ``Badge``."),
+    CoreSet: ("each candidate's distance, in embedding space, to its "
+              "nearest centre (labeled sample or earlier pick; row 0 "
+              "without labeled samples: to the candidates' mean); the i-th "
+              "pick is the farthest, as in scikit-activeml's ``CoreSet``."),
+}
+for _cls, _text in _UTILITIES.items():
+    _cls.query.__doc__ = _QUERY_DOC.format(
+        model=_cls._model,
+        model_type=" or ".join(t.__name__ for t in _cls._model_types),
+        model_doc=_indented(_cls._model_doc + " It must use the strategy's "
+                            "``missing_label``."),
+        utilities=_indented(
+            "Only with ``return_utilities=True``. Row i: " + _text + " NaN "
+            "for labeled samples, samples that are no candidates and samples "
+            "picked before. Columns index ``X``, or ``candidates`` when it "
+            "holds samples."))

@@ -1,0 +1,95 @@
+"""Features of scikit-activeml's model wrappers: those of the model inside.
+
+The registry loads this module the first time it meets an estimator from
+the scikit-activeml package (``register_lazy("skactiveml", ...)`` in
+``_query/extractors.py``), so that ``import skbait`` never imports
+scikit-activeml. It imports only the registry. Loading it registers, by
+class:
+
+- ``SklearnClassifier`` and ``SklearnRegressor``: the features of their
+  fitted ``estimator_``, by that estimator's own extractor (linear models,
+  MLPs, pipelines, skorch nets, registered families);
+- ``SkorchClassifier`` and ``SkorchRegressor``: the input of the last
+  ``torch.nn.Linear`` of ``neural_net_.module_`` (or of ``layer``), captured
+  while the wrapper itself predicts, so that the probabilities are the
+  wrapper's (its ``forward_outputs`` transform: softmax for
+  ``CrossEntropyLoss``, exp for ``NLLLoss``) and one forward pass gives
+  both.
+"""
+
+import numpy as np
+import skactiveml.classifier as _classifiers
+import skactiveml.regressor as _regressors
+from sklearn.exceptions import NotFittedError
+
+from .._query.registry import (
+    classifier_like,
+    current_request,
+    find_extractor,
+    register,
+    supported_estimators,
+)
+
+__all__ = ["predicts_without_model"]
+
+NAME = "scikit-activeml SklearnClassifier / SklearnRegressor (estimator_)"
+SKORCH_NAME = "scikit-activeml SkorchClassifier / SkorchRegressor"
+
+
+def predicts_without_model(wrapper):
+    """Whether a fitted ``Sklearn*`` wrapper could not fit its estimator.
+
+    Such a wrapper predicts the labels' prior (classifier) or mean
+    (regressor) and has no fitted model to take features from; scikit-
+    activeml's wrappers get there when the labeled set cannot be fitted
+    (no labels, a single class).
+    """
+    return getattr(wrapper, "is_fitted_", True) is False
+
+
+def _wrapped_estimator(wrapper, X, layer):
+    name = type(wrapper).__name__
+    if "estimator_" not in vars(wrapper):
+        raise NotFittedError(f"The {name} is not fitted yet: fit it before "
+                             "querying.")
+    if predicts_without_model(wrapper):
+        raise NotFittedError(
+            f"The {type(wrapper).__name__} could not fit its "
+            f"{type(wrapper.estimator_).__name__} (see its warning: too few "
+            "labels or classes), so it predicts without a model and there "
+            "are no features to take. Label more points first (e.g. at "
+            "random).")
+    found = find_extractor(wrapper.estimator_)
+    if found is None:
+        raise TypeError(
+            f"skbait cannot extract features from the {name}'s "
+            f"{type(wrapper.estimator_).__name__}. Supported: "
+            f"{', '.join(supported_estimators())}. Pass embedding_fn="
+            "(estimator, X) -> (embeddings, proba or None), or add the "
+            "family once with skbait.register(name, cls, extractor).")
+    return found[1](wrapper.estimator_, X, layer)
+
+
+def _skorch_wrapper(wrapper, X, layer):
+    from .skorch import captured_layer_inputs, stacked_embeddings
+
+    if not hasattr(wrapper, "neural_net_"):
+        raise NotFittedError(
+            f"The {type(wrapper).__name__} is not initialized/fitted yet: fit "
+            "it before querying.")
+    classifier = classifier_like(wrapper)
+    with captured_layer_inputs(wrapper.neural_net_.module_, layer) as rows:
+        out = wrapper.predict_proba(X) if classifier else wrapper.predict(X)
+    emb = stacked_embeddings(rows, len(out))
+    if classifier and current_request().proba:
+        return emb, np.asarray(out)
+    return emb, None
+
+
+register(NAME, (_classifiers.SklearnClassifier, _regressors.SklearnRegressor),
+         _wrapped_estimator)
+_SKORCH = tuple(getattr(module, name) for module, name in (
+    (_classifiers, "SkorchClassifier"), (_regressors, "SkorchRegressor"))
+    if hasattr(module, name))  # scikit-activeml defines them with torch only
+if _SKORCH:
+    register(SKORCH_NAME, _SKORCH, _skorch_wrapper)
