@@ -42,7 +42,6 @@ from .._query.samplers import BADGESampler, BAITSampler, CoresetSampler
 from .._validation import NONE, Satisfies, validate_parameters
 from .skactiveml_features import predicts_without_model
 from .skactiveml_utilities import (
-    BAIT_OBJECTIVES,
     badge_probabilities,
     bait_gains,
     coreset_distances,
@@ -324,20 +323,10 @@ class _BaitStrategy(_SkbaitStrategy):
                               self._positions(info, picks))
         return self._spread(info, rows, n_cand)
 
-    def _replayed(self, replay, info, row, col):
-        declared = info.get("approximation", self.approximation)
-        if declared in BAIT_OBJECTIVES:
-            return replay(declared)
-        # An approximation the engine chose itself without reporting it:
-        # the objective whose replay gives the engine's gains at the picks.
-        for objective in BAIT_OBJECTIVES:
-            rows = replay(objective)
-            if np.allclose(rows[row, col], info.gains, rtol=1e-3,
-                           atol=1e-9 * np.abs(info.gains).max()):
-                return rows
-        raise NotImplementedError(
-            f"return_utilities=True cannot replay the objective of "
-            f"approximation={declared!r}; it replays {BAIT_OBJECTIVES}.")
+    @staticmethod
+    def _replayed(replay, info, row, col):
+        # bait_select reports the rule that ran ("auto" resolves to one).
+        return replay(info.approximation)
 
 
 _BAIT_PARAMS = ["lam", "lam_factor", "oversample", "fisher", "approximation",

@@ -24,8 +24,8 @@ __all__ = ["bait_gains", "badge_probabilities", "coreset_distances",
            "BAIT_OBJECTIVES"]
 
 # The objectives bait_gains replays, by the name bait_select's
-# ``approximation`` gives them (None: exact BAIT).
-BAIT_OBJECTIVES = (None, "block_diagonal", "binary")
+# ``approximation`` reports them.
+BAIT_OBJECTIVES = ("exact", "block_diagonal", "binary")
 
 
 # ---- BAIT ---------------------------------------------------------------
@@ -100,7 +100,7 @@ def _problems(h, p, h_lab, p_lab, objective):
 
     if p is None:  # regression: rank one, weight 1
         return [pair(lambda a, _: _weighted(a, np.ones(len(a))))]
-    if objective is None:
+    if objective == "exact":
         return [pair(_classification_factors)]
     if objective == "binary":
         def binary(a, q):
@@ -159,7 +159,7 @@ def _replay(pool, lab, forward, steps, n_select, lam, identity_fisher):
 
 
 def bait_gains(h, p, h_lab, p_lab, forward, steps, *, n_select, lam,
-               objective=None, fisher="pool", fisher_scale=1.0):
+               objective="exact", fisher="pool", fisher_scale=1.0):
     """BAIT's forward gains of every pool point at given forward steps.
 
     Parameters
@@ -176,7 +176,7 @@ def bait_gains(h, p, h_lab, p_lab, forward, steps, *, n_select, lam,
         The batch size B (candidates weigh B / (n_l + B)).
     lam : float
         The λ used, in the units of ``h`` (``bait_select``'s ``info.lam``).
-    objective : None, "block_diagonal" or "binary"
+    objective : "exact", "block_diagonal" or "binary"
         Exact BAIT or the approximation whose objective to replay.
     fisher : {"pool", "identity"}
         "identity" replays ``tr(M⁻¹)`` (exact BAIT only).

@@ -487,9 +487,13 @@ class BAITSampler(_Sampler):
         pruning; ``>= 1``.
     fisher : {"pool", "identity"}, default="pool"
         "identity" drops the pool Fisher (the paper's ablation).
-    approximation : {None, "block_diagonal", "binary"}, default=None
-        None is exact BAIT; the others are for many classes, where the
-        exact (dk)² matrices do not fit (see :func:`skbait.bait_select`).
+    approximation : {"auto", "exact", "block_diagonal", "binary"}, \
+            default="auto"
+        "exact" is exact BAIT; the approximations are for many classes,
+        where the exact (dk)² matrices are slow or do not fit. "auto" runs
+        exact BAIT where it fits and d·k <= 5120, else an approximation
+        that fits (see :func:`skbait.bait_select`; ``info_.approximation``
+        says which ran and why, and ``verbose=1`` prints it).
     dtype : {None, "float32", "float64"}, default=None
         Precision of the O(N) products (see :func:`skbait.bait_select`).
     chunk_size : int, default=None
@@ -534,11 +538,13 @@ class BAITSampler(_Sampler):
     _info_doc = (
         "; and :func:`skbait.bait_select`'s ``lam``, ``fisher_scale``, "
         "``objective``, ``gains``, ``forward`` (indices into ``X_pool``), "
-        "``n_forward``, ``used_numba`` and its timings as "
+        "``n_forward``, ``used_numba``, ``approximation`` and "
+        "``approximation_reason`` (the rule that ran, and why) and its "
+        "timings as "
         "``engine_timings``")
 
     def __init__(self, lam="auto", lam_factor=AUTO_LAM_FACTOR,
-                 oversample=2.0, fisher="pool", approximation=None,
+                 oversample=2.0, fisher="pool", approximation="auto",
                  dtype=None, chunk_size=None, n_jobs=None, use_numba=None,
                  layer=None, embedding_fn=None, max_candidates=None,
                  random_state=None, verbose=0):
@@ -573,6 +579,8 @@ class BAITSampler(_Sampler):
             chunk_size=chunk,
             n_jobs=None if self.n_jobs is None else int(self.n_jobs),
             use_numba=use_numba, return_info=True)
+        self._log(f"BAIT rule: {info.approximation} "
+                  f"({info.approximation_reason})")
         extra = dict(info)
         extra["engine_timings"] = extra.pop("timings")
         return idx, info.gains, extra
@@ -789,7 +797,8 @@ BAITSampler._parameter_constraints = {
     "lam_factor": [Interval("real", 0, None, closed="neither")],
     "oversample": [Interval("real", 1, None)],
     "fisher": [Options("pool", "identity")],
-    "approximation": [NONE, Options("block_diagonal", "binary")],
+    "approximation": [NONE, Options("auto", "exact", "block_diagonal",
+                                    "binary")],
     "dtype": [DTYPE_NAME],
     "chunk_size": [NONE, Interval("integer", 1, None)],
     "n_jobs": [NONE, Interval("integer", None, -1),
