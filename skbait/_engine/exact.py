@@ -26,6 +26,7 @@ from .exact_setup import (
 from .fisher import point_factor, unpack_symmetric
 from .greedy import Refresh, greedy_select
 from .kernels import get_kernel
+from .threads import inner_split_matmul, threaded_matmul
 from .timing import timed
 
 __all__ = ["ExactRule", "ExactStates", "exact_select"]
@@ -110,7 +111,7 @@ class ExactRule:
                        else problem.dk + problem.k)
         self.inverse = _Inverse(problem.xp, base, fisher, self.sqrt_s,
                                 capacity, problem.dk,
-                                device(problem.h_pool), timings)
+                                device(problem.h_pool), timings, n_jobs)
         self.rows = {}  # committed point -> (h, p), for a refresh
 
     def refresh(self, rtol):
@@ -224,8 +225,9 @@ class _Inverse:
     """
 
     def __init__(self, xp, base, fisher, sqrt_s, capacity, dk, dev,
-                 timings):
+                 timings, n_jobs=1):
         self.xp = xp
+        self.n_jobs = n_jobs
         self.base = base
         self.fisher = fisher
         self.sqrt_s = sqrt_s
@@ -236,13 +238,15 @@ class _Inverse:
         self.used = 0
 
     def apply(self, x, rows=slice(None)):
-        """``(M⁻¹ x)[rows]``."""
-        xp, m = self.xp, self.used
-        out = self.base.apply(x, rows)
+        """``(M⁻¹ x)[rows]``, the reads of M₀⁻¹ and W shared between
+        ``n_jobs`` threads."""
+        xp, m, n = self.xp, self.used, self.n_jobs
+        out = self.base.apply(x, rows, n)
         if m:
             wt = self.wt[:m, :]
-            coef = self.signs[:m, None] * xp.matmul(wt, x)
-            out = out - xp.matmul(xp.matrix_transpose(wt[:, rows]), coef)
+            coef = self.signs[:m, None] * inner_split_matmul(xp, wt, x, n)
+            out = out - threaded_matmul(
+                xp, xp.matrix_transpose(wt[:, rows]), coef, n)
         return out
 
     def block(self, rows, cols):
@@ -330,7 +334,7 @@ class _Inverse:
             inner = 0.5 * (inner + inner.T)
             chol = xp.linalg.cholesky(xp.linalg.inv(inner))  # L Lᵀ = inner⁻¹
             u_t = xp.matmul(u, chol)
-            fu_t = times_fisher(xp, self.fisher, u_t)
+            fu_t = times_fisher(xp, self.fisher, u_t, self.n_jobs)
             z_t = self.apply(fu_t)
             s_t = xp.matmul(u_t.T, fu_t)
             r_t = sigma * z_t - 0.5 * xp.matmul(u_t, s_t)

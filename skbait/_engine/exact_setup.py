@@ -24,7 +24,14 @@ from .fisher import (
     stacked_factors,
     unpack_symmetric,
 )
-from .threads import blas_threads, row_ranges, run_tasks
+from .threads import (
+    blas_threads,
+    inner_split_matmul,
+    row_ranges,
+    run_tasks,
+    symmetric_matmul,
+    threaded_matmul,
+)
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
            "LowRankInverse",
@@ -228,9 +235,9 @@ class DenseInverse:
         with blas_threads(n_jobs):
             return cls(xp, spd_inverse(xp, m), shift)
 
-    def apply(self, x, rows=slice(None)):
-        """``(M⁻¹ x)[rows]``."""
-        return self.xp.matmul(self.m[rows, :], x)
+    def apply(self, x, rows=slice(None), n_jobs=1):
+        """``(M⁻¹ x)[rows]`` (``n_jobs``: threads sharing the rows)."""
+        return symmetric_matmul(self.xp, self.m, x, n_jobs, rows)
 
     def block(self, rows, cols):
         """``M⁻¹[rows, cols]`` (a view or a new array)."""
@@ -299,10 +306,10 @@ class LowRankInverse:
         self.shift.add_to(xp, m, -self.shift.beta / self.lam)
         return m
 
-    def apply(self, x, rows=slice(None)):
+    def apply(self, x, rows=slice(None), n_jobs=1):
         xp, q = self.xp, self.q
-        out = x[rows, ...] - xp.matmul(
-            q[rows, :], xp.matmul(xp.matrix_transpose(q), x))
+        out = x[rows, ...] - threaded_matmul(xp, q[rows, :], inner_split_matmul(
+            xp, xp.matrix_transpose(q), x, n_jobs), n_jobs)
         if self.shift.alpha:
             out = out - self.shift.beta * self.shift.project(xp, x)[rows, ...]
         return out / self.lam
@@ -377,9 +384,10 @@ def trace_product(xp, m, fisher):
                for rows in chunks(m.shape[0], 64))
 
 
-def times_fisher(xp, fisher, m):
-    """``F m`` (``m`` itself when F = I)."""
-    return m if fisher is None else xp.matmul(fisher, m)
+def times_fisher(xp, fisher, m, n_jobs=1):
+    """``F m`` (``m`` itself when F = I; ``n_jobs`` threads share F's
+    rows)."""
+    return m if fisher is None else symmetric_matmul(xp, fisher, m, n_jobs)
 
 
 def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
@@ -542,8 +550,8 @@ def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs):
     """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64;
     ``inverse`` is M⁻¹ (anything with ``apply``).
 
-    Costs two (dk)² × (n·k) products, done with BLAS threads (a few large
-    calls), a group of points at a time (``point_group``: bounded
+    Costs two (dk)² × (n·k) products, their rows shared between threads, a
+    group of points at a time (``point_group``: bounded
     temporaries)."""
     xp, pb = problem.xp, problem
     k = pb.k
@@ -554,9 +562,10 @@ def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs):
         v = stacked_factors(  # dk × n·k; V is linear in h
             xp, sqrt_s * xp.astype(h[rows, :], xp.float64),
             None if p is None else p[rows, :])
-        with blas_threads(n_jobs):
-            y = inverse.apply(v)
-            fy = times_fisher(xp, fisher, y)
+        # Threads share the rows of M⁻¹ and F (``inverse`` has its own
+        # ``n_jobs``), each with single-threaded BLAS.
+        y = inverse.apply(v)
+        fy = times_fisher(xp, fisher, y, n_jobs)
         del v
         yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
         fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))

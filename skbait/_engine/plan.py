@@ -298,9 +298,11 @@ def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
     # (A) The class Gram matrices: the weights p (1 - p), per thread a
     # chunk of rows (embeddings, weights, their product) and a d × d Gram.
 
+    gram_rows = max(1, budget // ((2 * d + k) * g))
+
     def grams(n):
         return (blocks + 8 * n * k + threads * (
-            min(rows, n) * (2 * d + k) * g + d * d * (g + 8)))
+            min(gram_rows, n) * (2 * d + k) * g + d * d * (g + 8)))
 
     low_rank = 2 * n_lab <= d
     if low_rank:
@@ -325,7 +327,7 @@ def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
              + threads * rows * (2 * d * g + 8 * (n_lab + 4)))
     # (C) The steps: W, or (small k·d²) dense blocks updated in place.
     held = (blocks + w + states + scores
-            + (n_jobs * 64 * 2 * k * g if numba else budget))
+            + (n_jobs * 256 * 2 * k * g if numba else budget))
     commit = 12 * 8 * k * d
     if dense_every:
         steps = held + max(base + 2 * blocks, 3 * blocks)
