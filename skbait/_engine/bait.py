@@ -7,13 +7,15 @@ from sklearn.utils import Bunch
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .block_diagonal import block_diagonal_select
+from .chunked import is_dask_collection
 from .exact import exact_select
-from .plan import plan_selection
-from .kernels import numba_available
+from .plan import plan_rule
+from .kernels import resolve_numba
 from .problem import GreedyProblem
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import tie_rtol
-from .scale import MAX_RELATIVE_LAM, MIN_RELATIVE_LAM, fisher_scale, rescaled
+from .fisher import binary_embeddings
+from .scale import fisher_scale, relative_lam, rescaled
 from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
     as_array,
@@ -29,12 +31,6 @@ __all__ = ["bait_select", "AUTO_LAM_FACTOR"]
 # c in lam="auto" (λ = c · tr(F)/(dk)), chosen on validation runs of the
 # benchmark experiments (docs/results.md, "Choosing lam_factor").
 AUTO_LAM_FACTOR = 0.1
-
-# Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
-# pool's own arrays and small next to the two dk × dk matrices a selection
-# holds anyway (an eighth of one).
-_MAX_CHUNK_BYTES = 16 * 2**20
-_MIN_CHUNK_BYTES = 2**20
 
 
 def bait_select(pool_embeddings, n_select, *, pool_proba=None,
@@ -194,6 +190,17 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     >>> idx.shape, len(set(idx.tolist()))
     ((5,), 5)
     """
+    if is_dask_collection(pool_embeddings):
+        from .distributed import dask_bait_select
+
+        return dask_bait_select(
+            pool_embeddings, n_select, pool_proba=pool_proba,
+            labeled_embeddings=labeled_embeddings,
+            labeled_proba=labeled_proba, lam=lam, lam_factor=lam_factor,
+            oversample=oversample, fisher=fisher,
+            approximation=approximation, dtype=dtype,
+            chunk_size=chunk_size, n_jobs=n_jobs, use_numba=use_numba,
+            return_info=return_info, plan_fn=plan_rule)
     names = ("pool_embeddings", "pool_proba", "labeled_embeddings",
              "labeled_proba")
     arrays = [as_array(a, n) for a, n in zip(
@@ -229,27 +236,19 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     if not is_numpy_namespace(xp):
         threads = 1  # torch, CuPy, ...: their own threading
     n_lab = 0 if h_lab is None else h_lab.shape[0]
-    plan = plan_selection(
-        "exact" if approximation is None else approximation, xp=xp,
-        x=h_pool, classification=p_pool is not None, fisher=fisher,
-        shapes=dict(
-            n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
-            n_forward=min(n_pool, math.ceil(oversample * n_select)),
-            budget=_chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8),
-            binary_budget=_chunk_budget(chunk_size, d, 1,
-                                        n_pool * (d + 1) * 8),
-            n_jobs=threads, identity_fisher=fisher == "identity",
-            store_bytes=_itemsize(xp, h_pool.dtype),
-            gemm_bytes=4 if dtype_name == "float32" else 8,
-            p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
-            numba=_resolve_numba(use_numba, xp, False)))
-    if plan.method == "binary":
-        h_pool, h_lab = (_binary_embeddings(xp, h, p)
+    plan, budget, binary = plan_rule(
+        xp, h_pool, n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
+        n_forward=min(n_pool, math.ceil(oversample * n_select)),
+        classification=p_pool is not None, fisher=fisher,
+        approximation=approximation, chunk_size=chunk_size,
+        store=_natural_dtype(xp, h_pool), dtype_name=dtype_name,
+        n_jobs=threads, use_numba=use_numba,
+        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype))
+    if binary:
+        h_pool, h_lab = (binary_embeddings(xp, h, p)
                          for h, p in ((h_pool, p_pool), (h_lab, p_lab)))
         p_pool = p_lab = None
-        k = 1
-    budget = _chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8)
-    numba_ok = _resolve_numba(use_numba, xp, p_pool is None)
+    numba_ok = resolve_numba(use_numba, xp, p_pool is None)
 
     with single_threaded_blas(is_numpy_namespace(xp)):
         result, scale, rel_lam = _select(
@@ -283,7 +282,7 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
     """The selection on validated inputs; returns the ``GreedyResult``,
     the ``FisherScale`` and λ relative to it."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
-    rel_lam = lam_factor if lam == "auto" else _relative_lam(lam, scale)
+    rel_lam = lam_factor if lam == "auto" else relative_lam(lam, scale)
     # The engine works on embeddings divided by √μ (and λ / μ): same
     # objective and picks, numbers of order one (docs/design.md).
     store = float_dtype(xp, _natural_dtype(xp, h_pool))
@@ -321,17 +320,6 @@ def _check_approximation(approximation, p_pool, fisher):
             f"fisher={fisher!r}.")
 
 
-def _binary_embeddings(xp, h, p):
-    """``√(q (1 - q)) · h`` with q the top class's probability: the factor
-    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None)."""
-    if h is None:
-        return None
-    q = xp.max(xp.astype(p, xp.float64), axis=1)
-    weight = xp.sqrt(xp.clip(q * (1.0 - q), 0.0, None))
-    out = xp.astype(h, xp.float64) * weight[:, None]
-    return xp.astype(out, xp.float32) if h.dtype == xp.float32 else out
-
-
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
     check_matrix(xp, h_pool, "pool_embeddings")
     n_pool, d = h_pool.shape
@@ -362,55 +350,10 @@ def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
                 classes_name="pool_proba")
 
 
-def _relative_lam(lam, scale):
-    relative = scale.relative(lam)
-    if not MIN_RELATIVE_LAM <= relative <= MAX_RELATIVE_LAM:
-        raise ValueError(
-            f"lam={lam!r} is {relative:.3g} times the Fisher's mean "
-            f"eigenvalue ({scale.mean_eigenvalue:.3g}); allowed: between "
-            f"{MIN_RELATIVE_LAM:g} and {MAX_RELATIVE_LAM:g} times it (outside, "
-            "M is too ill-conditioned or every gain vanishes next to lam). "
-            "Use lam='auto', or a lam on the scale of the embeddings' "
-            "squared norms.")
-    return relative
-
-
 def _natural_dtype(xp, h):
     if h.dtype == xp.float32:
         return "float32"
     return "float64"
-
-
-def _chunk_budget(chunk_size, d, k, pool_bytes):
-    if chunk_size is None:
-        square = 8 * (d * k) ** 2
-        return max(_MIN_CHUNK_BYTES,
-                   min(_MAX_CHUNK_BYTES, square // 8, pool_bytes))
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
-            or chunk_size < 1:
-        raise ValueError(
-            f"chunk_size must be a positive integer or None; got "
-            f"{chunk_size!r}.")
-    # The budget is in bytes; a chunk's widest row is about 8·(d·k + 2k²)·3.
-    return chunk_size * 24 * (d * k + 2 * k * k)
-
-
-def _resolve_numba(use_numba, xp, rank_one):
-    if use_numba not in (None, True, False):
-        raise ValueError(
-            f"use_numba must be None, True or False; got {use_numba!r}.")
-    available = numba_available()
-    if use_numba and not available:
-        raise ImportError(
-            "use_numba=True needs numba: pip install numba.")
-    if use_numba and not is_numpy_namespace(xp):
-        raise ValueError(
-            "use_numba=True works only for NumPy arrays; got arrays of "
-            f"namespace {xp.__name__}.")
-    if rank_one:
-        return False  # the rank-one update is a few vector operations
-    wanted = available if use_numba is None else use_numba
-    return bool(wanted and is_numpy_namespace(xp))
 
 
 def _itemsize(xp, dtype):

@@ -264,8 +264,9 @@ class BlockStates:
             self.m_inv = xp.astype(m_inv, gemm_dtype)
         self.budget, self.n_jobs = budget_bytes, n_jobs
 
-    def __call__(self, problem):
+    def __call__(self, problem, n_jobs=None):
         xp = problem.xp
+        n_jobs = self.n_jobs if n_jobs is None else n_jobs
         h = problem.h_gemm
         n, d = h.shape
         k = self.c.shape[0]
@@ -292,7 +293,7 @@ class BlockStates:
                         a[part, c] = norms / self.lam
 
         run_tasks([(lambda g=g: classes(g))
-                   for g in _class_groups(k, self.n_jobs)], self.n_jobs)
+                   for g in _class_groups(k, n_jobs)], n_jobs)
         return a, b
 
 

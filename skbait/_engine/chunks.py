@@ -5,7 +5,13 @@ per-candidate updates, norms) works on chunks of rows whose temporaries
 fit the selection's memory budget (``chunk_size`` of ``bait_select``).
 """
 
-__all__ = ["rows_per_chunk", "chunks", "row_chunks"]
+__all__ = ["rows_per_chunk", "chunks", "row_chunks", "chunk_budget"]
+
+# Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
+# pool's own arrays and small next to the two dk × dk matrices a selection
+# holds anyway (an eighth of one).
+_MAX_CHUNK_BYTES = 16 * 2**20
+_MIN_CHUNK_BYTES = 2**20
 
 
 def rows_per_chunk(row_bytes, budget_bytes, n_rows):
@@ -24,3 +30,17 @@ def row_chunks(n_rows, row_bytes, budget_bytes):
     """Slices of ``n_rows`` rows whose temporaries, ``row_bytes`` a row,
     fit in ``budget_bytes``."""
     return chunks(n_rows, rows_per_chunk(row_bytes, budget_bytes, n_rows))
+
+
+def chunk_budget(chunk_size, d, k, pool_bytes):
+    if chunk_size is None:
+        square = 8 * (d * k) ** 2
+        return max(_MIN_CHUNK_BYTES,
+                   min(_MAX_CHUNK_BYTES, square // 8, pool_bytes))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
+            or chunk_size < 1:
+        raise ValueError(
+            f"chunk_size must be a positive integer or None; got "
+            f"{chunk_size!r}.")
+    # The budget is in bytes; a chunk's widest row is about 8·(d·k + 2k²)·3.
+    return chunk_size * 24 * (d * k + 2 * k * k)

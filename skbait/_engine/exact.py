@@ -72,17 +72,45 @@ def exact_select(problem, n_select, *, lam, oversample, identity_fisher,
 
 class ExactStates:
     """Fresh ``A_x``, ``B_x`` of the candidates of a ``GreedyProblem`` for
-    M⁻¹ = ``base`` (``exact_setup.initial_states``)."""
+    M⁻¹ = ``base`` (``exact_setup.initial_states``).
 
-    def __init__(self, fisher, base, *, lam, scale, budget_bytes, n_jobs):
-        self.fisher, self.base = fisher, base
+    With ``whole_c`` C = M⁻¹ F M⁻¹ is formed once here (for the many chunks
+    of a pool on a cluster, each of which would otherwise form its
+    strips), and F itself is not kept.
+    """
+
+    def __init__(self, fisher, base, *, lam, scale, budget_bytes, n_jobs,
+                 whole_c=False):
+        self.base = base
         self.lam, self.scale = lam, scale
         self.budget, self.n_jobs = budget_bytes, n_jobs
+        self.c_matrix = None
+        self.fisher = fisher
+        if whole_c and not (fisher is None and _plain(base)):
+            xp = base.xp
+            dk = base.dense().shape[0] if isinstance(base, DenseInverse) \
+                else base.q.shape[0]
+            cols = base.fisher_columns(fisher, slice(0, dk))
+            self.c_matrix = base.apply(cols)
+            self.c_matrix = 0.5 * (self.c_matrix
+                                   + xp.matrix_transpose(self.c_matrix))
+            self.fisher = _PRESENT
 
-    def __call__(self, problem):
-        return initial_states(problem, self.fisher, self.base, lam=self.lam,
-                              scale=self.scale, budget_bytes=self.budget,
-                              n_jobs=self.n_jobs)
+    def __call__(self, problem, n_jobs=None):
+        return initial_states(
+            problem, self.fisher, self.base, lam=self.lam, scale=self.scale,
+            budget_bytes=self.budget,
+            n_jobs=self.n_jobs if n_jobs is None else n_jobs,
+            c_matrix=self.c_matrix)
+
+
+# Stands for F in ``initial_states`` once C has been formed from it.
+_PRESENT = object()
+
+
+def _plain(base):
+    """M⁻¹ = I/λ (then C = F/λ², read from F's strips)."""
+    return getattr(base, "is_scaled_identity", False)
 
 
 class ExactRule:
@@ -113,6 +141,8 @@ class ExactRule:
                                 capacity, problem.dk,
                                 device(problem.h_pool), timings, n_jobs)
         self.rows = {}  # committed point -> (h, p), for a refresh
+        # Whether fresh states form C whole (for a pool on a cluster).
+        self.whole_c = False
 
     def refresh(self, rtol):
         """The :class:`~skbait._engine.greedy.Refresh` of this rule: only
@@ -130,7 +160,7 @@ class ExactRule:
         assert self.inverse.used == 0
         return ExactStates(self.fisher, self.inverse.base, lam=self.lam,
                            scale=self.scale, budget_bytes=self.budget,
-                           n_jobs=self.n_jobs)
+                           n_jobs=self.n_jobs, whole_c=self.whole_c)
 
     def commit(self, index, h, p, sigma, dtype):
         """M ← M + σ Ĩ(x) for the point ``index``; the candidates'

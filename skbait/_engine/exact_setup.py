@@ -10,7 +10,7 @@ M⁻¹); everything else is a strip of columns or a chunk of pool rows.
 import math
 from dataclasses import dataclass
 
-from array_api_compat import device
+from array_api_compat import array_namespace, device
 
 from .array_api import mirror_upper, spd_inverse, subtract_symmetric_product
 from .chunks import chunks, row_chunks
@@ -34,6 +34,7 @@ from .threads import (
 )
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
+           "pool_fisher_sum",
            "LowRankInverse",
            "initial_states", "exact_a_states", "exact_b_states",
            "trace_product", "times_fisher"]
@@ -52,13 +53,18 @@ def point_group(dk, k, largest=32):
 
 
 def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
-                       budget_bytes, n_jobs):
+                       budget_bytes, n_jobs, pool_sum=None, n_pool=None):
     """F (None when F = I) and M⁻¹ (§2, §6).
 
     ``F = (Σ_pool I(x) + Σ_labeled I(x)) / (n_u + n_l)`` (float64, dk × dk)
     and ``M = λ I + L Lᵀ`` with ``L = [V_x]_labeled / √(n_l + B)``. M⁻¹ is
     returned as a ``LowRankInverse`` when L has at most dk/2 columns (no
     labeled set: none), else as a ``DenseInverse`` (a Cholesky inverse).
+
+    The pool's sum comes from ``problem``'s rows, or, for a pool held
+    elsewhere (chunks on a Dask cluster), from ``pool_sum(total)``, which
+    adds the upper triangle of ``Σ_pool I(x)`` to ``total``; ``n_pool`` is
+    then the pool's size.
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
@@ -80,10 +86,13 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
         if pb.n_lab and low_rank:
             _add_fisher(problem, fisher, pb.h_lab, pb.p_lab, budget_bytes,
                         n_jobs)
-        _add_fisher(problem, fisher, pb.h_pool, pb.p_pool, budget_bytes,
-                    n_jobs)
+        if pool_sum is None:
+            _add_fisher(problem, fisher, pb.h_pool, pb.p_pool, budget_bytes,
+                        n_jobs)
+        else:
+            pool_sum(fisher)
         mirror_upper(xp, fisher, pb.d)
-        fisher /= pb.n_pool + pb.n_lab
+        fisher /= (pb.n_pool if n_pool is None else n_pool) + pb.n_lab
     shift = NullShift.of(problem, fisher, lam)
     if low_rank:
         return fisher, LowRankInverse.from_labeled(problem, lam, n_select,
@@ -227,6 +236,9 @@ class DenseInverse:
     def __init__(self, xp, m, shift):
         self.xp, self.m, self.shift = xp, m, shift
 
+    def __reduce__(self):  # the namespace is found again where it lands
+        return _dense_inverse, (self.m, self.shift)
+
     @classmethod
     def from_matrix(cls, xp, m, shift, n_jobs):
         """The inverse of ``m + α P``, overwriting ``m`` where it can."""
@@ -267,6 +279,9 @@ class LowRankInverse:
     def __init__(self, xp, q, lam, shift):
         self.xp, self.q, self.lam, self.shift = xp, q, lam, shift
         self._fq = None
+
+    def __reduce__(self):  # the namespace is found again where it lands
+        return _low_rank_inverse, (self.q, self.lam, self.shift)
 
     @classmethod
     def from_labeled(cls, problem, lam, n_select, shift):
@@ -354,6 +369,25 @@ class LowRankInverse:
             self._fq, xp.matrix_transpose(self.q[cols, :]))) / self.lam
 
 
+def pool_fisher_sum(problem, budget_bytes, n_jobs):
+    """The upper triangle of ``Σ I(x)`` over the problem's pool rows
+    (float64, dk × dk): one chunk's share of F (Dask workers)."""
+    xp = problem.xp
+    total = xp.zeros((problem.dk, problem.dk), dtype=xp.float64,
+                     device=device(problem.h_pool))
+    _add_fisher(problem, total, problem.h_pool, problem.p_pool,
+                budget_bytes, n_jobs)
+    return total
+
+
+def _dense_inverse(m, shift):
+    return DenseInverse(array_namespace(m), m, shift)
+
+
+def _low_rank_inverse(q, lam, shift):
+    return LowRankInverse(array_namespace(q), q, lam, shift)
+
+
 def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
     """``total += Σ I(x)`` over the rows of ``h`` (upper triangle), shared
     between threads: by block column for classification, by rows for
@@ -391,7 +425,7 @@ def times_fisher(xp, fisher, m, n_jobs=1):
 
 
 def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
-                   n_jobs):
+                   n_jobs, c_matrix=None):
     """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of
     every pool point (§6, "The first states").
 
@@ -399,7 +433,9 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
     ``Q[a, b] = h_xᵀ P_ab h_x`` of P = M⁻¹ (for A) and P = C = M⁻¹ F M⁻¹
     (for B), a group of columns at a time (C is never held whole), and are
     then turned into ``s · Gᵀ Q G`` a chunk of rows at a time. ``inverse``
-    is M⁻¹ (a ``DenseInverse`` or ``LowRankInverse``).
+    is M⁻¹ (a ``DenseInverse`` or ``LowRankInverse``). ``c_matrix``, when
+    given, is C itself (formed once for the many chunks of a pool on a
+    cluster) and its strips are read from it.
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
@@ -434,7 +470,11 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
                 part = inverse.block(slice(0, (b + 1) * pb.d),
                                      _columns(pb.d, b, cols))
                 add_forms(a_state, xp.astype(part, pb.gemm_dtype), b, cols)
-            if fisher is not None or not plain:
+            if c_matrix is not None:
+                add_forms(b_state, xp.astype(
+                    c_matrix[:(b + 1) * pb.d, _columns(pb.d, b, cols)],
+                    pb.gemm_dtype), b, cols)
+            elif fisher is not None or not plain:
                 add_forms(b_state, _c_part(problem, fisher, inverse, lam, b,
                                            cols), b, cols)
 

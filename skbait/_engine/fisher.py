@@ -28,6 +28,7 @@ __all__ = [
     "point_factor",
     "stacked_factors",
     "add_block_forms",
+    "binary_embeddings",
 ]
 
 
@@ -194,3 +195,14 @@ def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
 
 def _itemsize(xp, dtype):
     return 8 if dtype == xp.float64 else 4
+
+
+def binary_embeddings(xp, h, p):
+    """``√(q (1 - q)) · h`` with q the top class's probability: the factor
+    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None)."""
+    if h is None:
+        return None
+    q = xp.max(xp.astype(p, xp.float64), axis=1)
+    weight = xp.sqrt(xp.clip(q * (1.0 - q), 0.0, None))
+    out = xp.astype(h, xp.float64) * weight[:, None]
+    return xp.astype(out, xp.float32) if h.dtype == xp.float32 else out

@@ -26,11 +26,12 @@ import sys
 import time
 from typing import Protocol, runtime_checkable
 
-from array_api_compat import device
+from array_api_compat import device, is_numpy_namespace
 
 from .fisher import gt_apply, pack_symmetric, unpack_symmetric
 
-__all__ = ["Kernel", "get_kernel", "numba_available"]
+__all__ = ["Kernel", "get_kernel", "get_block_kernel", "numba_available",
+           "resolve_numba"]
 
 
 @runtime_checkable
@@ -135,7 +136,7 @@ def get_kernel(xp, rank_one, use_numba):
     """
     if rank_one:
         return RankOneKernel(xp)
-    if use_numba:
+    if use_numba and numba_available():  # loads it in a new process
         return _NUMBA_MODULE.NumbaKernel()
     return ArrayAPIKernel(xp)
 
@@ -240,7 +241,7 @@ class RankOneKernel:
 
 def get_block_kernel(xp, use_numba):
     """The kernel of block-diagonal BAIT (compiled when ``use_numba``)."""
-    if use_numba:
+    if use_numba and numba_available():  # loads it in a new process
         return _NUMBA_MODULE.NumbaBlockKernel()
     return BlockDiagonalKernel(xp)
 
@@ -293,3 +294,21 @@ class BlockDiagonalKernel:
                     sigma):
         return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
                            b_state, start, stop, sigma)
+
+
+def resolve_numba(use_numba, xp, rank_one):
+    if use_numba not in (None, True, False):
+        raise ValueError(
+            f"use_numba must be None, True or False; got {use_numba!r}.")
+    available = numba_available()
+    if use_numba and not available:
+        raise ImportError(
+            "use_numba=True needs numba: pip install numba.")
+    if use_numba and not is_numpy_namespace(xp):
+        raise ValueError(
+            "use_numba=True works only for NumPy arrays; got arrays of "
+            f"namespace {xp.__name__}.")
+    if rank_one:
+        return False  # the rank-one update is a few vector operations
+    wanted = available if use_numba is None else use_numba
+    return bool(wanted and is_numpy_namespace(xp))

@@ -19,11 +19,13 @@ shapes.
 from dataclasses import dataclass, field
 
 from .array_api import is_numpy_namespace
+from .chunks import chunk_budget
 from .exact_setup import point_group
+from .kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
 
-__all__ = ["AUTO_MAX_DK", "Plan", "plan_selection", "exact_bytes",
-           "block_diagonal_bytes"]
+__all__ = ["AUTO_MAX_DK", "Plan", "plan_selection", "plan_rule",
+           "exact_bytes", "block_diagonal_bytes"]
 
 #: Largest dk = d·k for which ``approximation="auto"`` runs exact BAIT:
 #: above it exact BAIT's commits, O(k·(dk)²) each, make it many times
@@ -351,3 +353,28 @@ def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
     total = (_inputs(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes)
              + max(set_up, c_build, first, steps, backward))
     return _margin(total)
+
+
+def plan_rule(xp, x, *, n_pool, d, k, n_lab, n_select, n_forward,
+              classification, fisher, approximation, chunk_size, store,
+              dtype_name, n_jobs=1, use_numba=None, p_bytes=8):
+    """The rule that runs (``plan.Plan``), the chunk budget for it, and
+    whether it is binary BAIT; refuses (MemoryError) what cannot fit.
+    ``x`` is an array where the selection's memory lives."""
+    plan = plan_selection(
+        "exact" if approximation is None else approximation, xp=xp, x=x,
+        classification=classification, fisher=fisher,
+        shapes=dict(
+            n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
+            n_forward=n_forward,
+            budget=chunk_budget(chunk_size, d, k, n_pool * (d + k) * 8),
+            binary_budget=chunk_budget(chunk_size, d, 1,
+                                       n_pool * (d + 1) * 8),
+            n_jobs=n_jobs, identity_fisher=fisher == "identity",
+            store_bytes=4 if store == "float32" else 8,
+            gemm_bytes=4 if dtype_name == "float32" else 8,
+            p_bytes=p_bytes, numba=resolve_numba(use_numba, xp, False)))
+    binary = plan.method == "binary"
+    k_rule = 1 if binary else k
+    budget = chunk_budget(chunk_size, d, k_rule, n_pool * (d + k_rule) * 8)
+    return plan, budget, binary

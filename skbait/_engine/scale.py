@@ -23,7 +23,7 @@ from array_api_compat import device
 
 from .chunks import row_chunks
 
-__all__ = ["FisherScale", "fisher_scale", "rescaled"]
+__all__ = ["FisherScale", "fisher_scale", "rescaled", "relative_lam"]
 
 # Relative λ (λ / μ) outside this range gives an M too ill-conditioned for
 # float64 (below) or makes every gain underflow next to λ (above).
@@ -122,3 +122,16 @@ def rescaled(xp, h, factor, dtype, budget_bytes):
         chunk = xp.astype(h[rows, :], xp.float64) * factor
         out[rows, :] = xp.astype(chunk, dtype)
     return out
+
+
+def relative_lam(lam, scale):
+    relative = scale.relative(lam)
+    if not MIN_RELATIVE_LAM <= relative <= MAX_RELATIVE_LAM:
+        raise ValueError(
+            f"lam={lam!r} is {relative:.3g} times the Fisher's mean "
+            f"eigenvalue ({scale.mean_eigenvalue:.3g}); allowed: between "
+            f"{MIN_RELATIVE_LAM:g} and {MAX_RELATIVE_LAM:g} times it (outside, "
+            "M is too ill-conditioned or every gain vanishes next to lam). "
+            "Use lam='auto', or a lam on the scale of the embeddings' "
+            "squared norms.")
+    return relative

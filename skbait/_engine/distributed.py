@@ -1,0 +1,518 @@
+"""``bait_select`` on a pool that is a Dask array (docs/design.md §12).
+
+Everything with a row per pool point stays on the workers, in its block:
+the embeddings and probabilities, the per-candidate states and the
+scores. A :class:`BaitChunk` holds one block on a worker and runs there
+the same code as the in-process engine (``Candidates`` and the kernels of
+``kernels.py``); the client keeps only the rule's small global state (F,
+M⁻¹: O((dk)²)) and runs the one greedy loop of ``greedy.py`` over a
+:class:`DaskCandidates`. A greedy step ships the commit's operand (d × 2k²
+numbers, once per worker) and brings back each block's best candidates
+(``ties.band_records``) and their rows; the client applies the tie rule
+(``ties.merge_records``). The set-up's sums are per-block partial sums
+added up on the cluster.
+"""
+
+import math
+import time
+
+import numpy as np
+from array_api_compat import array_namespace
+from sklearn.utils import Bunch
+
+from .._validation import (
+    BAIT_SELECT_CONSTRAINTS,
+    check_dtype_name,
+    check_matrix,
+    check_n_select,
+    check_parameters,
+    check_proba,
+)
+from .block_diagonal import (
+    PHASES,
+    BlockDiagonalRule,
+    block_grams,
+    block_inverse,
+    get_block_kernel,
+)
+from .candidates import Candidates
+from .chunked import Chunks, dask_client
+from .exact import ExactRule
+from .exact_setup import fisher_and_inverse, pool_fisher_sum
+from .fisher import binary_embeddings
+from .greedy import greedy_select
+from .kernels import get_kernel, resolve_numba
+from .problem import GreedyProblem
+from .scale import FisherScale, _norm_sums, relative_lam, rescaled
+from .threads import single_threaded_blas
+from .ties import merge_records, tie_rtol
+from .timing import timed
+
+__all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
+
+
+def _worker_threads():
+    """Threads of the worker running the current task (1 elsewhere)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return 1
+    state = getattr(worker, "state", worker)
+    return max(1, int(getattr(state, "nthreads", 1) or 1))
+
+
+class BaitChunk:
+    """One block of a Dask pool, on the worker that holds it.
+
+    Built from the raw block (``h``, ``p``; ``binary`` turns them into
+    binary BAIT's weighted embeddings first); ``prepare`` rescales the
+    embeddings (docs/design.md §3) and sets up the candidates of ``rule``
+    ("exact" or "block_diagonal"); then the methods below run the greedy
+    steps on them. Indices in and out are global (``offset`` + position).
+    """
+
+    def __init__(self, h, p, *, offset, binary, store, gemm, rule,
+                 use_numba, sqrt_s, budget):
+        xp = array_namespace(h)
+        check_matrix(xp, h, "pool_embeddings")
+        if p is not None:
+            check_proba(xp, p, "pool_proba", n_rows=h.shape[0],
+                        rows_name="pool_embeddings")
+        if binary:
+            h, p = binary_embeddings(xp, h, p), None
+        self.raw, self.p_raw = h, p
+        self.offset = offset
+        self.meta = dict(store=store, gemm=gemm, rule=rule,
+                         use_numba=use_numba, sqrt_s=sqrt_s, budget=budget)
+        self.cands = None
+
+    # -- the set-up ---------------------------------------------------------
+    def peak(self):
+        """``max |h|`` of the block."""
+        h = self.raw
+        return float(np.max(np.abs(h))) if h.shape[0] else 0.0
+
+    def norm_sums(self, peak):
+        """The block's share of the Fisher's mean eigenvalue (``scale``)."""
+        xp = array_namespace(self.raw)
+        return _norm_sums(xp, self.raw, self.p_raw, peak,
+                          self.meta["budget"])
+
+    def prepare(self, inv_root):
+        """Rescale the embeddings and set up the candidates (no states)."""
+        xp = array_namespace(self.raw)
+        store = getattr(xp, self.meta["store"])
+        h = rescaled(xp, self.raw, inv_root, store, self.meta["budget"])
+        problem = GreedyProblem.from_arrays(
+            xp, h, self.p_raw, None, None, getattr(xp, self.meta["gemm"]))
+        self.raw = self.p_raw = None
+        self._candidates(problem, None, None,
+                         xp.ones((h.shape[0],), dtype=xp.bool))
+
+    def _candidates(self, problem, a, b, alive):
+        xp, meta = problem.xp, self.meta
+        if meta["rule"] == "block_diagonal":
+            kernel = get_block_kernel(xp, meta["use_numba"])
+        else:
+            kernel = get_kernel(xp, problem.rank_one, meta["use_numba"])
+        self.cands = Candidates(problem, a, b, kernel, meta["sqrt_s"],
+                                meta["budget"], {})
+        self.cands.alive = alive
+
+    def _context(self):
+        threads = _worker_threads()
+        blas = single_threaded_blas(True)
+        steps = self.cands.kernel.step_context(threads)
+        return threads, blas, steps
+
+    def fisher_sum(self):
+        """The block's share of F: the upper triangle of ``Σ I(x)``
+        (exact), or the k class Gram matrices (block-diagonal)."""
+        threads, blas, _ = self._context()
+        problem = self.cands.problem
+        with blas:
+            if self.meta["rule"] == "block_diagonal":
+                return block_grams(problem, problem.h_pool, problem.p_pool,
+                                   self.meta["budget"], threads)
+            return pool_fisher_sum(problem, self.meta["budget"], threads)
+
+    def reset(self, states):
+        """Fresh states from ``states`` (a rule's ``states()``)."""
+        threads, blas, _ = self._context()
+        with blas:
+            self.cands.reset(lambda problem: states(problem, n_jobs=threads))
+
+    # -- the greedy steps ---------------------------------------------------
+    def step(self, operand, sigma, drops, rtol, maximize):
+        """Drop the points ``drops`` that are here, apply a commit's
+        ``operand`` (None: score the states as they are) and return this
+        block's share of the pick (``records``)."""
+        cands = self.cands
+        for index in drops:
+            if 0 <= index - self.offset < cands.n:
+                cands.drop(index - self.offset)
+        _, blas, steps = self._context()
+        with blas, steps:
+            cands.update(operand, sigma)
+        return self.records(rtol, maximize)
+
+    def records(self, rtol, maximize):
+        """``(extreme, records, rows)``: this block's part of the tie rule
+        and the rows (h, p) of the points it names."""
+        extreme, recs = self.cands.records(rtol, maximize, self.offset)
+        rows = {}
+        for index, _ in recs:
+            h, p = self.cands.row(index - self.offset)
+            rows[index] = (np.array(h), None if p is None else np.array(p))
+        return extreme, recs, rows
+
+    def maxima(self):
+        return self.cands.maxima()
+
+    def take(self, indices):
+        """The rows and states of the points ``indices`` that are here."""
+        cands = self.cands
+        local = [i - self.offset for i in indices
+                 if 0 <= i - self.offset < cands.n]
+        if not local:
+            return None
+        idx = np.asarray(local)
+        pb = cands.problem
+        return (idx + self.offset, pb.h_pool[idx], None if pb.rank_one
+                else pb.p_pool[idx], cands.a[idx], cands.b[idx])
+
+    # -- moving between workers (spilling, transfers) ------------------------
+    def __getstate__(self):
+        state = dict(offset=self.offset, meta=self.meta, raw=self.raw,
+                     p_raw=self.p_raw, cands=None)
+        if self.cands is not None:
+            pb = self.cands.problem
+            state["cands"] = (pb.h_pool, pb.p_pool, self.cands.a,
+                              self.cands.b, self.cands.alive,
+                              self.cands.scores)
+        return state
+
+    def __setstate__(self, state):
+        self.offset, self.meta = state["offset"], state["meta"]
+        self.raw, self.p_raw = state["raw"], state["p_raw"]
+        self.cands = None
+        if state["cands"] is not None:
+            h, p, a, b, alive, scores = state["cands"]
+            xp = array_namespace(h)
+            problem = GreedyProblem.from_arrays(
+                xp, h, p, None, None, getattr(xp, self.meta["gemm"]))
+            self._candidates(problem, a, b, alive)
+            self.cands.scores = scores
+
+
+class DaskCandidates:
+    """The greedy loop's candidates (see ``candidates.Candidates``) when
+    they are the blocks of a Dask pool (:class:`BaitChunk` objects).
+
+    A commit or a rescore is sent with the next ``best``, so that a greedy
+    step is one round trip: the commit's operand goes to every worker
+    once, each block answers with its share of the tie rule.
+    """
+
+    def __init__(self, chunks, gemm_dtype, sqrt_s, timings):
+        self.chunks = chunks
+        self.client = chunks.client
+        self.gemm_dtype = gemm_dtype
+        self.sqrt_s = sqrt_s
+        self.timings = timings
+        self.n = sum(chunks.sizes)
+        self._pending = None
+        self._drops = []
+        self._rows = {}
+        self._scattered = []
+
+    def _ship(self, obj):
+        """``obj`` on every worker once (a future the calls refer to)."""
+        if obj is None:
+            return None
+        future = self.client.scatter(obj, broadcast=True, hash=False)
+        self._scattered.append(future)
+        return future
+
+    def reset(self, states):
+        with timed(self.timings, "refresh"):
+            self.chunks.call("reset", self._ship(states))
+
+    def rescore(self):
+        self._pending = (None, 1.0)
+
+    def update(self, operand, sigma):
+        self._pending = (operand, sigma)
+
+    def best(self, rtol, maximize):
+        with timed(self.timings, "kernel"):
+            if self._pending is None:
+                parts = self.chunks.call("records", rtol, maximize,
+                                         changes=False)
+            else:
+                operand, sigma = self._pending
+                parts = self.chunks.call(
+                    "step", self._ship(operand), sigma, list(self._drops),
+                    rtol, maximize)
+                self._pending, self._drops = None, []
+        self._rows = {}
+        for _, _, rows in parts:
+            self._rows.update(rows)
+        return merge_records([(e, r) for e, r, _ in parts], rtol, maximize)
+
+    def drop(self, index):
+        self._drops.append(index)
+
+    def row(self, index):
+        return self._rows[index]
+
+    def maxima(self):
+        parts = [m for m in self.chunks.call("maxima", changes=False)
+                 if m is not None]
+        if not parts:
+            return None
+        return (max(a for a, _ in parts), max(b for _, b in parts))
+
+    def take(self, indices, kernel):
+        """The points ``indices`` (ascending) as in-process candidates."""
+        parts = [p for p in self.chunks.call("take", list(indices),
+                                             changes=False) if p is not None]
+        order = np.concatenate([p[0] for p in parts])
+        assert order.tolist() == list(indices)
+        xp = array_namespace(parts[0][1])
+        h = xp.astype(xp.concat([p[1] for p in parts]), xp.float64)
+        p = None if parts[0][2] is None else xp.concat([p[2] for p in parts])
+        problem = GreedyProblem(xp, h, h, p, None, None, xp.float64)
+        return Candidates(problem, xp.concat([p[3] for p in parts]),
+                          xp.concat([p[4] for p in parts]), kernel,
+                          self.sqrt_s, None, None)
+
+    def release(self):
+        self.chunks.release()
+        if self._scattered:
+            self.client.cancel(self._scattered, force=True)
+        self._scattered = []
+
+
+def _tree_sum(client, futures):
+    """The sum of the arrays of ``futures``, added up on the cluster."""
+    futures = list(futures)
+    while len(futures) > 1:
+        pairs = []
+        for i in range(0, len(futures) - 1, 2):
+            pairs.append(client.submit(_add, futures[i], futures[i + 1],
+                                       pure=False))
+        if len(futures) % 2:
+            pairs.append(futures[-1])
+        futures = pairs
+    return futures[0].result()
+
+
+def _add(a, b):
+    return a + b
+
+
+def _adder(client, futures):
+    """``total += Σ`` the arrays of ``futures`` (``pool_sum`` of
+    ``fisher_and_inverse``)."""
+    def add(total):
+        total += _tree_sum(client, futures)
+    return add
+
+
+def _labeled_numpy(x, name):
+    """A labeled set given as a Dask array, computed (it is small)."""
+    from .chunked import is_dask_collection
+
+    if x is not None and is_dask_collection(x):
+        return np.asarray(x.compute())
+    return None if x is None else np.asarray(x)
+
+
+def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
+                     labeled_proba, lam, lam_factor, oversample, fisher,
+                     approximation, dtype, chunk_size, n_jobs, use_numba,
+                     return_info, plan_fn, poll_seconds=1.0):
+    """``bait_select`` for a Dask array pool; arguments as its own, with
+    ``plan_fn`` the engine's choice of rule (``plan.plan_rule``)."""
+    client = dask_client()
+    started = time.perf_counter()
+    h, p = _rows_chunked(h_pool, pool_proba)
+    h_lab = _labeled_numpy(labeled_embeddings, "labeled_embeddings")
+    p_lab = _labeled_numpy(labeled_proba, "labeled_proba")
+    xp = array_namespace(np.zeros(1))
+    n_pool, d = h.shape
+    if n_pool == 0:
+        raise ValueError("pool_embeddings is empty: there is nothing to "
+                         "select from.")
+    n_select = check_n_select(n_select, n_pool)
+    check_parameters("bait_select", dict(
+        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
+        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
+        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
+        BAIT_SELECT_CONSTRAINTS)
+    if h_lab is not None:
+        check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
+                     cols_name="pool_embeddings", allow_empty=True)
+        if h_lab.shape[0] == 0:
+            h_lab = p_lab = None
+    store = "float32" if h.dtype == np.float32 else "float64"
+    dtype_name = check_dtype_name(dtype) or store
+    k = 1 if p is None else p.shape[1]
+    oversample = float(min(oversample, n_pool))
+    n_forward = min(n_pool, math.ceil(oversample * n_select))
+    if approximation in ("block_diagonal", "binary") and p is None:
+        raise ValueError(
+            f"approximation={approximation!r} applies to classification "
+            "(pool_proba given); regression BAIT is already rank one. Use "
+            "approximation='auto' or 'exact'.")
+    # The client holds the rule's (dk)² matrices and the largest block's
+    # rows at a time: that is what is checked against its memory.
+    plan, budget, binary = plan_fn(
+        xp, np.zeros(1), n_pool=max(int(c) for c in h.chunks[0]), d=d, k=k,
+        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
+        n_forward=n_forward, classification=p is not None, fisher=fisher,
+        approximation=approximation, chunk_size=chunk_size,
+        store=store, dtype_name=dtype_name, use_numba=use_numba)
+    rule_name = "block_diagonal" if plan.method == "block_diagonal" \
+        else "exact"
+    numba_ok = resolve_numba(use_numba, xp, binary or p is None)
+    if binary:
+        if h_lab is not None:
+            h_lab = binary_embeddings(xp, h_lab, p_lab)
+        p_lab = None
+    n_lab = 0 if h_lab is None else h_lab.shape[0]
+    scale_s = n_select / (n_lab + n_select)
+    arrays = [h] if p is None else [h, p]
+    timings = dict.fromkeys(PHASES, 0.0)
+    with timed(timings, "setup"):
+        chunks = Chunks(client, arrays, _make_chunk, dict(
+            binary=binary, store=store, gemm=dtype_name, rule=rule_name,
+            use_numba=numba_ok, sqrt_s=math.sqrt(scale_s), budget=budget,
+            with_proba=p is not None), poll_seconds=poll_seconds)
+        scale = _fisher_scale(chunks, h_lab, None if binary else p_lab,
+                              budget, n_pool, d, 1 if binary else k)
+        rel_lam = lam_factor if lam == "auto" else relative_lam(
+            float(lam), scale)
+        chunks.call("prepare", scale.inv_root)
+        lab = None
+        if h_lab is not None:
+            lab = rescaled(xp, h_lab, scale.inv_root, getattr(xp, store),
+                           budget)
+        gemm = getattr(xp, dtype_name)
+        meta = GreedyProblem.from_arrays(
+            xp, np.zeros((0, d), dtype=store),
+            None if (p is None or binary) else np.zeros((0, k)),
+            lab, p_lab, gemm)
+        rule, states = _rule(client, chunks, meta, rule_name, n_pool,
+                             n_select=n_select, n_forward=n_forward,
+                             lam=rel_lam, identity=fisher == "identity",
+                             budget=budget, timings=timings)
+        pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
+        pool.reset(states)
+    try:
+        result = greedy_select(rule, pool, n_select, n_forward=n_forward,
+                               rtol=tie_rtol(dtype_name),
+                               refresh=rule.refresh(tie_rtol(dtype_name)))
+    finally:
+        rebuilt = chunks.rebuilt
+        pool.release()
+    indices = np.asarray(result.kept, dtype=np.int64)
+    if not return_info:
+        return indices
+    info = Bunch(
+        lam=rel_lam * scale.mean_eigenvalue,
+        fisher_scale=scale.mean_eigenvalue,
+        objective=np.asarray(result.objective, dtype=np.float64),
+        gains=np.asarray(result.gains, dtype=np.float64),
+        forward=np.asarray(result.forward, dtype=np.int64),
+        n_forward=len(result.forward), n_refreshes=result.refreshes,
+        used_numba=numba_ok, timings=result.timings,
+        approximation=plan.method, approximation_reason=plan.reason,
+        memory_needed={m: int(b) for m, b in plan.needed.items()},
+        n_chunks=chunks.n, chunks_rebuilt=rebuilt,
+        seconds=time.perf_counter() - started)
+    return indices, info
+
+
+def _make_chunk(*blocks, with_proba, **kwargs):
+    h = blocks[0]
+    p = blocks[1] if with_proba else None
+    return BaitChunk(h, p, **kwargs)
+
+
+def _rows_chunked(h, p):
+    """The pool chunked by rows only, the probabilities like it."""
+    if h.ndim != 2:
+        raise ValueError(f"pool_embeddings must be 2-D; got a Dask array of "
+                         f"shape {h.shape}.")
+    if any(math.isnan(c) for c in h.chunks[0]):
+        h = h.compute_chunk_sizes()
+    h = h.rechunk({1: -1})
+    if p is None:
+        return h, None
+    from .chunked import is_dask_collection
+
+    if not is_dask_collection(p):
+        import dask.array as da
+
+        p = da.from_array(np.asarray(p), chunks=(h.chunks[0], -1))
+    if p.ndim != 2 or p.shape[0] != h.shape[0]:
+        raise ValueError(
+            f"pool_proba must have shape (n_pool={h.shape[0]}, n_classes); "
+            f"got {p.shape}.")
+    return h, p.rechunk((h.chunks[0], -1))
+
+
+def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
+    """μ of docs/design.md §3 from the blocks' partial sums."""
+    xp = array_namespace(np.zeros(1))
+    peaks = chunks.call("peak", changes=False)
+    if h_lab is not None:
+        peaks.append(float(np.max(np.abs(h_lab))) if h_lab.size else 0.0)
+    peak = max(peaks)
+    if peak == 0.0:
+        return FisherScale(0.0, 1.0)
+    sums = chunks.call("norm_sums", peak, changes=False)
+    if h_lab is not None:
+        sums.append(_norm_sums(xp, h_lab, p_lab, peak, budget))
+    weighted = sum(s[0] for s in sums)
+    plain = sum(s[1] for s in sums)
+    n = n_pool + (0 if h_lab is None else h_lab.shape[0])
+    ratio = weighted / (n * d * k)
+    if ratio == 0.0:
+        ratio = plain / (n * d)
+    return FisherScale(peak, ratio)
+
+
+def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
+          lam, identity, budget, timings):
+    """The rule (client side) and its first states' maker, from the
+    blocks' partial sums."""
+    futures = [chunks._submit(i, "fisher_sum", ())
+               for i in range(chunks.n)]
+    if rule_name == "block_diagonal":
+        fisher = _tree_sum(client, futures)
+        if meta.n_lab:
+            fisher += block_grams(meta, meta.h_lab, meta.p_lab, budget, 1)
+        fisher /= n_pool + meta.n_lab
+        rule = BlockDiagonalRule(
+            meta, fisher, block_inverse(meta, lam, n_select, budget, 1),
+            lam=lam, n_select=n_select, n_forward=n_forward,
+            budget_bytes=budget, n_jobs=1, timings=timings)
+        return rule, rule.states()
+
+    if identity:  # F = I: no sums
+        client.cancel(futures, force=True)
+    with single_threaded_blas(True):
+        f, base = fisher_and_inverse(
+            meta, lam=lam, n_select=n_select, identity_fisher=identity,
+            budget_bytes=budget, n_jobs=1, n_pool=n_pool,
+            pool_sum=None if identity else _adder(client, futures))
+    rule = ExactRule(meta, f, base, lam=lam, n_select=n_select,
+                     n_forward=n_forward, budget_bytes=budget, n_jobs=1,
+                     timings=timings)
+    rule.whole_c = True
+    return rule, rule.states()
