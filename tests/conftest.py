@@ -56,3 +56,17 @@ def select_kwargs(prob, lam=1.0):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real cluster: a ``LocalCluster`` of two worker processes (one
+    thread each), and its client, shared by the Dask tests."""
+    distributed = require("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True,
+        dashboard_address=None, silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

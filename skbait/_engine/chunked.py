@@ -75,7 +75,8 @@ class Chunks:
         self.sizes = sizes
         self.log = []
         self.rebuilt = 0
-        self.futures = [self._build(i) for i in range(len(sizes))]
+        self.futures = self._build(range(len(sizes)),
+                                   _deal(sizes, client.nthreads()))
         self.workers = [None] * len(sizes)
         self._locate(range(len(sizes)))
 
@@ -83,11 +84,24 @@ class Chunks:
     def n(self):
         return len(self.sizes)
 
-    def _build(self, i):
-        blocks = [self.client.compute(a.blocks[i]) for a in self.arrays]
-        kwargs = dict(self.kwargs, offset=self.offsets[i])
-        return self.client.submit(_build, self.make, kwargs, *blocks,
-                                  pure=False)
+    def _build(self, indices, workers=None):
+        """Futures of the objects of blocks ``indices`` (built on
+        ``workers[j]`` where possible)."""
+        indices = list(indices)
+        n_arrays = len(self.arrays)
+        # One graph for all the blocks: Dask computes what they share once.
+        blocks = self.client.compute([a.blocks[i] for i in indices
+                                      for a in self.arrays])
+        out = []
+        for j, i in enumerate(indices):
+            kwargs = dict(self.kwargs, offset=self.offsets[i])
+            where = {} if workers is None else dict(
+                workers=[workers[j]], allow_other_workers=True)
+            out.append(self.client.submit(
+                _build, self.make, kwargs,
+                *blocks[j * n_arrays:(j + 1) * n_arrays], pure=False,
+                **where))
+        return out
 
     def _locate(self, indices):
         """Wait for the objects ``indices`` and note their workers."""
@@ -115,12 +129,15 @@ class Chunks:
         while pending:
             _wait([futures[i] for i in pending], self.poll)
             lost = set()
+            done = [i for i in sorted(pending)
+                    if futures[i].status == "finished"]
+            # One round trip for all the results that are in.
+            for i, value in zip(done, self.client.gather(
+                    [futures[i] for i in done])):
+                results[i] = value
+                pending.discard(i)
             for i in sorted(pending):
-                status = futures[i].status
-                if status == "finished":
-                    results[i] = futures[i].result()
-                    pending.discard(i)
-                elif status != "pending":  # error, cancelled or lost
+                if futures[i].status != "pending":  # error, cancelled, lost
                     if self.workers[i] in self._alive():
                         futures[i].result()  # an error of the call: raise
                     lost.add(i)
@@ -139,7 +156,7 @@ class Chunks:
         """Build chunk ``i`` again from its block and replay ``replay``."""
         self.client.cancel([self.futures[i]], force=True)
         self.rebuilt += 1
-        self.futures[i] = self._build(i)
+        self.futures[i] = self._build([i])[0]
         self._locate([i])
         for method, args in replay:
             self._submit(i, method, args).result()
@@ -149,6 +166,22 @@ class Chunks:
         if self.futures:
             self.client.cancel(self.futures, force=True)
         self.futures = []
+
+
+def _deal(sizes, nthreads):
+    """A worker for each block: rows dealt out in proportion to the
+    workers' threads, largest blocks first, so that every worker has its
+    share of each greedy step."""
+    workers = sorted(nthreads)
+    if not workers:
+        return [None] * len(sizes)
+    load = {w: 0.0 for w in workers}
+    out = [None] * len(sizes)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        w = min(workers, key=lambda w: (load[w] / nthreads[w], w))
+        out[i] = w
+        load[w] += sizes[i]
+    return out
 
 
 def _wait(futures, timeout):

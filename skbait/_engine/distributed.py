@@ -51,6 +51,9 @@ from .timing import timed
 __all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
 
 
+_BLAS_LIMITED = False
+
+
 def _worker_threads():
     """Threads of the worker running the current task (1 elsewhere)."""
     try:
@@ -121,28 +124,38 @@ class BaitChunk:
                                 meta["budget"], {})
         self.cands.alive = alive
 
-    def _context(self):
+    def _threads(self):
+        """The worker's threads, with BLAS single-threaded in this process
+        (as the engine's steps run in one process; set once: the context
+        managers cost milliseconds a call) and numba's threads set to
+        them."""
+        global _BLAS_LIMITED
         threads = _worker_threads()
-        blas = single_threaded_blas(True)
-        steps = self.cands.kernel.step_context(threads)
-        return threads, blas, steps
+        if not _BLAS_LIMITED:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
+            _BLAS_LIMITED = True
+        if self.meta["use_numba"]:
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        return threads
 
     def fisher_sum(self):
         """The block's share of F: the upper triangle of ``Σ I(x)``
         (exact), or the k class Gram matrices (block-diagonal)."""
-        threads, blas, _ = self._context()
+        threads = self._threads()
         problem = self.cands.problem
-        with blas:
-            if self.meta["rule"] == "block_diagonal":
-                return block_grams(problem, problem.h_pool, problem.p_pool,
-                                   self.meta["budget"], threads)
-            return pool_fisher_sum(problem, self.meta["budget"], threads)
+        if self.meta["rule"] == "block_diagonal":
+            return block_grams(problem, problem.h_pool, problem.p_pool,
+                               self.meta["budget"], threads)
+        return pool_fisher_sum(problem, self.meta["budget"], threads)
 
     def reset(self, states):
         """Fresh states from ``states`` (a rule's ``states()``)."""
-        threads, blas, _ = self._context()
-        with blas:
-            self.cands.reset(lambda problem: states(problem, n_jobs=threads))
+        threads = self._threads()
+        self.cands.reset(lambda problem: states(problem, n_jobs=threads))
 
     # -- the greedy steps ---------------------------------------------------
     def step(self, operand, sigma, drops, rtol, maximize):
@@ -153,9 +166,8 @@ class BaitChunk:
         for index in drops:
             if 0 <= index - self.offset < cands.n:
                 cands.drop(index - self.offset)
-        _, blas, steps = self._context()
-        with blas, steps:
-            cands.update(operand, sigma)
+        self._threads()
+        cands.update(operand, sigma)
         return self.records(rtol, maximize)
 
     def records(self, rtol, maximize):
@@ -229,16 +241,18 @@ class DaskCandidates:
         self._scattered = []
 
     def _ship(self, obj):
-        """``obj`` on every worker once (a future the calls refer to)."""
+        """``obj`` as a future that the calls refer to: it reaches each
+        worker once. A task holding ``obj`` rather than scattered data,
+        so that the scheduler can form it again if the worker that holds
+        it is lost."""
         if obj is None:
             return None
-        future = self.client.scatter(obj, broadcast=True, hash=False)
+        future = self.client.submit(_identity, obj, pure=False)
         self._scattered.append(future)
         return future
 
     def reset(self, states):
-        with timed(self.timings, "refresh"):
-            self.chunks.call("reset", self._ship(states))
+        self.chunks.call("reset", self._ship(states))
 
     def rescore(self):
         self._pending = (None, 1.0)
@@ -312,6 +326,10 @@ def _tree_sum(client, futures):
 
 def _add(a, b):
     return a + b
+
+
+def _identity(x):
+    return x
 
 
 def _adder(client, futures):
