@@ -3,7 +3,7 @@
 #   make test   the whole test suite (both environments)
 #
 # .venv        newest stack: NumPy, scikit-learn, torch (CPU), skorch, numba,
-#              scikit-activeml
+#              scikit-activeml, dask.distributed
 # .venv-modal  the last modAL release, which needs scikit-learn < 1.8,
 #              skorch 0.9 and setuptools < 81 (see README, "modAL")
 
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) $(TORCH)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,bench,dev,docs,skactiveml]"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[torch,bench,dev,docs,skactiveml,dask]"
 	touch $@
 
 $(MODAL_VENV)/.installed: pyproject.toml
@@ -53,7 +53,7 @@ test: test-main test-modal
 
 # Everything but the modAL loops, on the newest stack.
 test-main: $(VENV)/.installed lint
-	SKBAIT_REQUIRE=numba,torch,skorch,array_api_strict,skactiveml \
+	SKBAIT_REQUIRE=numba,torch,skorch,array_api_strict,skactiveml,distributed \
 		$(VENV)/bin/python -m pytest -q -m "not modal"
 
 # The real modAL loops and the modAL example, where modAL works.

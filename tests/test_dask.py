@@ -1,0 +1,243 @@
+"""``bait_select`` on a Dask pool, on a real cluster of worker processes.
+
+The picks must equal NumPy's on the same data (up to exact ties): the
+blocks run the same kernels on the workers, and only the set-up's sums
+are added in another order. The exactness cases compare float64
+selections with NumPy's and with the literal dense rule.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from skbait import bait_select
+from skbait._engine.reference import dense_select
+
+from .conftest import random_problem, require
+
+require("distributed")
+da = require("dask.array")
+
+
+def _dask(x, rows):
+    return None if x is None else da.from_array(x, chunks=(rows, -1))
+
+
+def _both(prob, n_select, rows, **kw):
+    numpy_idx, numpy_info = bait_select(
+        prob["h_pool"], n_select, pool_proba=prob["p_pool"],
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        return_info=True, **kw)
+    dask_idx, dask_info = bait_select(
+        _dask(prob["h_pool"], rows), n_select,
+        pool_proba=_dask(prob["p_pool"], rows),
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        return_info=True, **kw)
+    return numpy_idx, numpy_info, dask_idx, dask_info
+
+
+CASES = [
+    dict(k=4, n_lab=0),
+    dict(k=4, n_lab=12),
+    dict(k=None, n_lab=5),
+    dict(k=None, n_lab=0, lam=0.01),
+    dict(k=4, n_lab=8, approximation="block_diagonal"),
+    dict(k=5, n_lab=8, approximation="binary"),
+    dict(k=3, n_lab=3, lam=1e-3),             # refreshes M⁻¹ and states
+    dict(k=3, n_lab=40, d=3),                 # a dense M₀⁻¹
+    dict(k=3, n_lab=4, fisher="identity"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("rows", [97, 400])
+def test_same_picks_as_numpy(dask_client, case, rows):
+    case = dict(case)
+    rng = np.random.default_rng(rows)
+    prob = random_problem(rng, 400, case.pop("d", 6), case.pop("k"),
+                          n_lab=case.pop("n_lab"))
+    numpy_idx, numpy_info, dask_idx, dask_info = _both(
+        prob, 12, rows, dtype="float64", **case)
+    assert isinstance(dask_idx, np.ndarray) and dask_idx.dtype == np.int64
+    assert dask_idx.tolist() == numpy_idx.tolist()
+    assert dask_info.forward.tolist() == numpy_info.forward.tolist()
+    np.testing.assert_allclose(dask_info.objective, numpy_info.objective,
+                               rtol=1e-9)
+    assert dask_info.approximation == numpy_info.approximation
+    assert dask_info.n_refreshes == numpy_info.n_refreshes
+    assert dask_info.n_chunks == -(-400 // rows)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_literal_rule(dask_client, seed):
+    """Against the dense float64 evaluation of docs/design.md §2."""
+    rng = np.random.default_rng(seed)
+    prob = random_problem(rng, 60, 3, 3, n_lab=4)
+    got = bait_select(_dask(prob["h_pool"], 16), 5,
+                      pool_proba=_dask(prob["p_pool"], 16),
+                      labeled_embeddings=prob["h_lab"],
+                      labeled_proba=prob["p_lab"], lam=1.0,
+                      dtype="float64")
+    expected = dense_select(prob["h_pool"], 5, p_pool=prob["p_pool"],
+                            h_lab=prob["h_lab"], p_lab=prob["p_lab"],
+                            lam=1.0)
+    assert got.tolist() == expected
+
+
+def test_float32_same_batch_or_objective(dask_client):
+    rng = np.random.default_rng(7)
+    prob = random_problem(rng, 800, 8, 5, n_lab=10)
+    prob = {key: None if v is None else v.astype(np.float32)
+            for key, v in prob.items()}
+    numpy_idx, numpy_info, dask_idx, dask_info = _both(prob, 20, 300)
+    if sorted(numpy_idx.tolist()) != sorted(dask_idx.tolist()):
+        # a near-tie at float32 precision: the batches are as good
+        assert dask_info.objective[-1] == pytest.approx(
+            numpy_info.objective[-1], rel=1e-4)
+
+
+def test_ties_across_blocks_go_to_the_smaller_index(dask_client):
+    """Every point twice, the copies in different blocks: the smaller
+    index of two copies is added first, as on NumPy."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(-2, 3, size=(30, 4)).astype(np.float64)
+    h = np.concatenate([base, base])
+    logits = rng.integers(-1, 2, size=(30, 3)).astype(np.float64)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    p = np.concatenate([p, p])
+    numpy_idx = bait_select(h, 8, pool_proba=p, dtype="float64")
+    dask_idx = bait_select(_dask(h, 25), 8, pool_proba=_dask(p, 25),
+                           dtype="float64")
+    assert dask_idx.tolist() == numpy_idx.tolist()
+
+
+def test_errors_are_those_of_numpy(dask_client):
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(50, 4))
+    p = np.full((50, 3), 1 / 3)
+    bad = h.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="pool_embeddings contains NaN"):
+        bait_select(_dask(bad, 20), 2, pool_proba=_dask(p, 20))
+    with pytest.raises(ValueError, match="n_select"):
+        bait_select(_dask(h, 20), 51, pool_proba=_dask(p, 20))
+    with pytest.raises(ValueError, match="pool_proba must have shape"):
+        bait_select(_dask(h, 20), 2, pool_proba=_dask(p[:40], 20))
+    with pytest.raises(ValueError, match="applies to classification"):
+        bait_select(_dask(h, 20), 2, approximation="binary")
+
+
+def test_without_a_client_the_error_says_how_to_start_one():
+    code = ("import numpy as np, dask.array as da\n"
+            "from skbait import bait_select\n"
+            "h = da.ones((20, 3), chunks=(10, 3))\n"
+            "try:\n"
+            "    bait_select(h, 2)\n"
+            "except ValueError as e:\n"
+            "    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=120)
+    assert "no active client" in out.stdout, out.stderr
+    assert "Client()" in out.stdout
+
+
+def _kill_a_worker_at(dask_client, monkeypatch, step):
+    """Kill one worker process at the ``step``-th round trip of the next
+    selection."""
+    import skbait._engine.distributed as distributed
+
+    calls = {"n": 0}
+    best = distributed.DaskCandidates.best
+
+    def killing(self, rtol, maximize):
+        calls["n"] += 1
+        if calls["n"] == step:
+            pids = dask_client.run(os.getpid)
+            os.kill(sorted(pids.values())[0], signal.SIGKILL)
+        return best(self, rtol, maximize)
+
+    monkeypatch.setattr(distributed.DaskCandidates, "best", killing)
+
+
+@pytest.mark.parametrize("approximation", ["exact", "block_diagonal"])
+def test_a_lost_worker_does_not_lose_the_selection(dask_client, monkeypatch,
+                                                   approximation):
+    """A worker process killed mid-selection: its blocks are built again
+    from the pool's graph and the commits replayed; the batch is the one
+    of an undisturbed selection."""
+    rng = np.random.default_rng(11)
+    prob = random_problem(rng, 3000, 8, 4, n_lab=10)
+    expected = bait_select(prob["h_pool"], 25, pool_proba=prob["p_pool"],
+                           labeled_embeddings=prob["h_lab"],
+                           labeled_proba=prob["p_lab"], dtype="float64",
+                           approximation=approximation)
+    _kill_a_worker_at(dask_client, monkeypatch, step=15)
+    got, info = bait_select(
+        _dask(prob["h_pool"], 500), 25, pool_proba=_dask(prob["p_pool"], 500),
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        dtype="float64", approximation=approximation, return_info=True)
+    assert info.chunks_rebuilt >= 1
+    assert got.tolist() == expected.tolist()
+    dask_client.wait_for_workers(2, timeout=60)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_deployed_scheduler_and_worker_commands(tmp_path):
+    """`dask scheduler` and `dask worker` as separate processes, as users
+    deploy them, and a client that connects by address."""
+    distributed = require("distributed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+         "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address,
+             "--nworkers", "2", "--nthreads", "1", "--memory-limit", "2GiB",
+             "--local-directory", str(tmp_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        deadline = time.time() + 90
+        while True:
+            try:
+                client = distributed.Client(address, timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        with client:
+            client.wait_for_workers(2, timeout=90)
+            rng = np.random.default_rng(3)
+            prob = random_problem(rng, 500, 5, 3, n_lab=6)
+            expected = bait_select(prob["h_pool"], 10,
+                                   pool_proba=prob["p_pool"],
+                                   labeled_embeddings=prob["h_lab"],
+                                   labeled_proba=prob["p_lab"],
+                                   dtype="float64")
+            got = bait_select(_dask(prob["h_pool"], 120), 10,
+                              pool_proba=_dask(prob["p_pool"], 120),
+                              labeled_embeddings=prob["h_lab"],
+                              labeled_proba=prob["p_lab"], dtype="float64")
+            assert got.tolist() == expected.tolist()
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
