@@ -277,3 +277,16 @@ def test_skactiveml_comparison_quick_mode(tmp_path, monkeypatch, capsys):
     assert "mean test accuracy" in out and "BADGE query time" in out
     assert all(name in out for name in names)
     assert (tmp_path / "bench_skactiveml.png").stat().st_size > 0
+
+
+def test_bench_dask_quick_part_a():
+    """bench_dask.py's scale run, tiny: it completes on a 2-worker
+    cluster and reports the bytes a step moves."""
+    pytest.importorskip("distributed")
+    import bench_dask
+
+    out = bench_dask.main(["--quick", "--part", "a"])
+    a = out["a"]
+    assert a["rule"] == "exact" and a["steps"] == 60
+    assert a["bytes_per_step"]["shipped"] > 0
+    assert a["client_peak_rss"] > 0 and a["worker_peak_rss"] > 0
