@@ -46,7 +46,7 @@ def make_problem(n, d, seed=0, dtype="float32", k=K):
 
 def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto",
                approximation=None):
-    kw = {} if approximation is None else dict(approximation=approximation)
+    kw = dict(approximation=approximation or "exact")
     tracemalloc.start()
     start = time.perf_counter()
     idx, info = bait_select(h, n_select, pool_proba=p,
@@ -56,7 +56,7 @@ def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto",
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     t = info.timings
-    if not t:  # block_diagonal keeps no breakdown
+    if not t:  # older block_diagonal kept no breakdown
         return dict(seconds=seconds, per_step=float("nan"),
                     gemm_share=float("nan"), setup=float("nan"),
                     peak_bytes=peak, forward=info.forward.tolist(),
@@ -71,7 +71,8 @@ def run_skbait(h, p, h_lab, p_lab, n_select, dtype, lam="auto",
                 gemm_share=min(1.0, gemm / per_step),
                 setup=t["setup"], peak_bytes=peak,
                 forward=info.forward.tolist(), used_numba=info.used_numba,
-                lam=info.get("lam", lam))  # older versions: the float given
+                lam=info.get("lam", lam),  # older versions: the float given
+                timings=dict(t), n_forward=info.n_forward)
 
 
 def _gemm_seconds(h, dtype, k, repeats=3):
@@ -95,6 +96,75 @@ def run_dense(h, p, h_lab, p_lab, n_select, steps, lam):
         lam=lam, max_steps=steps, step_times=times)
     # The first step also forms the (N, k, dk) tensor's products once.
     return dict(per_step=float(np.median(times)), forward=picks)
+
+
+def machine_rates(n_jobs=2, d=512, j=200, rows=40_000):
+    """This machine's rates, measured now, as the engine runs on it:
+    float32 and float64 GEMMs of the candidate product's shape (rows × d
+    times d × j) and float32 Aᵀ A products, on ``n_jobs`` threads each
+    calling single-threaded BLAS; and the memory bandwidth of a streaming
+    read on ``n_jobs`` threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+
+    def rate(fn, flops, repeats=3):
+        best = np.inf
+        with ThreadPoolExecutor(n_jobs) as pool:
+            for _ in range(repeats):
+                start = time.perf_counter()
+                list(pool.map(lambda _: fn(), range(n_jobs)))
+                best = min(best, time.perf_counter() - start)
+        return n_jobs * flops / best
+
+    out = {}
+    with threadpool_limits(1, user_api="blas"):
+        for name, dtype in (("gemm32", np.float32), ("gemm64", np.float64)):
+            h = rng.normal(size=(rows, d)).astype(dtype)
+            w = rng.normal(size=(d, j)).astype(dtype)
+            out[name] = rate(lambda: h @ w, 2 * rows * d * j)
+        h = rng.normal(size=(rows, d)).astype(np.float32)
+        out["gram32"] = rate(lambda: h.T @ h, rows * d * d)
+        big = rng.normal(size=(n_jobs, 2 ** 25))  # 256 MiB a thread
+        out["bandwidth"] = rate(lambda: float(big[0].sum()),
+                                big[0].nbytes)
+    return out
+
+
+def phase_floors(n, d, k, n_lab, n_select, n_forward, approximation,
+                 gemm_bytes, rates):
+    """Seconds each phase of a selection cannot go below on this machine:
+    its arithmetic at the measured GEMM rate or, for the commits, the
+    bytes they must read at the measured bandwidth (docs/results.md §1)."""
+    gemm = rates["gemm32"] if gemm_bytes == 4 else rates["gemm64"]
+    n_all = n + n_lab
+    steps = n_forward - 1
+    commits = n_forward + max(0, n_forward - n_select)
+    if approximation == "block_diagonal":
+        setup = (n_all * d * d * k / rates["gram32"]        # F: k Aᵀ A
+                 + 2 * n * d * d * k / gemm                  # b forms
+                 + 2 * n * d * n_lab * k / gemm              # a forms
+                 + 4 * d ** 3 * k / rates["gemm64"])          # C
+        kernel = steps * 2 * n * d * 2 * k / gemm
+        base = 2 * 8 * k * n_lab * d if 2 * n_lab <= d else 8 * k * d * d
+        w = 2 * 8 * k * d * commits / 2                      # W, average
+        commit = commits * (8 * k * d * d + 2 * (base + w)) \
+            / rates["bandwidth"]
+        return dict(setup=setup, kernel=kernel, commit=commit)
+    dk = d * k
+    r = n_lab * k
+    setup = (n_all * dk * dk / gemm                          # F, upper
+             + n * d * d * k * (k + 1) / gemm                # B forms
+             + (2 * n * d * r * k if r <= dk // 2            # A forms
+                else n * d * d * k * (k + 1)) / gemm
+             + 4 * dk * dk * min(r, dk) / rates["gemm64"])   # C's strips
+    kernel = steps * 2 * n * d * 2 * k * k / gemm
+    base = 2 * 8 * dk * r if r <= dk // 2 else 8 * dk * dk
+    w = 2 * 8 * dk * k * commits / 2                         # W, average
+    commit = commits * (8 * dk * dk + 2 * (base + w)) / rates["bandwidth"]
+    return dict(setup=setup, kernel=kernel, commit=commit)
 
 
 def dense_fits(n, d, k, limit_bytes):
@@ -137,6 +207,10 @@ def main(argv=None):
                         help="folder for the JSON (and PNG) written")
     parser.add_argument("--plot", action="store_true",
                         help="write time per step against N as a PNG")
+    parser.add_argument("--floors", action="store_true",
+                        help="measure this machine's GEMM rates and memory "
+                             "bandwidth and print, for each phase, the time "
+                             "it cannot go below and the ratio to it")
     args = parser.parse_args(argv)
     if args.lam != "auto":
         args.lam = float(args.lam)
@@ -147,6 +221,15 @@ def main(argv=None):
     warm = make_problem(300, 8)
     bait_select(warm[0], 2, pool_proba=warm[1], dtype=args.dtype)
 
+    rates = None
+    if args.floors:
+        rates = machine_rates()
+        print("machine (2 threads, single-threaded BLAS each, "
+              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}): "
+              f"float32 GEMM {rates['gemm32'] / 1e9:.0f} GFLOP/s, float64 "
+              f"{rates['gemm64'] / 1e9:.0f} GFLOP/s, float32 AᵀA "
+              f"{rates['gram32'] / 1e9:.0f} GFLOP/s, read "
+              f"{rates['bandwidth'] / 1e9:.1f} GB/s")
     rows = []
     header = (f"{'N':>6} {'d':>4} {'B':>4} | {'skbait s':>8} {'ms/step':>8} "
               f"{'GEMM%':>6} {'peak MiB':>8} {'target':>7} | "
@@ -183,6 +266,9 @@ def main(argv=None):
                       f"{ours['peak_bytes'] / 2**20:8.0f} "
                       f"{row['target_bytes'] / 2**20:7.0f} | {dense_txt}",
                       flush=True)
+                if args.floors:
+                    row["floors"] = _print_floors(n, d, k, b, ours, args,
+                                                  rates)
                 row.pop("forward")
                 rows.append(row)
     os.makedirs(args.out, exist_ok=True)
@@ -193,6 +279,19 @@ def main(argv=None):
     if args.plot:
         print(f"wrote {plot(rows, args.out)}")
     return rows
+
+
+def _print_floors(n, d, k, b, ours, args, rates):
+    floors = phase_floors(
+        n, d, k, N_LABELED, b, ours["n_forward"], args.approximation,
+        4 if args.dtype == "float32" else 8, rates)
+    t = ours["timings"]
+    measured = dict(setup=t["setup"], kernel=t["kernel"] + t["gemm"],
+                    commit=t["commit"])
+    parts = [f"{key} {measured[key]:.1f} s / floor {floors[key]:.1f} s = "
+             f"{measured[key] / floors[key]:.1f}x" for key in floors]
+    print("        " + "; ".join(parts), flush=True)
+    return dict(floors=floors, measured=measured)
 
 
 def plot(rows, out):

@@ -172,7 +172,8 @@ def _batched(xp, mats, x, n_jobs=1):
     """``mats[c] @ x[c]`` for (k, m, n) and (k, n, j) arrays; on NumPy
     the classes are shared between ``n_jobs`` threads (these products read
     k·m·n numbers for little arithmetic: two threads read faster)."""
-    if n_jobs <= 1 or not is_numpy_namespace(xp) or mats.shape[0] < 2:
+    if (n_jobs <= 1 or not is_numpy_namespace(xp) or mats.shape[0] < 2
+            or mats.size < 2 ** 19):  # threads cost more than they save
         return xp.matmul(mats, x)
     out = xp.empty((mats.shape[0], mats.shape[1], x.shape[2]),
                    dtype=xp.result_type(mats, x), device=device(mats))

@@ -96,6 +96,11 @@ def run_tasks(tasks, n_jobs):
             future.result()
 
 
+# Numbers of a matrix below which its products with a narrow operand run
+# in one call: starting threads costs more than they save.
+_THREADED_SIZE = 2 ** 19
+
+
 def threaded_matmul(xp, a, b, n_jobs):
     """``a @ b`` for a matrix ``a`` with many rows and a narrow ``b``.
 
@@ -111,7 +116,7 @@ def threaded_matmul(xp, a, b, n_jobs):
         return xp.matmul(a, b)
     rows = a.shape[0]
     b_t = xp.matrix_transpose(b)
-    if n_jobs <= 1 or rows < 2 * n_jobs:
+    if n_jobs <= 1 or a.size < _THREADED_SIZE:
         return xp.matrix_transpose(xp.matmul(b_t, xp.matrix_transpose(a)))
     out_t = xp.empty((b.shape[1], rows), dtype=xp.result_type(a, b))
 
@@ -133,7 +138,7 @@ def symmetric_matmul(xp, s, b, n_jobs, rows=slice(None)):
         return xp.matmul(s[rows, :], b)
     lo, hi, _ = rows.indices(s.shape[0])
     b_t = xp.matrix_transpose(b)
-    if n_jobs <= 1 or hi - lo < 2 * n_jobs:
+    if n_jobs <= 1 or (hi - lo) * s.shape[1] < _THREADED_SIZE:
         return xp.matrix_transpose(xp.matmul(b_t, s[:, lo:hi]))
     out_t = xp.empty((b.shape[1], hi - lo), dtype=xp.result_type(s, b))
 
@@ -154,7 +159,7 @@ def inner_split_matmul(xp, a, b, n_jobs):
         return xp.matmul(a, b)
     inner = a.shape[1]
     b_t = xp.matrix_transpose(b)
-    if n_jobs <= 1 or inner < 2 * n_jobs:
+    if n_jobs <= 1 or a.size < _THREADED_SIZE:
         return xp.matrix_transpose(xp.matmul(b_t, xp.matrix_transpose(a)))
     ranges = row_ranges(inner, n_jobs)
     parts = [None] * len(ranges)
