@@ -118,9 +118,10 @@ class Chunks:
             workers=[self.workers[i]], allow_other_workers=False,
             pure=False)
 
-    def call(self, method, *args, changes=True):
+    def call(self, method, *args, changes=True, keep=False):
         """``[obj.method(*args) for obj in the chunks]``, run where each
-        object lives."""
+        object lives; with ``keep`` the results stay on the workers and
+        their futures are returned (once all are done)."""
         if changes:
             self.log.append((method, args))
         futures = [self._submit(i, method, args) for i in range(self.n)]
@@ -132,9 +133,10 @@ class Chunks:
             done = [i for i in sorted(pending)
                     if futures[i].status == "finished"]
             # One round trip for all the results that are in.
-            for i, value in zip(done, self.client.gather(
-                    [futures[i] for i in done])):
-                results[i] = value
+            values = (futures if keep else self.client.gather(
+                [futures[i] for i in done]))
+            for j, i in enumerate(done):
+                results[i] = futures[i] if keep else values[j]
                 pending.discard(i)
             for i in sorted(pending):
                 if futures[i].status != "pending":  # error, cancelled, lost

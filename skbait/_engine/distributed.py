@@ -44,7 +44,7 @@ from .greedy import greedy_select
 from .kernels import get_kernel, resolve_numba
 from .problem import GreedyProblem
 from .scale import FisherScale, _norm_sums, relative_lam, rescaled
-from .threads import single_threaded_blas
+from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import merge_records, tie_rtol
 from .timing import timed
 
@@ -427,7 +427,8 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         rule, states = _rule(client, chunks, meta, rule_name, n_pool,
                              n_select=n_select, n_forward=n_forward,
                              lam=rel_lam, identity=fisher == "identity",
-                             budget=budget, timings=timings)
+                             budget=budget, timings=timings,
+                             threads=effective_n_jobs(check_n_jobs(n_jobs)))
         pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
         pool.reset(states)
     try:
@@ -506,11 +507,11 @@ def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
 
 
 def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
-          lam, identity, budget, timings):
+          lam, identity, budget, timings, threads):
     """The rule (client side) and its first states' maker, from the
     blocks' partial sums."""
-    futures = [chunks._submit(i, "fisher_sum", ())
-               for i in range(chunks.n)]
+    # The partial sums stay on the workers and are added up there.
+    futures = chunks.call("fisher_sum", changes=False, keep=True)
     if rule_name == "block_diagonal":
         fisher = _tree_sum(client, futures)
         if meta.n_lab:
@@ -519,7 +520,7 @@ def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
         rule = BlockDiagonalRule(
             meta, fisher, block_inverse(meta, lam, n_select, budget, 1),
             lam=lam, n_select=n_select, n_forward=n_forward,
-            budget_bytes=budget, n_jobs=1, timings=timings)
+            budget_bytes=budget, n_jobs=threads, timings=timings)
         return rule, rule.states()
 
     if identity:  # F = I: no sums
@@ -527,10 +528,11 @@ def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
     with single_threaded_blas(True):
         f, base = fisher_and_inverse(
             meta, lam=lam, n_select=n_select, identity_fisher=identity,
-            budget_bytes=budget, n_jobs=1, n_pool=n_pool,
+            budget_bytes=budget, n_jobs=threads, n_pool=n_pool,
             pool_sum=None if identity else _adder(client, futures))
     rule = ExactRule(meta, f, base, lam=lam, n_select=n_select,
-                     n_forward=n_forward, budget_bytes=budget, n_jobs=1,
+                     n_forward=n_forward, budget_bytes=budget,
+                     n_jobs=threads,
                      timings=timings)
     rule.whole_c = True
     return rule, rule.states()
