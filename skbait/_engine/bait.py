@@ -80,9 +80,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         it swamps M and BAIT stops accounting for the labeled set). A float
         must lie within ``[1e-10, 1e10] · μ``.
     lam_factor : float, default=0.1
-        The factor c of ``lam="auto"`` (``skbait._engine.bait.AUTO_LAM_FACTOR``),
-        chosen on validation runs of the benchmark experiments
-        (docs/results.md, section 10). Unused with a float lam.
+        The factor c of ``lam="auto"`` (λ = c · μ), 0.1 by default, chosen
+        on validation runs of the benchmark experiments (docs/results.md,
+        "Choosing lam_factor"). Unused with a float lam.
     oversample : float, default=2.0
         Forward greedy adds ``min(n_pool, ceil(oversample * n_select))``
         points, backward pruning then removes the extra ones. ``>= 1``;
