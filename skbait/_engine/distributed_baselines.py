@@ -1,0 +1,319 @@
+"""The baselines of ``baselines.py`` on a pool that is a Dask array.
+
+Everything with a row per pool point stays on the workers, in its block:
+the embeddings and probabilities and the running distances. Each block is
+an object on a worker (a :class:`CoresetChunk` or :class:`BadgeChunk`,
+kept by ``chunked.Chunks``, which rebuilds a lost one and replays the
+calls that changed it); the client keeps the picks and a few rows.
+
+- RANDOM needs only the pool's size: the same keys as ``random_select``,
+  drawn in pieces on the client.
+- CONFIDENCE: each block sends its ``n_select`` least confident points;
+  the client merges them (one pass).
+- CORESET (k-center greedy): one round trip a step. The new centre's row
+  goes to every block, which updates its distances in place and answers
+  with its farthest point (value, index, row). Without a labeled set the
+  start is the point farthest from the pool mean: one more round trip
+  for the blocks' sums first.
+- BADGE (k-means++ seeding): two round trips a step. The last centre's
+  factors go to every block, which updates its D² in place and answers
+  with its sum; the client draws one uniform number from ``rng`` as
+  ``rng.choice(n, p=D²/ΣD²)`` does, finds the block where the cumulative
+  sum crosses it, and asks that block for the point.
+
+The picks equal the in-process functions' with the same inputs and
+``rng``: RANDOM's and CONFIDENCE's exactly; CORESET's and BADGE's up to
+the rounding of sums that the blocks form in parts (the pool mean, the
+cumulative D²), which can move a pick only where two candidates are
+within that rounding of each other.
+"""
+
+import numpy as np
+
+from .baselines import _gradient_factors
+from .chunked import Chunks, dask_client, is_dask_collection
+
+__all__ = ["dask_random_select", "dask_confidence_select",
+           "dask_coreset_select", "dask_badge_select",
+           "CoresetChunk", "BadgeChunk"]
+
+# Keys drawn at a time by dask_random_select (8 bytes each).
+_RANDOM_PIECE = 1 << 20
+
+
+def dask_random_select(n_pool, n_select, rng, piece=_RANDOM_PIECE):
+    """``random_select(n_pool, n_select, rng)`` in O(piece + n_select)
+    memory: the same keys, drawn ``piece`` at a time (a generator's stream
+    does not depend on how it is split), and the same stable order."""
+    best_idx = np.zeros(0, dtype=np.int64)
+    best_keys = np.zeros(0)
+    for start in range(0, n_pool, piece):
+        keys = rng.random(min(piece, n_pool - start))
+        # The kept points come first and have the smaller indices, so a
+        # stable sort breaks ties as argsort over all the keys does.
+        idx = np.concatenate([best_idx, np.arange(start, start + len(keys))])
+        keys = np.concatenate([best_keys, keys])
+        order = np.argsort(keys, kind="stable")[:n_select]
+        best_idx, best_keys = idx[order], keys[order]
+    return best_idx, best_keys
+
+
+def dask_confidence_select(proba, n_select):
+    """``confidence_select`` for a Dask array ``proba``."""
+    import dask
+
+    client = dask_client()
+    proba = _rows_chunked(proba, "pool_proba")
+    offsets = np.cumsum((0,) + proba.chunks[0])
+    tops = [dask.delayed(_least_confident, pure=False)(b, int(o), n_select)
+            for b, o in zip(proba.to_delayed().reshape(-1), offsets)]
+    parts = client.gather(client.compute(tops))
+    idx = np.concatenate([i for i, _ in parts])
+    uncertainty = np.concatenate([u for _, u in parts])
+    # Blocks in order: the indices ascend, and the stable sort breaks ties
+    # by index as over the whole pool.
+    order = np.argsort(-uncertainty, kind="stable")[:n_select]
+    return idx[order], uncertainty[order]
+
+
+def _least_confident(p, offset, n_select):
+    uncertainty = 1.0 - p.max(axis=1)
+    order = np.argsort(-uncertainty, kind="stable")[:n_select]
+    return order.astype(np.int64) + offset, uncertainty[order]
+
+
+# ---- CORESET ---------------------------------------------------------------
+class CoresetChunk:
+    """One block of the pool for k-center greedy: its rows, their squared
+    norms and their squared distances to the nearest centre."""
+
+    def __init__(self, h, *, offset):
+        self.h = h
+        self.sq = (h * h).sum(1)
+        self.offset = offset
+        self.min_dist = None
+
+    def sums(self):
+        return self.h.sum(axis=0)
+
+    def start_from_mean(self, centre):
+        self.min_dist = np.maximum(((self.h - centre) ** 2).sum(1), 0.0)
+        return self.farthest()
+
+    def start_from_labeled(self, labeled, chunk_rows):
+        h, sq = self.h, self.sq
+        min_dist = np.full(len(h), np.inf)
+        lab_sq = (labeled * labeled).sum(1)
+        for s in range(0, len(labeled), chunk_rows):
+            block = labeled[s:s + chunk_rows]
+            d2 = sq[:, None] + lab_sq[None, s:s + chunk_rows] \
+                - 2.0 * h @ block.T
+            np.minimum(min_dist, d2.min(axis=1), out=min_dist)
+        self.min_dist = np.maximum(min_dist, 0.0)
+        return self.farthest()
+
+    def step(self, row, sq_row, index):
+        """Add the centre ``row`` (the pool's point ``index``)."""
+        d2 = np.maximum(self.sq + sq_row - 2.0 * self.h @ row, 0.0)
+        np.minimum(self.min_dist, d2, out=self.min_dist)
+        if 0 <= index - self.offset < len(self.h):
+            self.min_dist[index - self.offset] = -1.0  # never again
+        return self.farthest()
+
+    def farthest(self):
+        """``(squared distance, index, row, squared norm)`` of the block's
+        farthest point (the first of equals)."""
+        if not len(self.h):
+            return None
+        i = int(np.argmax(self.min_dist))
+        return (float(self.min_dist[i]), i + self.offset, self.h[i].copy(),
+                self.sq[i])
+
+
+def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
+                        poll_seconds=1.0):
+    """``coreset_select`` for a Dask array ``emb``; ``emb_labeled`` (None,
+    NumPy or Dask) is small and gathered. One round trip a pick (see the
+    module)."""
+    client = dask_client()
+    emb = _rows_chunked(emb, "pool_embeddings")
+    if emb_labeled is not None and is_dask_collection(emb_labeled):
+        emb_labeled = np.asarray(emb_labeled.compute())  # small
+    chunks = Chunks(client, [emb], _make_coreset, {},
+                    poll_seconds=poll_seconds)
+    shipped = []
+    try:
+        if emb_labeled is not None and len(emb_labeled):
+            # Sent to each worker once, as a task the scheduler can redo.
+            shipped.append(client.submit(_identity, emb_labeled, pure=False))
+            parts = chunks.call("start_from_labeled", shipped[0], chunk_rows)
+        else:
+            total = sum(chunks.call("sums", changes=False))
+            parts = chunks.call("start_from_mean", total / emb.shape[0])
+        chosen, scores = [], []
+        while True:
+            value, best, row, sq_row = _farthest(parts)
+            chosen.append(best)
+            scores.append(float(np.sqrt(value)))
+            if len(chosen) == n_select:
+                break
+            parts = chunks.call("step", row, sq_row, best)
+    finally:
+        chunks.release()
+        if shipped:
+            client.cancel(shipped, force=True)
+    return np.asarray(chosen, dtype=np.int64), np.asarray(scores)
+
+
+def _make_coreset(h, *, offset):
+    return CoresetChunk(h, offset=offset)
+
+
+def _farthest(parts):
+    """The largest of the blocks' answers; ties to the first block, whose
+    indices are the smaller (``np.argmax`` over the whole pool)."""
+    best = None
+    for part in parts:
+        if part is not None and (best is None or part[0] > best[0]):
+            best = part
+    return best
+
+
+# ---- BADGE -----------------------------------------------------------------
+class BadgeChunk:
+    """One block of the pool for k-means++ on gradient embeddings: the
+    factors ``q = p - e_ŷ`` and ``h`` of ``g = q ⊗ h``, the squared norms
+    of ``g`` and the squared distances to the nearest centre."""
+
+    def __init__(self, h, p, *, offset):
+        self.h = h
+        self.q = _gradient_factors(h, p)
+        self.sq_norm = (self.q * self.q).sum(1) * (h * h).sum(1)
+        self.offset = offset
+        self.min_dist = np.full(len(h), np.inf)
+
+    def largest(self):
+        """The point of largest gradient norm (the first of equals)."""
+        if not len(self.h):
+            return None
+        i = int(np.argmax(self.sq_norm))
+        return (float(self.sq_norm[i]),) + self.point(i + self.offset)[1:]
+
+    def point(self, index):
+        """``(D², index, q, h, ‖g‖²)`` of the pool's point ``index``, or
+        None when it is not in this block."""
+        i = index - self.offset
+        if not 0 <= i < len(self.h):
+            return None
+        return (float(self.min_dist[i]), index, self.q[i].copy(),
+                self.h[i].copy(), self.sq_norm[i])
+
+    def step(self, q_last, h_last, sq_last, last):
+        """Add the centre ``last``; return the block's ``ΣD²`` as a
+        running sum (the one :meth:`locate` walks)."""
+        dist = (self.sq_norm + sq_last
+                - 2.0 * (self.q @ q_last) * (self.h @ h_last))
+        np.minimum(self.min_dist, np.maximum(dist, 0.0), out=self.min_dist)
+        if 0 <= last - self.offset < len(self.h):
+            self.min_dist[last - self.offset] = 0.0
+        return float(np.cumsum(self.min_dist)[-1]) if len(self.h) else 0.0
+
+    def locate(self, offset, target):
+        """In the block at ``offset`` only: the first point where the
+        running sum of D² exceeds ``target`` (rounding aside, one exists:
+        else the last point with D² > 0)."""
+        if offset != self.offset:
+            return None
+        running = np.cumsum(self.min_dist)
+        i = int(np.searchsorted(running, target, side="right"))
+        if i >= len(running) or self.min_dist[i] <= 0.0:
+            i = int(np.flatnonzero(self.min_dist > 0.0)[-1])
+        return self.point(i + self.offset)
+
+
+def dask_badge_select(emb, proba, n_select, rng, poll_seconds=1.0):
+    """``badge_select`` for Dask arrays ``emb`` and ``proba``: the same
+    picks for the same ``rng`` up to the rounding of the cumulative D²
+    (see the module). Two round trips a pick."""
+    client = dask_client()
+    emb = _rows_chunked(emb, "pool_embeddings")
+    proba = _rows_chunked(proba, "pool_proba", like=emb)
+    n = emb.shape[0]
+    chunks = Chunks(client, [emb, proba], _make_badge, {},
+                    poll_seconds=poll_seconds)
+    try:
+        score, last, q, h, sq = _farthest(chunks.call("largest",
+                                                      changes=False))
+        chosen, scores = [last], [score]
+        while len(chosen) < n_select:
+            totals = chunks.call("step", q, h, sq, last)
+            total = sum(totals)
+            if total > 0:
+                # What rng.choice(n, p=D² / ΣD²) draws: one uniform number,
+                # the first point whose cumulative probability exceeds it.
+                target = rng.random() * total
+                b = _crossing(totals, target)
+                before = sum(totals[:b])
+                point = chunks.call("locate", chunks.offsets[b],
+                                    target - before, changes=False)[b]
+            else:  # every point coincides with a centre: uniform
+                last = _nth_unchosen(int(rng.choice(n - len(chosen))),
+                                     chosen)
+                point = _owner(chunks.call("point", last, changes=False))
+            value, last, q, h, sq = point
+            chosen.append(last)
+            scores.append(value)
+    finally:
+        chunks.release()
+    return np.asarray(chosen, dtype=np.int64), np.asarray(scores)
+
+
+def _make_badge(h, p, *, offset):
+    return BadgeChunk(h, p, offset=offset)
+
+
+def _crossing(totals, target):
+    """The first block whose cumulative sum exceeds ``target`` (the last
+    one with any mass if rounding leaves none)."""
+    running = 0.0
+    for b, t in enumerate(totals):
+        running += t
+        if running > target and t > 0:
+            return b
+    return max(b for b, t in enumerate(totals) if t > 0)
+
+
+def _nth_unchosen(j, chosen):
+    """``np.setdiff1d(np.arange(n), chosen)[j]`` without the arange."""
+    index = j
+    for c in sorted(chosen):
+        if c <= index:
+            index += 1
+        else:
+            break
+    return index
+
+
+def _owner(parts):
+    return next(p for p in parts if p is not None)
+
+
+# ---- shared ----------------------------------------------------------------
+def _identity(x):
+    return x
+
+
+def _rows_chunked(x, name, like=None):
+    """``x`` as a 2-D Dask array chunked by rows only (like ``like``'s)."""
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D; got a Dask array of shape "
+                         f"{x.shape}.")
+    if any(np.isnan(c) for c in x.chunks[0]):
+        x = x.compute_chunk_sizes()
+    if like is not None:
+        if x.shape[0] != like.shape[0]:
+            raise ValueError(
+                f"{name} must have a row per pool point ({like.shape[0]}); "
+                f"got shape {x.shape}.")
+        return x.rechunk((like.chunks[0], -1))
+    return x.rechunk({1: -1})
