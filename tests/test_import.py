@@ -7,7 +7,7 @@ import sys
 import skbait
 
 HEAVY = ["torch", "skorch", "cupy", "modAL", "numba", "matplotlib",
-         "skactiveml"]
+         "skactiveml", "dask", "distributed"]
 
 
 def test_import_loads_no_optional_dependency():

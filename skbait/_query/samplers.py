@@ -12,9 +12,16 @@ Each class declares its parameters' allowed values once
 (``_parameter_constraints``, as scikit-learn's estimators do); they are
 checked when the sampler is called. ``X_pool`` and ``X_labeled`` are handed
 to the estimator untouched: skbait only counts their samples.
+
+A Dask array or DataFrame pool (with an active ``dask.distributed``
+client) stays on the cluster: the estimator is sent to the workers once,
+the features are extracted there block by block (``_integrations/dask.py``)
+and the selection runs there (``bait_select`` and the engine's
+``distributed_baselines``); a Dask labeled set is computed (it is small).
 """
 
 import copy
+import functools
 import inspect
 import re
 import textwrap
@@ -32,6 +39,13 @@ from .._engine.baselines import (
     confidence_select,
     coreset_select,
     random_select,
+)
+from .._engine.chunked import is_dask_collection
+from .._engine.distributed_baselines import (
+    dask_badge_select,
+    dask_confidence_select,
+    dask_coreset_select,
+    dask_random_select,
 )
 from .extractors import _extract, check_fitted, classifier_like
 from .._validation import (
@@ -74,8 +88,37 @@ def _split_learner(learner_or_estimator, X_labeled):
     return obj, X_labeled, False
 
 
+def _dask_inputs(X_pool, X_labeled):
+    """A Dask pool as a ``DaskPool`` (its row blocks, on the cluster) and a
+    Dask labeled set computed (it is small); other inputs as they are."""
+    if not (is_dask_collection(X_pool) or is_dask_collection(X_labeled)):
+        return X_pool, X_labeled
+    from .._integrations.dask import DaskPool, computed
+
+    if is_dask_collection(X_pool):
+        X_pool = DaskPool(X_pool, "X_pool")
+    return X_pool, computed(X_labeled)
+
+
+def _on_dask(X):
+    """Whether ``X`` is a Dask pool (made by :func:`_dask_inputs`)."""
+    if type(X).__name__ != "DaskPool":
+        return False
+    from .._integrations.dask import DaskPool
+
+    return isinstance(X, DaskPool)
+
+
+def _count(X, name):
+    """The samples of ``X``, a Dask pool included (never converted)."""
+    return X.n if _on_dask(X) else num_samples(X, name)
+
+
 def _take_rows(X, rows):
-    """Rows ``rows`` of any pool that :func:`num_samples` counts."""
+    """Rows ``rows`` of any pool that :func:`num_samples` counts (of a Dask
+    pool: lazily, on its workers)."""
+    if _on_dask(X):
+        return X.take(rows)
     if isinstance(X, dict):
         return {key: _take_rows(value, rows) for key, value in X.items()}
     if hasattr(X, "iloc"):  # pandas
@@ -179,6 +222,23 @@ def _checked_embeddings(emb, n_rows, estimator, input_name, from_fn):
     return emb
 
 
+def _checked_features(estimator, X, *, layer, embedding_fn, input_name,
+                      proba, strategy):
+    """Checked float64 ``(embeddings, proba or None)`` of ``X``: the
+    extraction and its checks, the same for a NumPy pool and for each
+    block of a Dask pool (where it runs on the block's worker)."""
+    n = num_samples(X, input_name)
+    emb, p = _extract(estimator, X, layer=layer, embedding_fn=embedding_fn,
+                      input_name=input_name, proba=proba, strategy=strategy)
+    from_fn = embedding_fn is not None
+    emb = _checked_embeddings(emb, n, estimator, input_name, from_fn)
+    if p is not None and proba:
+        p = _checked_proba(p, n, estimator, input_name, from_fn)
+    elif not proba:
+        p = None
+    return emb, p
+
+
 def _require_proba(proba, estimator, strategy, from_fn):
     if proba is not None:
         return
@@ -196,11 +256,15 @@ _CALL_PARAMS = """\
 learner_or_estimator : modAL learner or fitted estimator
     A modAL ``ActiveLearner`` (its ``.estimator`` is queried and its
     ``.X_training`` is the labeled set) or a fitted estimator.
-X_pool : array-like, sparse matrix, DataFrame, Series or dict of arrays
+X_pool : array-like, sparse matrix, DataFrame, Series, dict of arrays, \
+        or Dask array or DataFrame
     The unlabeled pool. It goes to the estimator as it is, and the
     estimator (or pipeline) validates it, as in scikit-learn: NaN for an
     imputing pipeline, strings for a ``TfidfVectorizer`` pipeline, a dict
-    for a skorch net. skbait only counts its samples.
+    for a skorch net. skbait only counts its samples. A Dask pool needs an
+    active ``dask.distributed`` client: the estimator is sent to the
+    workers once, each block (partition) goes to it there as it is, and
+    nothing with a row per pool point comes back to the client.
 n_instances : int, default=1
     The batch size, in ``[1, n_pool]``.
 X_labeled : like X_pool, default=None
@@ -305,8 +369,10 @@ class _Sampler(BaseEstimator):
         learner_or_estimator : modAL learner or fitted estimator
             A modAL ``ActiveLearner`` (``.estimator``, and ``.X_training``
             as labeled set) or a fitted estimator.
-        X_pool : array-like, sparse matrix, DataFrame, Series or dict
-            The unlabeled pool, handed to the estimator untouched.
+        X_pool : array-like, sparse matrix, DataFrame, Series, dict, or \
+                Dask array or DataFrame
+            The unlabeled pool, handed to the estimator untouched (a Dask
+            pool block by block, on the workers of the active client).
         n_instances : int, default=1
             The batch size, in ``[1, n_pool]``.
         X_labeled : like X_pool, default=None
@@ -357,7 +423,8 @@ class _Sampler(BaseEstimator):
         cls = type(self).__name__
         estimator, X_labeled, from_learner = _split_learner(
             learner_or_estimator, X_labeled)
-        n_pool = num_samples(X_pool, "X_pool")
+        X_pool, X_labeled = _dask_inputs(X_pool, X_labeled)
+        n_pool = _count(X_pool, "X_pool")
         if n_pool == 0:
             raise ValueError("X_pool is empty: there is nothing to query.")
         n_instances = check_n_select(n_instances, n_pool, name="n_instances")
@@ -430,21 +497,27 @@ class _Sampler(BaseEstimator):
             raise ValueError(
                 f"layer={self.layer!r} has no meaning with embedding_fn "
                 "(embedding_fn chooses the features); leave layer=None.")
-        n = num_samples(X, input_name)
-        emb, p = self._timed(
-            "features", f"features of {input_name} ({n} samples)", _extract,
-            estimator, X, layer=getattr(self, "layer", None),
+        extract = functools.partial(
+            _checked_features, layer=getattr(self, "layer", None),
             embedding_fn=fn, input_name=input_name, proba=proba,
             strategy=self._strategy)
-        from_fn = fn is not None
-        emb = _checked_embeddings(emb, n, estimator, input_name, from_fn)
-        if p is not None and proba:
-            p = _checked_proba(p, n, estimator, input_name, from_fn)
-        elif not proba:
-            p = None
+        emb, p = self._extracted(estimator, X, input_name, extract)
         if self._kept_features is not None:
             self._kept_features[input_name] = (emb, p)
         return emb, p
+
+    def _extracted(self, estimator, X, input_name, extract,
+                   what="features"):
+        """``extract(estimator, X)``, timed; for a Dask pool, block by block
+        on its workers (Dask arrays, kept there)."""
+        if _on_dask(X):
+            return self._timed(
+                "features", f"{what} of {input_name} ({X.n} samples in "
+                f"{len(X.sizes)} blocks, on the cluster)", X.features,
+                estimator, extract)
+        n = num_samples(X, input_name)
+        return self._timed("features", f"{what} of {input_name} ({n} "
+                           "samples)", extract, estimator, X)
 
     def _labeled_features(self, estimator, X_labeled, proba):
         if X_labeled is None or num_samples(X_labeled, "X_labeled") == 0:
@@ -633,8 +706,9 @@ class BADGESampler(_Sampler):
         emb, proba = self._features(estimator, X_pool, "X_pool", True)
         _require_proba(proba, estimator, "BADGE",
                        self.embedding_fn is not None)
-        idx, scores = self._timed_selection(badge_select, emb, proba,
-                                            n_instances, rng)
+        select = dask_badge_select if _on_dask(X_pool) else badge_select
+        idx, scores = self._timed_selection(select, emb, proba, n_instances,
+                                            rng)
         return idx, scores, {}
 
 
@@ -681,7 +755,8 @@ class CoresetSampler(_Sampler):
     def _select(self, estimator, X_pool, n_instances, X_labeled, rng):
         emb, _ = self._features(estimator, X_pool, "X_pool", False)
         emb_lab, _ = self._labeled_features(estimator, X_labeled, False)
-        idx, scores = self._timed_selection(coreset_select, emb, n_instances,
+        select = dask_coreset_select if _on_dask(X_pool) else coreset_select
+        idx, scores = self._timed_selection(select, emb, n_instances,
                                             emb_lab)
         return idx, scores, {}
 
@@ -726,12 +801,13 @@ class ConfidenceSampler(_Sampler):
         if self.embedding_fn is not None:
             _, proba = self._features(estimator, X_pool, "X_pool", True)
         else:
-            proba = self._timed("features", "predict_proba of X_pool",
-                                self._predict_proba, estimator, X_pool)
+            _, proba = self._extracted(estimator, X_pool, "X_pool",
+                                       _predicted_proba, "predict_proba")
         _require_proba(proba, estimator, "CONFIDENCE",
                        self.embedding_fn is not None)
-        idx, scores = self._timed_selection(confidence_select, proba,
-                                            n_instances)
+        select = dask_confidence_select if _on_dask(X_pool) \
+            else confidence_select
+        idx, scores = self._timed_selection(select, proba, n_instances)
         return idx, scores, {}
 
     @staticmethod
@@ -748,6 +824,12 @@ class ConfidenceSampler(_Sampler):
         proba = estimator.predict_proba(X)
         return _checked_proba(proba, num_samples(X, "X_pool"), estimator,
                               "X_pool", from_fn=False)
+
+
+def _predicted_proba(estimator, X):
+    """CONFIDENCE's features: only the probabilities of ``predict_proba``
+    (any classifier's)."""
+    return None, ConfidenceSampler._predict_proba(estimator, X)
 
 
 class RandomSampler(_Sampler):
@@ -784,9 +866,11 @@ class RandomSampler(_Sampler):
         self.verbose = verbose
 
     def _select(self, estimator, X_pool, n_instances, X_labeled, rng):
-        n = num_samples(X_pool, "X_pool")
-        idx, scores = self._timed_selection(random_select, n, n_instances,
-                                            rng)
+        n = _count(X_pool, "X_pool")
+        # Only the size of a Dask pool is needed: its keys are drawn on the
+        # client a piece at a time (the same keys as random_select's).
+        select = dask_random_select if _on_dask(X_pool) else random_select
+        idx, scores = self._timed_selection(select, n, n_instances, rng)
         return idx, scores, {}
 
 

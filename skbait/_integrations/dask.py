@@ -1,0 +1,203 @@
+"""Dask pools for the query layer: features extracted on the workers.
+
+A query on a Dask array or Dask DataFrame pool never gathers the pool, nor
+anything with a row per pool point, to the client. :class:`DaskPool` sees
+the pool as its row blocks (an array's row chunks, a DataFrame's
+partitions) and :meth:`DaskPool.features` turns them into Dask arrays of
+embeddings and probabilities, one block per pool block, computed where the
+blocks are by the same extractors and checks as a NumPy pool (so the same
+errors). The fitted estimator travels once: it is a task's result on the
+cluster that every block's task depends on, so each worker receives it at
+most once, whatever the number of blocks, and the scheduler can form it
+again if the worker that holds it is lost. The features are persisted
+there, and the engine (``bait_select`` or ``distributed_baselines``)
+selects from them on the workers.
+
+The query layer loads this module only for a Dask pool; it needs
+dask.distributed and an active client (``chunked.dask_client``).
+"""
+
+import math
+
+import numpy as np
+
+from .._engine.chunked import dask_client, is_dask_collection
+
+__all__ = ["DaskPool", "computed"]
+
+
+def computed(X):
+    """A small Dask collection (a labeled set) as NumPy or pandas; anything
+    else as it is."""
+    if X is not None and is_dask_collection(X):
+        return X.compute()
+    return X
+
+
+class DaskPool:
+    """A Dask array, DataFrame or Series pool, as its blocks of rows.
+
+    Parameters
+    ----------
+    X : dask.array.Array, dask.dataframe.DataFrame or Series
+        The pool. An array's rows are its first axis; its other axes are
+        made one chunk, so that each block holds whole samples.
+    name : str
+        The parameter's name, for errors.
+
+    Attributes
+    ----------
+    client : distributed.Client
+    n : int
+        The number of samples (of the subset, after :meth:`take`).
+    sizes : list of int
+        The samples of each block, in order (blocks without any are left
+        out).
+    """
+
+    def __init__(self, X, name):
+        self.client = dask_client()
+        self.name = name
+        blocks = _row_blocks(X, name)
+        sizes = _block_sizes(self.client, X, blocks)
+        # Each block: (delayed block, its rows to use or None for all, size).
+        self._blocks = [(b, None, s) for b, s in zip(blocks, sizes) if s]
+        self._offsets = np.cumsum([0] + sizes)
+        self._all_sizes = sizes
+
+    @property
+    def n(self):
+        return int(sum(s for _, _, s in self._blocks))
+
+    @property
+    def sizes(self):
+        return [s for _, _, s in self._blocks]
+
+    def take(self, rows):
+        """The pool's rows ``rows`` (sorted global indices), lazily: each
+        block keeps its own rows, extracted on its worker."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = object.__new__(DaskPool)
+        out.client, out.name = self.client, self.name
+        out._offsets, out._all_sizes = self._offsets, self._all_sizes
+        out._blocks = []
+        blocks = iter(self._blocks)
+        for i, size in enumerate(self._all_sizes):
+            if not size:
+                continue
+            block, _, _ = next(blocks)
+            start, stop = self._offsets[i], self._offsets[i + 1]
+            local = rows[(rows >= start) & (rows < stop)] - start
+            if local.size:
+                out._blocks.append((block, local, int(local.size)))
+        return out
+
+    def features(self, estimator, extract):
+        """Dask arrays ``(embeddings, proba)`` of the pool, extracted on
+        the workers and kept there (persisted).
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            Sent to the cluster once.
+        extract : callable
+            ``extract(estimator, X_block) -> (embeddings or None, proba or
+            None)``, checked NumPy arrays with a row per sample of the
+            block (the query layer's own extraction); picklable.
+
+        Returns
+        -------
+        embeddings, proba : dask.array.Array or None
+            float64, one row chunk per block of the pool (``sizes``), one
+            column chunk; None where ``extract`` gives None.
+        """
+        import dask
+        import dask.array as da
+        from distributed import futures_of
+
+        client = self.client
+        # A task holding the estimator (not scattered data), so that it
+        # reaches each worker once and can be formed again after a loss.
+        shipped = client.submit(_identity, (estimator, extract), pure=False)
+        self._shipped = shipped  # alive while the features may be rebuilt
+        run = dask.delayed(_block_features, pure=False)
+        # The columns (and whether there are any) from one sample.
+        block, rows, _ = self._blocks[0]
+        first = rows[:1] if rows is not None else np.zeros(1, np.int64)
+        emb0, p0 = client.compute(run(shipped, block, first)).result()
+        tasks = [run(shipped, b, r) for b, r, _ in self._blocks]
+        out = []
+        for j, sample in enumerate((emb0, p0)):
+            if sample is None:
+                out.append(None)
+                continue
+            parts = [da.from_delayed(t[j], shape=(s, sample.shape[1]),
+                                     dtype=sample.dtype)
+                     for t, (_, _, s) in zip(tasks, self._blocks)]
+            out.append(da.concatenate(parts, axis=0))
+        kept = [a for a in out if a is not None]
+        if kept:
+            kept = client.persist(kept)
+            _raise_first_error(futures_of(kept))
+            it = iter(kept)
+            out = [None if a is None else next(it) for a in out]
+        return out[0], out[1]
+
+
+def _identity(x):
+    return x
+
+
+def _block_features(shipped, block, rows):
+    """``extract(estimator, block[rows])``, run where the block is."""
+    estimator, extract = shipped
+    if rows is not None:
+        # pandas by position; NumPy, sparse and other arrays by index.
+        block = block.iloc[rows] if hasattr(block, "iloc") else block[rows]
+    return extract(estimator, block)
+
+
+def _row_blocks(X, name):
+    """The delayed row blocks of a Dask array, DataFrame or Series."""
+    import dask.array as da
+
+    if isinstance(X, da.Array):
+        if X.ndim == 0:
+            raise TypeError(f"{name} must be an array-like of samples; got a "
+                            "0-d Dask array.")
+        if X.ndim > 1:
+            X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
+        return list(X.to_delayed().reshape(-1))
+    # By module: a Delayed answers every attribute (hasattr is no test).
+    if type(X).__module__.startswith("dask.dataframe"):
+        return list(X.to_delayed())
+    raise TypeError(
+        f"{name} is a Dask {type(X).__name__}; a Dask pool must be a Dask "
+        "array, DataFrame or Series (samples along the first axis).")
+
+
+def _block_sizes(client, X, blocks):
+    """The samples of each block, computed on the workers when Dask does
+    not know them (a DataFrame's partitions, an array with unknown
+    chunks)."""
+    import dask
+
+    chunks = getattr(X, "chunks", None)
+    if chunks is not None and not any(math.isnan(c) for c in chunks[0]):
+        return [int(c) for c in chunks[0]]
+    from .._validation import num_samples
+
+    sizes = client.compute([dask.delayed(num_samples, pure=False)(b, "X")
+                            for b in blocks])
+    return [int(s) for s in client.gather(sizes)]
+
+
+def _raise_first_error(futures):
+    """Wait for ``futures`` and raise the error of the first one that
+    failed (an extraction's own exception)."""
+    from distributed import wait
+
+    wait(futures)
+    for future in futures:
+        if future.status == "error":
+            future.result()
