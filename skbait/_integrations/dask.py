@@ -17,6 +17,7 @@ The query layer loads this module only for a Dask pool; it needs
 dask.distributed and an active client (``chunked.dask_client``).
 """
 
+import copy
 import math
 
 import numpy as np
@@ -60,36 +61,31 @@ class DaskPool:
         self.name = name
         blocks = _row_blocks(X, name)
         sizes = _block_sizes(self.client, X, blocks)
-        # Each block: (delayed block, its rows to use or None for all, size).
-        self._blocks = [(b, None, s) for b, s in zip(blocks, sizes) if s]
-        self._offsets = np.cumsum([0] + sizes)
-        self._all_sizes = sizes
+        starts = np.cumsum([0] + sizes[:-1])
+        # Each block: (delayed block, its first pool index, the rows to use
+        # or None for all, how many). Blocks without samples are left out.
+        self._blocks = [(b, int(start), None, size)
+                        for b, start, size in zip(blocks, starts, sizes)
+                        if size]
 
     @property
     def n(self):
-        return int(sum(s for _, _, s in self._blocks))
+        return int(sum(size for *_, size in self._blocks))
 
     @property
     def sizes(self):
-        return [s for _, _, s in self._blocks]
+        return [size for *_, size in self._blocks]
 
     def take(self, rows):
-        """The pool's rows ``rows`` (sorted global indices), lazily: each
-        block keeps its own rows, extracted on its worker."""
+        """The pool's rows ``rows`` (sorted indices into the whole pool),
+        lazily: each block keeps its own rows, taken on its worker."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = object.__new__(DaskPool)
-        out.client, out.name = self.client, self.name
-        out._offsets, out._all_sizes = self._offsets, self._all_sizes
+        out = copy.copy(self)
         out._blocks = []
-        blocks = iter(self._blocks)
-        for i, size in enumerate(self._all_sizes):
-            if not size:
-                continue
-            block, _, _ = next(blocks)
-            start, stop = self._offsets[i], self._offsets[i + 1]
-            local = rows[(rows >= start) & (rows < stop)] - start
+        for block, start, _, size in self._blocks:
+            local = rows[(rows >= start) & (rows < start + size)] - start
             if local.size:
-                out._blocks.append((block, local, int(local.size)))
+                out._blocks.append((block, start, local, int(local.size)))
         return out
 
     def features(self, estimator, extract):
@@ -122,26 +118,21 @@ class DaskPool:
         self._shipped = shipped  # alive while the features may be rebuilt
         run = dask.delayed(_block_features, pure=False)
         # The columns (and whether there are any) from one sample.
-        block, rows, _ = self._blocks[0]
+        block, _, rows, _ = self._blocks[0]
         first = rows[:1] if rows is not None else np.zeros(1, np.int64)
         emb0, p0 = client.compute(run(shipped, block, first)).result()
-        tasks = [run(shipped, b, r) for b, r, _ in self._blocks]
-        out = []
+        tasks = [run(shipped, b, r) for b, _, r, _ in self._blocks]
+        arrays = {}  # 0: embeddings, 1: proba; both from the same tasks
         for j, sample in enumerate((emb0, p0)):
-            if sample is None:
-                out.append(None)
-                continue
-            parts = [da.from_delayed(t[j], shape=(s, sample.shape[1]),
+            if sample is not None:
+                arrays[j] = da.concatenate(
+                    [da.from_delayed(t[j], shape=(size, sample.shape[1]),
                                      dtype=sample.dtype)
-                     for t, (_, _, s) in zip(tasks, self._blocks)]
-            out.append(da.concatenate(parts, axis=0))
-        kept = [a for a in out if a is not None]
-        if kept:
-            kept = client.persist(kept)
-            _raise_first_error(futures_of(kept))
-            it = iter(kept)
-            out = [None if a is None else next(it) for a in out]
-        return out[0], out[1]
+                     for t, size in zip(tasks, self.sizes)], axis=0)
+        if arrays:
+            arrays = dict(zip(arrays, client.persist(list(arrays.values()))))
+            _raise_first_error(futures_of(list(arrays.values())))
+        return arrays.get(0), arrays.get(1)
 
 
 def _identity(x):
