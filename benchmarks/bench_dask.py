@@ -113,8 +113,8 @@ class _StepBytes:
             shipped.append(0 if obj is None else sizeof(obj))
             return ship(pool, obj)
 
-        def counting_call(chunks, method, *args, changes=True):
-            results = call(chunks, method, *args, changes=changes)
+        def counting_call(chunks, method, *args, **kwargs):
+            results = call(chunks, method, *args, **kwargs)
             if method == "step":
                 stats.per_step.append(dict(
                     shipped=shipped[-1] if shipped else 0,
@@ -155,16 +155,18 @@ def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
         h, p = _pool(n, d, k, rows)
         h_lab, p_lab = _labeled(d, k)
         stats = _StepBytes(client)
-        stats.start()
-        start = time.perf_counter()
-        idx, info = bait_select(h, n_select, pool_proba=p,
-                                labeled_embeddings=h_lab,
-                                labeled_proba=p_lab,
-                                approximation=approximation,
-                                return_info=True)
-        seconds = time.perf_counter() - start
-        bytes_per_step = stats.summary()
-        stats.close()
+        try:
+            stats.start()
+            start = time.perf_counter()
+            idx, info = bait_select(h, n_select, pool_proba=p,
+                                    labeled_embeddings=h_lab,
+                                    labeled_proba=p_lab,
+                                    approximation=approximation,
+                                    return_info=True)
+            seconds = time.perf_counter() - start
+            bytes_per_step = stats.summary()
+        finally:
+            stats.close()
         steps = info.n_forward + max(0, info.n_forward - n_select)
         out = dict(
             n=n, d=d, k=k, rule=info.approximation, seconds=seconds,
