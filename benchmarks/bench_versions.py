@@ -57,8 +57,9 @@ idx, info = bait_select(h[100:], b, pool_proba=p[100:],
                         labeled_embeddings=h[:100], labeled_proba=p[:100],
                         dtype="float32", return_info=True, **kw)
 seconds = time.perf_counter() - start
+import skbait
 print(json.dumps(dict(
-    seconds=seconds, timings={key: float(v) for key, v in
+    source=skbait.__file__, seconds=seconds, timings={key: float(v) for key, v in
                               (info.timings or {}).items()},
     rule=info.get("approximation", approximation),
     peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -67,10 +68,12 @@ print(json.dumps(dict(
 
 
 def run(checkout, case):
+    # Run from the checkout: ``python -c`` puts the working directory
+    # first on sys.path, before PYTHONPATH.
     env = dict(os.environ, PYTHONPATH=checkout)
     out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(case)],
-                         env=env, capture_output=True, text=True,
-                         check=True)
+                         env=env, cwd=checkout, capture_output=True,
+                         text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
