@@ -15,7 +15,8 @@ from .conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "docs/user_guide.md"]
-OPTIONAL = ["modAL", "torch", "skorch", "skactiveml"]
+OPTIONAL = ["modAL", "torch", "skorch", "skactiveml", "dask",
+            "distributed"]
 
 
 def _snippets():
