@@ -290,3 +290,13 @@ def test_bench_dask_quick_part_a():
     assert a["rule"] == "exact" and a["steps"] == 60
     assert a["bytes_per_step"]["shipped"] > 0
     assert a["client_peak_rss"] > 0 and a["worker_peak_rss"] > 0
+
+
+def test_refusal_benchmark_reports_the_memory_error():
+    import bench_refusal
+
+    rows = bench_refusal.main(["--n", "200", "--d", "10000", "--k", "100",
+                               "--rlimit-gib"])
+    assert len(rows) == 1
+    assert rows[0]["message"].startswith("Exact BAIT needs about")
+    assert 'approximation="binary"' in rows[0]["message"]
