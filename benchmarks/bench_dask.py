@@ -114,6 +114,8 @@ class _StepBytes:
             return ship(pool, obj)
 
         def counting_call(chunks, method, *args, **kwargs):
+            if method == "step" and stats._at_first_step is None:
+                stats._at_first_step = _worker_bytes(stats.client)
             results = call(chunks, method, *args, **kwargs)
             if method == "step":
                 stats.per_step.append(dict(
@@ -130,18 +132,22 @@ class _StepBytes:
 
     def start(self):
         self._workers = _worker_bytes(self.client)
+        self._at_first_step = None
 
     def summary(self):
         """Median bytes shipped and gathered by the steps that applied a
-        commit, and the workers' bytes to one another per step (over the
-        whole selection, set-up included)."""
+        commit; the workers' bytes to one another per step, from the first
+        step on, and in the set-up before it (in all)."""
         steps = [s for s in self.per_step if s["shipped"]]
         if not steps:
             return {}
         out = {key: int(np.median([s[key] for s in steps]))
                for key in steps[0]}
         out["between_workers"] = int(
-            (_worker_bytes(self.client) - self._workers) / len(self.per_step))
+            (_worker_bytes(self.client) - self._at_first_step)
+            / len(self.per_step))
+        out["setup_between_workers"] = int(self._at_first_step
+                                           - self._workers)
         return out
 
 
