@@ -1,4 +1,4 @@
-"""``bait_select`` on a pool that is a Dask array (docs/design.md §12).
+"""``bait_select`` on a pool that is a Dask array (docs/design.md §11).
 
 Everything with a row per pool point stays on the workers, in its block:
 the embeddings and probabilities, the per-candidate states and the
