@@ -463,11 +463,9 @@ class RegressionBait(_BaitStrategy):
 
 
 # ---- the baselines -------------------------------------------------------
-class Badge(_SkbaitStrategy):
-    _sampler = BADGESampler
-    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
-                  "softmax probabilities over skbait's embedding (as for "
-                  ":class:`Bait`).")
+class _Baseline(_SkbaitStrategy):
+    """A paper baseline: the sampler's parameters are the feature
+    extraction's and ``max_candidates``."""
 
     def __init__(self, clf_embedding_flag_name=None, layer=None,
                  embedding_fn=None, max_candidates=None,
@@ -479,6 +477,13 @@ class Badge(_SkbaitStrategy):
         self.embedding_fn = embedding_fn
         self.max_candidates = max_candidates
         self.verbose = verbose
+
+
+class Badge(_Baseline):
+    _sampler = BADGESampler
+    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
+                  "softmax probabilities over skbait's embedding (as for "
+                  ":class:`Bait`).")
 
     def query(self, X, y, clf, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
@@ -491,23 +496,12 @@ class Badge(_SkbaitStrategy):
         return self._spread(info, rows, n_cand)
 
 
-class CoreSet(_SkbaitStrategy):
+class CoreSet(_Baseline):
     _sampler = CoresetSampler
     _model_types = (SkactivemlClassifier, SkactivemlRegressor)
     _model_doc = ("A fitted or unfitted scikit-activeml classifier or "
                   "regressor whose embedding skbait extracts (any supported "
                   "model: probabilities are not needed).")
-
-    def __init__(self, clf_embedding_flag_name=None, layer=None,
-                 embedding_fn=None, max_candidates=None,
-                 missing_label=MISSING_LABEL, random_state=None, verbose=0):
-        super().__init__(missing_label=missing_label,
-                         random_state=random_state)
-        self.clf_embedding_flag_name = clf_embedding_flag_name
-        self.layer = layer
-        self.embedding_fn = embedding_fn
-        self.max_candidates = max_candidates
-        self.verbose = verbose
 
     def query(self, X, y, clf, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
