@@ -177,9 +177,12 @@ def _unpickled_models(dask_worker):
 
 
 def test_the_estimator_is_sent_once(dask_client, data, monkeypatch):
-    """Pickled once on the client and unpickled at most once by each
-    worker for a pool of twelve blocks (an estimator inside each block's
-    task would be unpickled once per block)."""
+    """Pickled once on the client, and unpickled by the workers fewer
+    times than there are blocks (twelve): an estimator inside each block's
+    task would be unpickled once per block. A worker may unpickle it twice:
+    distributed's active memory manager drops a copy no waiting task needs
+    (between the sample block and the others, on a slow machine), and the
+    next task fetches it again from the worker that holds it."""
     from sklearn.base import BaseEstimator
 
     model, pool, _, X_lab = _problem(data, "logistic", "array")
@@ -200,8 +203,9 @@ def test_the_estimator_is_sent_once(dask_client, data, monkeypatch):
         unpickled = dask_client.run(_unpickled_models)
         monkeypatch.undo()
     assert len(pickled) == 1
-    assert all(n <= 1 for n in unpickled.values()) and \
-        sum(unpickled.values()) >= 1, unpickled
+    n_blocks = dask_pool.numblocks[0]
+    assert n_blocks == 12
+    assert 1 <= sum(unpickled.values()) < n_blocks, unpickled
     assert got.tolist() == skbait.badge_sampling(model, pool, 5,
                                                  random_state=0)[0].tolist()
 

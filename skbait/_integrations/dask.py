@@ -6,12 +6,13 @@ the pool as its row blocks (an array's row chunks, a DataFrame's
 partitions) and :meth:`DaskPool.features` turns them into Dask arrays of
 embeddings and probabilities, one block per pool block, computed where the
 blocks are by the same extractors and checks as a NumPy pool (so the same
-errors). The fitted estimator travels once: it is a task's result on the
-cluster that every block's task depends on, so each worker receives it at
-most once, whatever the number of blocks, and the scheduler can form it
-again if the worker that holds it is lost. The features are persisted
-there, and the engine (``bait_select`` or ``distributed_baselines``)
-selects from them on the workers.
+errors). The fitted estimator leaves the client once: it is a task's
+result on the cluster that every block's task depends on, so a worker
+fetches it from the worker that holds it, not once per block (again only
+if distributed's active memory manager dropped an idle copy), and the
+scheduler can form it again if the worker that holds it is lost. The
+features are persisted there, and the engine (``bait_select`` or
+``distributed_baselines``) selects from them on the workers.
 
 The query layer loads this module only for a Dask pool; it needs
 dask.distributed and an active client (``chunked.dask_client``).
