@@ -2,9 +2,6 @@
 
 import math
 
-import numpy as np
-from sklearn.utils import Bunch
-
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .block_diagonal import block_diagonal_select
 from .chunked import is_dask_collection
@@ -259,20 +256,8 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                          device=device(h_pool))
     if not return_info:
         return indices
-    info = Bunch(
-        lam=rel_lam * scale.mean_eigenvalue,
-        fisher_scale=scale.mean_eigenvalue,
-        objective=np.asarray(result.objective, dtype=np.float64),
-        gains=np.asarray(result.gains, dtype=np.float64),
-        forward=np.asarray(result.forward, dtype=np.int64),
-        n_forward=len(result.forward),
-        n_refreshes=result.refreshes,
-        used_numba=numba_ok,
-        timings=result.timings,
-        approximation=plan.method,
-        approximation_reason=plan.reason,
-        memory_needed={m: int(b) for m, b in plan.needed.items()},
-    )
+    info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
+                       used_numba=numba_ok)
     return indices, info
 
 

@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 from array_api_compat import array_namespace
-from sklearn.utils import Bunch
 
 from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
@@ -441,18 +440,10 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     indices = np.asarray(result.kept, dtype=np.int64)
     if not return_info:
         return indices
-    info = Bunch(
-        lam=rel_lam * scale.mean_eigenvalue,
-        fisher_scale=scale.mean_eigenvalue,
-        objective=np.asarray(result.objective, dtype=np.float64),
-        gains=np.asarray(result.gains, dtype=np.float64),
-        forward=np.asarray(result.forward, dtype=np.int64),
-        n_forward=len(result.forward), n_refreshes=result.refreshes,
-        used_numba=numba_ok, timings=result.timings,
-        approximation=plan.method, approximation_reason=plan.reason,
-        memory_needed={m: int(b) for m, b in plan.needed.items()},
-        n_chunks=chunks.n, chunks_rebuilt=rebuilt,
-        seconds=time.perf_counter() - started)
+    info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
+                       used_numba=numba_ok, n_chunks=chunks.n,
+                       chunks_rebuilt=rebuilt,
+                       seconds=time.perf_counter() - started)
     return indices, info
 
 

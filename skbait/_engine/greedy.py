@@ -26,6 +26,9 @@ commits and records:
 
 from dataclasses import dataclass, field
 
+import numpy as np
+from sklearn.utils import Bunch
+
 from .timing import timed
 
 __all__ = ["GreedyResult", "Refresh", "greedy_select"]
@@ -52,6 +55,25 @@ class GreedyResult:
     gains: list
     timings: dict = field(default_factory=dict)
     refreshes: int = 0
+
+    def info(self, *, scale, rel_lam, plan, used_numba, **extra):
+        """``bait_select``'s ``info`` (its docstring lists the fields):
+        this result, the λ and μ of ``scale`` (docs/design.md §3) and the
+        ``plan`` that chose the rule; ``extra`` adds fields."""
+        return Bunch(
+            lam=rel_lam * scale.mean_eigenvalue,
+            fisher_scale=scale.mean_eigenvalue,
+            objective=np.asarray(self.objective, dtype=np.float64),
+            gains=np.asarray(self.gains, dtype=np.float64),
+            forward=np.asarray(self.forward, dtype=np.int64),
+            n_forward=len(self.forward),
+            n_refreshes=self.refreshes,
+            used_numba=used_numba,
+            timings=self.timings,
+            approximation=plan.method,
+            approximation_reason=plan.reason,
+            memory_needed={m: int(b) for m, b in plan.needed.items()},
+            **extra)
 
 
 def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh):
