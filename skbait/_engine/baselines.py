@@ -65,6 +65,19 @@ def badge_select(emb, proba, n_select, rng):
     return np.asarray(chosen, dtype=np.int64), np.asarray(scores)
 
 
+def nearest_sq_distances(emb, sq, centres, chunk_rows):
+    """Each row's squared distance to its nearest centre (``sq``: the rows'
+    squared norms), ``chunk_rows`` centres at a time."""
+    min_dist = np.full(len(emb), np.inf)
+    centres_sq = (centres * centres).sum(1)
+    for s in range(0, len(centres), chunk_rows):
+        block = centres[s:s + chunk_rows]
+        d2 = sq[:, None] + centres_sq[None, s:s + chunk_rows] \
+            - 2.0 * emb @ block.T
+        np.minimum(min_dist, d2.min(axis=1), out=min_dist)
+    return min_dist
+
+
 def coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024):
     """k-center greedy: repeatedly take the point farthest from all centres.
 
@@ -74,13 +87,7 @@ def coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024):
     """
     sq = (emb * emb).sum(1)
     if emb_labeled is not None and len(emb_labeled):
-        min_dist = np.full(len(emb), np.inf)
-        lab_sq = (emb_labeled * emb_labeled).sum(1)
-        for s in range(0, len(emb_labeled), chunk_rows):
-            block = emb_labeled[s:s + chunk_rows]
-            d2 = sq[:, None] + lab_sq[None, s:s + chunk_rows] \
-                - 2.0 * emb @ block.T
-            np.minimum(min_dist, d2.min(axis=1), out=min_dist)
+        min_dist = nearest_sq_distances(emb, sq, emb_labeled, chunk_rows)
     else:
         centre = emb.mean(axis=0)
         min_dist = ((emb - centre) ** 2).sum(1)

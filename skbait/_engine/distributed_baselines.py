@@ -30,7 +30,7 @@ within that rounding of each other.
 
 import numpy as np
 
-from .baselines import _gradient_factors
+from .baselines import _gradient_factors, nearest_sq_distances
 from .chunked import Chunks, dask_client, is_dask_collection
 
 __all__ = ["dask_random_select", "dask_confidence_select",
@@ -101,14 +101,7 @@ class CoresetChunk:
         return self.farthest()
 
     def start_from_labeled(self, labeled, chunk_rows):
-        h, sq = self.h, self.sq
-        min_dist = np.full(len(h), np.inf)
-        lab_sq = (labeled * labeled).sum(1)
-        for s in range(0, len(labeled), chunk_rows):
-            block = labeled[s:s + chunk_rows]
-            d2 = sq[:, None] + lab_sq[None, s:s + chunk_rows] \
-                - 2.0 * h @ block.T
-            np.minimum(min_dist, d2.min(axis=1), out=min_dist)
+        min_dist = nearest_sq_distances(self.h, self.sq, labeled, chunk_rows)
         self.min_dist = np.maximum(min_dist, 0.0)
         return self.farthest()
 
