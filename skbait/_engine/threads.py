@@ -114,18 +114,8 @@ def threaded_matmul(xp, a, b, n_jobs):
     """
     if type(a).__module__ != "numpy":
         return xp.matmul(a, b)
-    rows = a.shape[0]
-    b_t = xp.matrix_transpose(b)
-    if n_jobs <= 1 or a.size < _THREADED_SIZE:
-        return xp.matrix_transpose(xp.matmul(b_t, xp.matrix_transpose(a)))
-    out_t = xp.empty((b.shape[1], rows), dtype=xp.result_type(a, b))
-
-    def part(lo, hi):
-        out_t[:, lo:hi] = xp.matmul(b_t, xp.matrix_transpose(a[lo:hi, :]))
-
-    run_tasks([(lambda lo=lo, hi=hi: part(lo, hi))
-               for lo, hi in row_ranges(rows, n_jobs)], n_jobs)
-    return xp.matrix_transpose(out_t)
+    return xp.matrix_transpose(_column_split_product(
+        xp, xp.matrix_transpose(b), xp.matrix_transpose(a), n_jobs))
 
 
 def symmetric_matmul(xp, s, b, n_jobs, rows=slice(None)):
@@ -137,17 +127,23 @@ def symmetric_matmul(xp, s, b, n_jobs, rows=slice(None)):
     if type(s).__module__ != "numpy":
         return xp.matmul(s[rows, :], b)
     lo, hi, _ = rows.indices(s.shape[0])
-    b_t = xp.matrix_transpose(b)
-    if n_jobs <= 1 or (hi - lo) * s.shape[1] < _THREADED_SIZE:
-        return xp.matrix_transpose(xp.matmul(b_t, s[:, lo:hi]))
-    out_t = xp.empty((b.shape[1], hi - lo), dtype=xp.result_type(s, b))
+    return xp.matrix_transpose(_column_split_product(
+        xp, xp.matrix_transpose(b), s[:, lo:hi], n_jobs))
 
-    def part(start, stop):
-        out_t[:, start:stop] = xp.matmul(b_t, s[:, lo + start:lo + stop])
 
-    run_tasks([(lambda a=a, z=z: part(a, z))
-               for a, z in row_ranges(hi - lo, n_jobs)], n_jobs)
-    return xp.matrix_transpose(out_t)
+def _column_split_product(xp, b_t, x, n_jobs):
+    """``b_t @ x`` for a narrow ``b_t``, the columns of ``x`` shared between
+    ``n_jobs`` threads (one call below ``_THREADED_SIZE``)."""
+    if n_jobs <= 1 or x.size < _THREADED_SIZE:
+        return xp.matmul(b_t, x)
+    out = xp.empty((b_t.shape[0], x.shape[1]), dtype=xp.result_type(b_t, x))
+
+    def part(lo, hi):
+        out[:, lo:hi] = xp.matmul(b_t, x[:, lo:hi])
+
+    run_tasks([(lambda lo=lo, hi=hi: part(lo, hi))
+               for lo, hi in row_ranges(x.shape[1], n_jobs)], n_jobs)
+    return out
 
 
 def inner_split_matmul(xp, a, b, n_jobs):
