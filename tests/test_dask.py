@@ -241,3 +241,23 @@ def test_deployed_scheduler_and_worker_commands(tmp_path):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(approximation="block_diagonal", fisher="identity"),
+     'needs fisher="pool"'),
+    (dict(approximation="binary", proba=False), "applies to classification"),
+    (dict(lam_factor=-1.0), "lam_factor"),
+])
+def test_a_dask_pool_gets_numpys_parameter_errors(kwargs, match):
+    """The parameters are checked once, before the pool's type decides the
+    path: a Dask pool is refused as a NumPy pool is, with no cluster."""
+    kwargs = dict(kwargs)
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(40, 3))
+    p = rng.dirichlet(np.ones(4), 40) if kwargs.pop("proba", True) else None
+    for pool, proba in ((h, p), (da.from_array(h, chunks=(10, 3)),
+                                 None if p is None else
+                                 da.from_array(p, chunks=(10, 4)))):
+        with pytest.raises(ValueError, match=match):
+            bait_select(pool, 5, pool_proba=proba, **kwargs)

@@ -187,6 +187,12 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     >>> idx.shape, len(set(idx.tolist()))
     ((5,), 5)
     """
+    check_parameters("bait_select", dict(
+        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
+        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
+        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
+        BAIT_SELECT_CONSTRAINTS)
+    _check_approximation(approximation, pool_proba, fisher)
     if is_dask_collection(pool_embeddings):
         from .distributed import dask_bait_select
 
@@ -210,12 +216,6 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
     n_pool, d = h_pool.shape
     n_select = check_n_select(n_select, n_pool)
-    check_parameters("bait_select", dict(
-        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
-        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
-        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
-        BAIT_SELECT_CONSTRAINTS)
-    _check_approximation(approximation, p_pool, fisher)
     lam_factor = float(lam_factor)
     lam = lam if isinstance(lam, str) else float(lam)
     # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool

@@ -20,11 +20,9 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from .._validation import (
-    BAIT_SELECT_CONSTRAINTS,
     check_dtype_name,
     check_matrix,
     check_n_select,
-    check_parameters,
     check_proba,
 )
 from .block_diagonal import (
@@ -352,8 +350,9 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
                      labeled_proba, lam, lam_factor, oversample, fisher,
                      approximation, dtype, chunk_size, n_jobs, use_numba,
                      return_info, plan_fn, poll_seconds=1.0):
-    """``bait_select`` for a Dask array pool; arguments as its own, with
-    ``plan_fn`` the engine's choice of rule (``plan.plan_rule``)."""
+    """``bait_select`` for a Dask array pool; arguments as its own (its
+    parameters already checked there), with ``plan_fn`` the engine's
+    choice of rule (``plan.plan_rule``)."""
     client = dask_client()
     started = time.perf_counter()
     h, p = _rows_chunked(h_pool, pool_proba)
@@ -365,11 +364,6 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         raise ValueError("pool_embeddings is empty: there is nothing to "
                          "select from.")
     n_select = check_n_select(n_select, n_pool)
-    check_parameters("bait_select", dict(
-        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
-        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
-        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
-        BAIT_SELECT_CONSTRAINTS)
     if h_lab is not None:
         check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
                      cols_name="pool_embeddings", allow_empty=True)
@@ -380,11 +374,6 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     k = 1 if p is None else p.shape[1]
     oversample = float(min(oversample, n_pool))
     n_forward = min(n_pool, math.ceil(oversample * n_select))
-    if approximation in ("block_diagonal", "binary") and p is None:
-        raise ValueError(
-            f"approximation={approximation!r} applies to classification "
-            "(pool_proba given); regression BAIT is already rank one. Use "
-            "approximation='auto' or 'exact'.")
     # The client holds the rule's (dk)² matrices and the largest block's
     # rows at a time: that is what is checked against its memory.
     plan, budget, binary = plan_fn(
