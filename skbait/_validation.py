@@ -398,6 +398,26 @@ N_JOBS = Satisfies(
     lambda v: _is_int(v) and v != 0,
     "a non-zero integer (-1: all cores, -2: all but one, ...)")
 
+
+class _RuleName:
+    """"auto" or the name of a registered BAIT rule (the registry,
+    ``_engine/rules``, is read when a value is checked, so that a rule
+    registered later is accepted)."""
+
+    def is_satisfied_by(self, value):
+        from ._engine.rules import RULES
+
+        return isinstance(value, str) and (value == "auto" or value in RULES)
+
+    def __str__(self):
+        from ._engine.rules import rule_names
+
+        shown = ", ".join(repr(v) for v in ("auto",) + rule_names())
+        return f"one of {{{shown}}}"
+
+
+RULE_NAME = _RuleName()
+
 # The keyword parameters of ``bait_select`` (n_select is checked against
 # the pool size, the arrays by check_matrix / check_proba).
 BAIT_SELECT_CONSTRAINTS = {
@@ -405,12 +425,12 @@ BAIT_SELECT_CONSTRAINTS = {
     "lam_factor": [Interval("real", 0, None, closed="neither")],
     "oversample": [Interval("real", 1, None)],
     "fisher": [Options("pool", "identity")],
-    "approximation": [NONE, Options("auto", "exact", "block_diagonal",
-                                    "binary")],
+    "approximation": [NONE, RULE_NAME],
     "dtype": [DTYPE_NAME],
     "chunk_size": [NONE, Interval("integer", 1, None)],
     "n_jobs": [NONE, N_JOBS],
     "use_numba": [NONE, BOOLEAN],
+    "verbose": [VERBOSE],
     "return_info": [BOOLEAN],
 }
 

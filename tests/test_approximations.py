@@ -137,11 +137,12 @@ def test_bad_approximation_arguments():
 
 
 def test_exact_memory_error_names_the_approximations(monkeypatch):
-    import skbait._engine.plan as plan
+    from skbait._engine.rules import RULES
 
-    exact_bytes = plan.exact_bytes
-    monkeypatch.setattr(plan, "exact_bytes", lambda **kw: (
-        2 ** 60 if kw["k"] > 1 else exact_bytes(**kw)))
+    exact = RULES["exact"]
+    memory = exact.memory
+    monkeypatch.setattr(exact, "memory", lambda shape: (
+        2 ** 60 if shape.k > 1 else memory(shape)))
     rng = np.random.default_rng(0)
     prob = random_problem(rng, 20, 3, 3)
     with pytest.raises(MemoryError, match='approximation="block_diagonal": '

@@ -9,11 +9,11 @@ import pytest
 from skbait._engine import kernels as _kernels
 from skbait._engine.chunks import chunks, row_chunks, rows_per_chunk
 from skbait._engine.fisher import unpack_symmetric
-from skbait._engine import exact as _exact
+from skbait._engine.rules import exact as _exact
 from skbait._engine.candidates import Candidates
-from skbait._engine.exact import _Inverse
+from skbait._engine.rules.exact import _Inverse
 from skbait._engine.problem import GreedyProblem
-from skbait._engine.exact_setup import (
+from skbait._engine.rules.exact_setup import (
     DenseInverse,
     NullShift,
     LowRankInverse,
@@ -158,7 +158,7 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
     float64 matrices. As for large dk (the rule for small dk turned off),
     a dense M⁻¹ takes them in place and a low-rank one grows W, or, with
     room for one commit's columns, becomes dense at the second commit."""
-    monkeypatch.setattr(_exact, "_DENSE_BELOW", 0)
+    monkeypatch.setattr(_exact, "DENSE_BELOW", 0)
     problem = _problem(rng, k=k, n_lab=n_lab)
     lam, n_select = 0.5, 4
     scale = n_select / (problem.n_lab + n_select)

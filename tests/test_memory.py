@@ -2,8 +2,8 @@
 
 The peak of a selection's allocations is measured with tracemalloc (NumPy
 arrays and numba's buffers; deterministic), inputs excluded. The estimate
-that the engine checks before allocating (``plan.exact_bytes``,
-``plan.block_diagonal_bytes``) must bound it in every phase — set-up,
+that the engine checks before allocating (``rules.exact.exact_bytes``,
+``rules.block_diagonal.block_diagonal_bytes``) must bound it in every phase — set-up,
 steps, refreshes (float64 GEMMs at small λ), the backward pass — and not
 by more than a third (peak >= 75 % of the estimate).
 """
@@ -21,7 +21,10 @@ import pytest
 import skbait._engine.plan as plan
 from skbait import bait_select
 from skbait._engine import memory
+from skbait._engine.array_api import is_numpy_namespace
 from skbait._engine.memory import MEMORY_FRACTION, MemoryLimit
+from skbait._engine.rules.block_diagonal import block_diagonal_bytes
+from skbait._engine.rules.exact import exact_bytes
 
 
 def _problem(n, d, k, n_lab, f32=True, seed=1):
@@ -128,9 +131,10 @@ def test_torch_is_estimated_like_the_array_api():
         kw = dict(n_pool=1000, d=2560 // k, k=k, n_lab=n_lab,
                   n_select=5, n_forward=10, budget=2**20, n_jobs=1,
                   store_bytes=4, gemm_bytes=4, numba=False)
-        on_torch = plan.exact_bytes(xp=tx, **kw)
-        assert on_torch == plan.exact_bytes(xp=xps, **kw)
-        on_numpy = plan.exact_bytes(xp=np, **kw)
+        on_torch = exact_bytes(on_numpy=is_numpy_namespace(tx), **kw)
+        assert on_torch == exact_bytes(on_numpy=is_numpy_namespace(xps),
+                                       **kw)
+        on_numpy = exact_bytes(on_numpy=is_numpy_namespace(np), **kw)
         assert on_torch > on_numpy if dense else on_torch == on_numpy
 
 
@@ -261,7 +265,7 @@ def test_estimates_grow_with_the_problem():
     more classes never need less."""
     base = dict(n_pool=2000, d=64, k=10, n_lab=50, n_select=20,
                 n_forward=40, budget=2**22, n_jobs=2)
-    for fn in (plan.exact_bytes, plan.block_diagonal_bytes):
+    for fn in (exact_bytes, block_diagonal_bytes):
         ref = fn(**base)
         for key, factor in (("n_pool", 4), ("d", 2), ("k", 2)):
             assert fn(**dict(base, **{key: base[key] * factor})) > ref

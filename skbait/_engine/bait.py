@@ -3,16 +3,15 @@
 import math
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
-from .block_diagonal import block_diagonal_select
 from .chunked import is_dask_collection
-from .exact import exact_select
-from .plan import plan_rule
 from .kernels import resolve_numba
+from .plan import plan_rule, plan_selection
 from .problem import GreedyProblem
+from .progress import report_plan, step_progress
+from .rules import Shape, get_rule
+from .scale import fisher_scale, relative_lam, rescaled
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import tie_rtol
-from .fisher import binary_embeddings
-from .scale import fisher_scale, relative_lam, rescaled
 from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
     as_array,
@@ -34,7 +33,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
                 labeled_embeddings=None, labeled_proba=None, lam="auto",
                 lam_factor=AUTO_LAM_FACTOR, oversample=2.0, fisher="pool",
                 approximation="auto", dtype=None, chunk_size=None,
-                n_jobs=None, use_numba=None, return_info=False):
+                n_jobs=None, use_numba=None, verbose=0, return_info=False):
     """Select a batch by BAIT's forward-backward greedy Fisher objective.
 
     Greedily minimises ``tr(M⁻¹ F)``, where F is the average last-layer
@@ -190,9 +189,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     check_parameters("bait_select", dict(
         lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
         approximation=approximation, dtype=dtype, chunk_size=chunk_size,
-        n_jobs=n_jobs, use_numba=use_numba, return_info=return_info),
-        BAIT_SELECT_CONSTRAINTS)
-    _check_approximation(approximation, pool_proba, fisher)
+        n_jobs=n_jobs, use_numba=use_numba, verbose=verbose,
+        return_info=return_info), BAIT_SELECT_CONSTRAINTS)
+    _check_rule(approximation, pool_proba is not None, fisher)
     if is_dask_collection(pool_embeddings):
         from .distributed import dask_bait_select
 
@@ -225,33 +224,36 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     gemm_dtype = float_dtype(xp, dtype_name)
     if h_lab is not None and h_lab.shape[0] == 0:
         h_lab = p_lab = None
-    k = 1 if p_pool is None else p_pool.shape[1]
     if chunk_size is not None:  # no chunk is longer than the longest array
         chunk_size = min(int(chunk_size), max(
             n_pool, 0 if h_lab is None else h_lab.shape[0]))
     threads = effective_n_jobs(check_n_jobs(n_jobs))
     if not is_numpy_namespace(xp):
         threads = 1  # torch, CuPy, ...: their own threading
-    n_lab = 0 if h_lab is None else h_lab.shape[0]
-    plan, budget, binary = plan_rule(
-        xp, h_pool, n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
+    shape = Shape(
+        n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],
+        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
         n_forward=min(n_pool, math.ceil(oversample * n_select)),
-        classification=p_pool is not None, fisher=fisher,
-        approximation=approximation, chunk_size=chunk_size,
-        store=_natural_dtype(xp, h_pool), dtype_name=dtype_name,
-        n_jobs=threads, use_numba=use_numba,
-        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype))
-    if binary:
-        h_pool, h_lab = (binary_embeddings(xp, h, p)
-                         for h, p in ((h_pool, p_pool), (h_lab, p_lab)))
-        p_pool = p_lab = None
+        classification=p_pool is not None,
+        identity_fisher=fisher == "identity", chunk_size=chunk_size,
+        n_jobs=threads, store_bytes=_itemsize(xp, h_pool.dtype),
+        gemm_bytes=4 if dtype_name == "float32" else 8,
+        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
+        numba=resolve_numba(use_numba, xp, False),
+        on_numpy=is_numpy_namespace(xp))
+    plan = plan_selection(approximation, xp=xp, x=h_pool, shape=shape,
+                          fisher=fisher)
+    report_plan(plan, verbose)
+    spec = plan.spec
+    h_pool, p_pool = spec.inputs(xp, h_pool, p_pool)
+    h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
     numba_ok = resolve_numba(use_numba, xp, p_pool is None)
-
-    with single_threaded_blas(is_numpy_namespace(xp)):
+    progress = step_progress(plan, shape, verbose)
+    with single_threaded_blas(is_numpy_namespace(xp)), progress:
         result, scale, rel_lam = _select(
-            xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
-            oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
-            threads, plan.method)
+            spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
+            lam_factor, shape.n_forward, fisher, gemm_dtype,
+            spec.budget(shape), numba_ok, dtype_name, threads, progress)
     indices = xp.asarray(result.kept, dtype=xp.int64,
                          device=device(h_pool))
     if not return_info:
@@ -261,9 +263,9 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     return indices, info
 
 
-def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
-            oversample, fisher, gemm_dtype, budget, numba_ok, dtype_name,
-            threads, approximation=None):
+def _select(spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
+            lam_factor, n_forward, fisher, gemm_dtype, budget, numba_ok,
+            dtype_name, threads, progress):
     """The selection on validated inputs; returns the ``GreedyResult``,
     the ``FisherScale`` and λ relative to it."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
@@ -276,33 +278,22 @@ def _select(xp, h_pool, p_pool, h_lab, p_lab, n_select, lam, lam_factor,
         h_lab = rescaled(xp, h_lab, scale.inv_root, store, budget)
     problem = GreedyProblem.from_arrays(xp, h_pool, p_pool, h_lab, p_lab,
                                         gemm_dtype)
-    if approximation == "block_diagonal":
-        result = block_diagonal_select(
-            problem, n_select, lam=rel_lam, oversample=oversample,
-            budget_bytes=budget, use_numba=numba_ok,
-            rtol=tie_rtol(dtype_name), n_jobs=threads)
-        return result, scale, rel_lam
-    result = exact_select(
-        problem, n_select, lam=rel_lam, oversample=oversample,
-        identity_fisher=(fisher == "identity"), budget_bytes=budget,
-        use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads)
+    result = spec.select(
+        problem, n_select, lam=rel_lam, n_forward=n_forward,
+        identity_fisher=fisher == "identity", budget_bytes=budget,
+        use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads,
+        progress=progress)
     return result, scale, rel_lam
 
 
-def _check_approximation(approximation, p_pool, fisher):
-    """The approximations apply to classification, block-diagonal BAIT to
-    the pool Fisher only."""
-    if approximation not in ("block_diagonal", "binary"):
+def _check_rule(approximation, classification, fisher):
+    """A rule asked for by name must apply to the problem (the same error
+    for a NumPy and a Dask pool, before either is looked at)."""
+    if approximation == "auto":
         return
-    if p_pool is None:
-        raise ValueError(
-            f"approximation={approximation!r} applies to classification "
-            "(pool_proba given); regression BAIT is already rank one. Use "
-            "approximation='auto' or 'exact'.")
-    if approximation == "block_diagonal" and fisher != "pool":
-        raise ValueError(
-            'approximation="block_diagonal" needs fisher="pool"; got '
-            f"fisher={fisher!r}.")
+    error = get_rule(approximation).problem_error(classification, fisher)
+    if error:
+        raise ValueError(error + ".")
 
 
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):

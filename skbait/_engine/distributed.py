@@ -25,8 +25,8 @@ from .._validation import (
     check_n_select,
     check_proba,
 )
-from .block_diagonal import (
-    PHASES,
+from .rules.base import PHASES
+from .rules.block_diagonal import (
     BlockDiagonalRule,
     block_grams,
     block_inverse,
@@ -34,8 +34,8 @@ from .block_diagonal import (
 )
 from .candidates import Candidates
 from .chunked import Chunks, dask_client
-from .exact import ExactRule
-from .exact_setup import fisher_and_inverse, pool_fisher_sum
+from .rules.exact import ExactRule
+from .rules.exact_setup import fisher_and_inverse, pool_fisher_sum
 from .fisher import binary_embeddings
 from .greedy import greedy_select
 from .kernels import get_kernel, resolve_numba
@@ -330,10 +330,10 @@ def _identity(x):
 
 
 def _adder(client, futures):
-    """``total += Σ`` the arrays of ``futures`` (``pool_sum`` of
+    """``Σ`` the arrays of ``futures``, when called (``pool_sum`` of
     ``fisher_and_inverse``)."""
-    def add(total):
-        total += _tree_sum(client, futures)
+    def add():
+        return _tree_sum(client, futures)
     return add
 
 

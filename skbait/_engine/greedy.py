@@ -1,8 +1,8 @@
 """The forward-backward greedy loop of docs/design.md §2, for every rule.
 
-One loop serves exact BAIT (``exact.py``) and its block-diagonal
-approximation (``block_diagonal.py``); regression and the binary
-approximation are exact BAIT with k = 1. A *rule* keeps M⁻¹ (and F) and
+One loop serves every rule of ``rules/`` (exact BAIT, its block-diagonal
+approximation, the binary reformulation: exact BAIT with k = 1 on other
+inputs; regression is exact BAIT with k = 1). A *rule* keeps M⁻¹ (and F) and
 turns a committed point into an operand; the *candidates* (``candidates.py``,
 or a pool spread over a Dask cluster) apply that operand to their
 per-point states and report their best score. The loop only picks,
@@ -73,21 +73,26 @@ class GreedyResult:
             approximation=plan.method,
             approximation_reason=plan.reason,
             memory_needed={m: int(b) for m, b in plan.needed.items()},
+            predicted_seconds=plan.seconds(),
+            predicted_phases=plan.predicted[plan.method].as_dict(),
             **extra)
 
 
-def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh):
+def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
+                  progress=None):
     """Forward-backward greedy selection of ``n_select`` pool points.
 
     ``pool`` holds the candidates with their first states (the rule's
     set-up), ``n_forward`` is the forward pass's length, ``rtol`` the tie
-    tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`.
+    tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`;
+    ``progress`` (None: none) is called after every pick and removal.
     Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
     """
+    progress = progress or _no_progress
     objective = [rule.objective]
     refresh.watch(pool)
     chosen, gains = _forward(rule, pool, n_forward, rtol, objective,
-                             refresh)
+                             refresh, progress)
     if len(chosen) <= n_select:
         kept = list(chosen)
     else:
@@ -98,14 +103,18 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh):
         del pool
         rule.start_backward(sel, chosen, last, refresh, rtol)
         kept = _backward(rule, sel, chosen, n_select, rtol, objective,
-                         refresh)
+                         refresh, progress)
     gain_of = dict(zip(chosen, gains))
     return GreedyResult(kept=kept, forward=chosen, objective=objective,
                         gains=[gain_of[i] for i in kept],
                         timings=refresh.timings, refreshes=refresh.count)
 
 
-def _forward(rule, pool, n_forward, rtol, objective, refresh):
+def _no_progress():
+    pass
+
+
+def _forward(rule, pool, n_forward, rtol, objective, refresh, progress):
     """Greedy additions (§2); returns the chosen indices and their gains.
 
     The last addition is not committed here: only the chosen points'
@@ -118,6 +127,7 @@ def _forward(rule, pool, n_forward, rtol, objective, refresh):
         gains.append(gain)
         objective.append(objective[-1] - gain)
         pool.drop(best)
+        progress()
         if step + 1 == n_forward:
             break
         h, p = pool.row(best)
@@ -132,7 +142,8 @@ def _forward(rule, pool, n_forward, rtol, objective, refresh):
     return chosen, gains
 
 
-def _backward(rule, sel, chosen, n_select, rtol, objective, refresh):
+def _backward(rule, sel, chosen, n_select, rtol, objective, refresh,
+              progress):
     """Prune ``chosen`` down to ``n_select`` by greedy removals (§2);
     return the kept points in the order they were added. ``sel`` holds
     the chosen points in pool-index order (so that position order is
@@ -159,6 +170,7 @@ def _backward(rule, sel, chosen, n_select, rtol, objective, refresh):
         sel.update(rule.commit(members[pos], h, p, -1.0,
                                sel.problem.gemm_dtype), -1.0)
         refreshed()
+        progress()
     return [i for i in chosen if i not in removed]
 
 

@@ -7,9 +7,10 @@ features the query used and the picks it made:
 
 - :func:`bait_gains`: BAIT's forward gains (the decrease of the objective
   ``tr(M⁻¹F)`` that adding each candidate would give) at given steps of
-  the forward pass, replayed with the Woodbury identity. Exact BAIT, its
-  ``fisher="identity"`` ablation, and the ``"block_diagonal"`` and
-  ``"binary"`` approximations, each with its own objective.
+  the forward pass, replayed with the Woodbury identity. Every rule of the
+  registry (exact BAIT, its ``fisher="identity"`` ablation, the
+  approximations), each with its own objective, from the Fisher factors
+  it declares (``RuleSpec.reference_factors``).
 - :func:`badge_probabilities`: the k-means++ sampling probabilities
   ``D² / ΣD²`` of BADGE's gradient embeddings at each pick.
 - :func:`coreset_distances`: each candidate's distance to its nearest
@@ -20,12 +21,9 @@ Candidates no longer available at a pick (picked before it) get NaN.
 
 import numpy as np
 
-__all__ = ["bait_gains", "badge_probabilities", "coreset_distances",
-           "BAIT_OBJECTIVES"]
+from .._engine.rules import get_rule
 
-# The objectives bait_gains replays, by the name bait_select's
-# ``approximation`` reports them.
-BAIT_OBJECTIVES = ("exact", "block_diagonal", "binary")
+__all__ = ["bait_gains", "badge_probabilities", "coreset_distances"]
 
 
 # ---- BAIT ---------------------------------------------------------------
@@ -82,36 +80,16 @@ class _Factors:
         return out.reshape(k * d, k * d)
 
 
-def _classification_factors(h, p):
-    k = p.shape[1]
-    g = (np.eye(k)[None] - p[:, :, None]) * np.sqrt(p)[:, None, :]
-    return _Factors(h, g)
-
-
-def _weighted(h, w):
-    return _Factors(h, np.sqrt(np.clip(w, 0.0, None))[:, None, None])
-
-
 def _problems(h, p, h_lab, p_lab, objective):
     """[(pool factors, labeled factors or None)]: the independent blocks
-    whose gains add up to the objective's."""
-    def pair(make):
-        return make(h, p), None if h_lab is None else make(h_lab, p_lab)
-
-    if p is None:  # regression: rank one, weight 1
-        return [pair(lambda a, _: _weighted(a, np.ones(len(a))))]
-    if objective == "exact":
-        return [pair(_classification_factors)]
-    if objective == "binary":
-        def binary(a, q):
-            top = q.max(axis=1)
-            return _weighted(a, top * (1.0 - top))
-        return [pair(binary)]
-    if objective == "block_diagonal":
-        return [pair(lambda a, q, c=c: _weighted(a, q[:, c] * (1 - q[:, c])))
-                for c in range(p.shape[1])]
-    raise ValueError(f"No replay of the BAIT objective {objective!r}; known: "
-                     f"{BAIT_OBJECTIVES}.")
+    whose gains add up to the objective's, as the rule ``objective``
+    declares them (``RuleSpec.reference_factors``)."""
+    spec = get_rule("exact" if p is None else objective)
+    pool = spec.reference_factors(h, p)
+    lab = [None] * len(pool) if h_lab is None else \
+        spec.reference_factors(h_lab, p_lab)
+    return [(_Factors(h, g), None if g_lab is None else _Factors(h_lab, g_lab))
+            for g, g_lab in zip(pool, lab)]
 
 
 def _replay(pool, lab, forward, steps, n_select, lam, identity_fisher):
@@ -176,8 +154,9 @@ def bait_gains(h, p, h_lab, p_lab, forward, steps, *, n_select, lam,
         The batch size B (candidates weigh B / (n_l + B)).
     lam : float
         The λ used, in the units of ``h`` (``bait_select``'s ``info.lam``).
-    objective : "exact", "block_diagonal" or "binary"
-        Exact BAIT or the approximation whose objective to replay.
+    objective : str
+        The rule whose objective to replay, by the name ``bait_select``'s
+        ``info.approximation`` reports (any registered rule).
     fisher : {"pool", "identity"}
         "identity" replays ``tr(M⁻¹)`` (exact BAIT only).
     fisher_scale : float, default=1.0

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from array_api_compat import array_namespace, device
 
-from .array_api import mirror_upper, spd_inverse, subtract_symmetric_product
-from .chunks import chunks, row_chunks
-from .fisher import (
+from ..array_api import mirror_upper, spd_inverse, subtract_symmetric_product
+from ..chunks import chunks, row_chunks
+from ..fisher import (
     add_block_forms,
     add_fisher_upper,
     gt_q_g,
@@ -24,7 +24,7 @@ from .fisher import (
     stacked_factors,
     unpack_symmetric,
 )
-from .threads import (
+from ..threads import (
     blas_threads,
     inner_split_matmul,
     row_ranges,
@@ -34,14 +34,14 @@ from .threads import (
 )
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
-           "pool_fisher_sum",
+           "pool_fisher_sum", "point_group", "COLUMN_GROUP",
            "LowRankInverse",
            "initial_states", "exact_a_states", "exact_b_states",
            "trace_product", "times_fisher"]
 
 # Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
 # groups would read all of M⁻¹ and F once per group for little arithmetic.
-_COLUMN_GROUP = 128
+COLUMN_GROUP = 128
 
 
 def point_group(dk, k, largest=32):
@@ -62,9 +62,9 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
     labeled set: none), else as a ``DenseInverse`` (a Cholesky inverse).
 
     The pool's sum comes from ``problem``'s rows, or, for a pool held
-    elsewhere (chunks on a Dask cluster), from ``pool_sum(total)``, which
-    adds the upper triangle of ``Σ_pool I(x)`` to ``total``; ``n_pool`` is
-    then the pool's size.
+    elsewhere (blocks on a Dask cluster), from ``pool_sum()``, which
+    returns the upper triangle of ``Σ_pool I(x)`` (``pool_fisher_sum`` of
+    every block, added up); ``n_pool`` is then the pool's size.
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
@@ -90,7 +90,7 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
             _add_fisher(problem, fisher, pb.h_pool, pb.p_pool, budget_bytes,
                         n_jobs)
         else:
-            pool_sum(fisher)
+            fisher += pool_sum()
         mirror_upper(xp, fisher, pb.d)
         fisher /= (pb.n_pool if n_pool is None else n_pool) + pb.n_lab
     shift = NullShift.of(problem, fisher, lam)
@@ -465,7 +465,7 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
     # Block columns b write disjoint state columns: one thread task each,
     # largest first.
     def block_column(b):
-        for cols in chunks(pb.d, _COLUMN_GROUP):
+        for cols in chunks(pb.d, COLUMN_GROUP):
             if not plain and not low_rank_a:
                 part = inverse.block(slice(0, (b + 1) * pb.d),
                                      _columns(pb.d, b, cols))
@@ -577,7 +577,7 @@ def exact_a_states(problem, inverse, h, p, *, scale, budget_bytes):
     q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
                        device=device(h))
     for b in range(pb.k):
-        for cols in chunks(pb.d, _COLUMN_GROUP):
+        for cols in chunks(pb.d, COLUMN_GROUP):
             part = inverse.block(slice(0, (b + 1) * pb.d),
                                  _columns(pb.d, b, cols))
             add_block_forms(xp, q_state, h, part, b, cols, pb.k,

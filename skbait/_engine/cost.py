@@ -1,0 +1,291 @@
+"""This machine's rates, measured once and cached: what a rule's cost
+model turns flop and byte counts into seconds with.
+
+Each rule predicts its phases (``RuleSpec.cost``) as counts of
+arithmetic and of memory read, divided by the rates of the operations
+that carry them out here:
+
+- ``gemm32``, ``gemm64``: products of pool rows with a narrow operand, as
+  the candidate GEMM and the set-up's block forms run them (single-
+  threaded BLAS on ``n_jobs`` threads, rows shared);
+- ``gram32``, ``gram64``: the set-up's sums, ``Aᵀ B`` over many rows;
+- ``narrow``: float64 products of a large square matrix with a few
+  columns, as a commit multiplies F and M⁻¹ (``threads.threaded_matmul``);
+- ``bandwidth``: a streaming read (bytes/s) on ``n_jobs`` threads;
+- ``kernel``: the per-candidate work of exact BAIT's compiled kernel, in
+  flops of its k × k algebra per second, and ``block_kernel``, that of
+  block-diagonal BAIT's (per class and candidate);
+- ``step``: the fixed seconds of a greedy step (Python, thread hand-off).
+
+Measuring takes about half a second; the result is kept for the process
+and written to ``$SKBAIT_CACHE_DIR`` (default ``~/.cache/skbait``) under
+a key made of the processor, the thread count, NumPy's BLAS and
+``OPENBLAS_CORETYPE``, so that later processes read it back in
+milliseconds. ``SKBAIT_RATES=nominal`` skips the measurement and uses the
+fixed :data:`NOMINAL` rates (a 2-core machine of 2026; deterministic, for
+tests and reproducible plans).
+"""
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .array_api import is_numpy_namespace
+
+__all__ = ["Rates", "NOMINAL", "machine_rates"]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Rates of the operations the engine's phases consist of (see the
+    module docstring); flops or bytes per second, ``step`` in seconds."""
+
+    gemm32: float
+    gemm64: float
+    gram32: float
+    gram64: float
+    narrow: float
+    bandwidth: float
+    kernel: float
+    block_kernel: float
+    step: float
+    source: str = "measured"
+
+    def gemm(self, itemsize):
+        """The candidate-product rate for GEMMs of ``itemsize`` bytes."""
+        return self.gemm32 if itemsize == 4 else self.gemm64
+
+    def gram(self, itemsize):
+        return self.gram32 if itemsize == 4 else self.gram64
+
+    def describe(self):
+        return (f"GEMM {self.gemm32 / 1e9:.0f} (float32) / "
+                f"{self.gemm64 / 1e9:.0f} (float64) GFLOP/s, sums "
+                f"{self.gram32 / 1e9:.0f} / {self.gram64 / 1e9:.0f} "
+                f"GFLOP/s, narrow float64 {self.narrow / 1e9:.0f} GFLOP/s, "
+                f"read {self.bandwidth / 1e9:.0f} GB/s ({self.source})")
+
+
+#: Rates of the 2-core development machine (AMD EPYC, Zen 4, 2026-12),
+#: used with ``SKBAIT_RATES=nominal`` and where nothing can be measured.
+NOMINAL = Rates(gemm32=1.6e11, gemm64=7.0e10, gram32=1.5e11, gram64=6.5e10,
+                narrow=2.0e10, bandwidth=4.0e10, kernel=2.0e10,
+                block_kernel=2.0e9, step=3e-4, source="nominal")
+
+_MEASURED = {}
+
+
+def machine_rates(xp=np, n_jobs=1):
+    """The :class:`Rates` of this machine for ``n_jobs`` threads (NumPy),
+    or of the device's namespace ``xp``; measured once, then cached."""
+    if os.environ.get("SKBAIT_RATES", "") == "nominal":
+        return NOMINAL
+    numpy = is_numpy_namespace(xp)
+    key = _key(xp, n_jobs if numpy else 1)
+    if key in _MEASURED:
+        return _MEASURED[key]
+    rates = _read_cache(key)
+    if rates is None:
+        try:
+            rates = (_measure_numpy(n_jobs) if numpy
+                     else _measure_namespace(xp))
+        except Exception:  # an odd device or namespace: the nominal rates
+            rates = NOMINAL
+        else:
+            _write_cache(key, rates)
+    _MEASURED[key] = rates
+    return rates
+
+
+# ---- measuring -------------------------------------------------------------
+def _best_rate(fn, work, n_jobs=1, repeats=3):
+    """``work`` (flops or bytes, per thread) per second of ``fn``, the best
+    of ``repeats`` runs, on ``n_jobs`` threads each calling it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    best = np.inf
+    with ThreadPoolExecutor(max(1, n_jobs)) as pool:
+        fn()  # warm caches, load BLAS kernels
+        for _ in range(repeats):
+            start = time.perf_counter()
+            list(pool.map(lambda _: fn(), range(max(1, n_jobs))))
+            best = min(best, time.perf_counter() - start)
+    return max(1, n_jobs) * work / max(best, 1e-9)
+
+
+def _measure_numpy(n_jobs):
+    from threadpoolctl import threadpool_limits
+
+    from .threads import threaded_matmul
+
+    rng = np.random.default_rng(0)
+    out = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        rows, d, j = 4096, 256, 200
+        for name, dtype in (("32", np.float32), ("64", np.float64)):
+            h = rng.normal(size=(rows, d)).astype(dtype)
+            w = rng.normal(size=(d, j)).astype(dtype)
+            out["gemm" + name] = _best_rate(lambda: h @ w, 2 * rows * d * j,
+                                            n_jobs)
+            a = rng.normal(size=(rows, 384)).astype(dtype)
+            b = a[:, :64]
+            out["gram" + name] = _best_rate(lambda: a.T @ b,
+                                            2 * rows * 384 * 64, n_jobs)
+        square = rng.normal(size=(1536, 1536))
+        cols = rng.normal(size=(1536, 10))
+        out["narrow"] = _best_rate(
+            lambda: threaded_matmul(np, square, cols, n_jobs),
+            2 * square.size * 10)
+        big = rng.normal(size=(2 ** 22,))  # 32 MiB a thread, past caches
+        out["bandwidth"] = _best_rate(lambda: float(big.sum()), big.nbytes,
+                                      n_jobs)
+    out["kernel"], out["block_kernel"] = _kernel_rates(n_jobs)
+    out["step"] = _step_seconds()
+    return Rates(**out)
+
+
+def _kernel_rates(n_jobs):
+    """Per-candidate flops per second of the exact and block-diagonal
+    kernels (compiled when numba is there), without their GEMM."""
+    from .kernels import get_block_kernel, get_kernel
+
+    rng = np.random.default_rng(1)
+    n = 4096
+    rates = []
+    for kernel, k, npk, flops in (
+            (get_kernel(np, False, True), 10, 55, kernel_flops(10)),
+            (get_block_kernel(np, True), 100, 100, 12 * 100)):
+        p = rng.dirichlet(np.ones(k), size=n)
+        a = np.zeros((n, npk))
+        b = np.abs(rng.normal(size=(n, npk)))
+        width = 2 * k * k if npk != k else 2 * k
+        out = 1e-3 * rng.normal(size=(n, width))
+        with kernel.step_context(n_jobs):
+            rates.append(_best_rate(
+                lambda: kernel.update(out, p, 0.5, a, b, 0, n, 1.0),
+                n * flops))
+    return rates
+
+
+def kernel_flops(k):
+    """Flops of exact BAIT's per-candidate update and score (k × k)."""
+    return 6 * k ** 3 + 20 * k ** 2
+
+
+def _step_seconds():
+    """Fixed cost of a step: a small update through the loop's objects."""
+    from .candidates import Candidates
+    from .kernels import RankOneKernel
+    from .problem import GreedyProblem
+
+    h = np.ones((64, 2))
+    problem = GreedyProblem.from_arrays(np, h, None, None, None, np.float64)
+    cands = Candidates(problem, np.zeros((64, 1)), np.ones((64, 1)),
+                       RankOneKernel(np), 1.0, None)
+    operand = np.zeros((2, 2))
+    start = time.perf_counter()
+    for _ in range(50):
+        cands.update(operand, 1.0)
+        cands.best(1e-9, True)
+    return (time.perf_counter() - start) / 50
+
+
+def _measure_namespace(xp):
+    """GEMM and read rates on the device of a non-NumPy namespace (its
+    kernels are array-API operations; the nominal per-candidate rates are
+    scaled by its GEMM rate)."""
+    def sync(x):
+        return float(xp.sum(x[:1, :1]))
+
+    out = {}
+    n, d, j = 8192, 512, 200
+    for name, dtype in (("32", xp.float32), ("64", xp.float64)):
+        h = xp.ones((n, d), dtype=dtype)
+        w = xp.ones((d, j), dtype=dtype)
+        out["gemm" + name] = _best_rate(lambda: sync(xp.matmul(h, w)),
+                                        2 * n * d * j)
+        out["gram" + name] = out["gemm" + name]
+    square = xp.ones((2048, 2048), dtype=xp.float64)
+    cols = xp.ones((2048, 10), dtype=xp.float64)
+    out["narrow"] = _best_rate(lambda: sync(xp.matmul(square, cols)),
+                               2 * 2048 * 2048 * 10)
+    big = xp.ones((2 ** 24,), dtype=xp.float64)
+    out["bandwidth"] = _best_rate(lambda: float(xp.sum(big)), 8 * 2 ** 24)
+    scale = out["gemm64"] / NOMINAL.gemm64
+    out["kernel"] = NOMINAL.kernel * scale / 4  # batched solves, not fused
+    out["block_kernel"] = NOMINAL.block_kernel * scale
+    out["step"] = 4 * NOMINAL.step
+    return Rates(**out)
+
+
+# ---- the cache ---------------------------------------------------------------
+def _key(xp, n_jobs):
+    parts = [platform.machine(), _cpu_name(), str(os.cpu_count()),
+             str(n_jobs), getattr(xp, "__name__", str(xp)), np.__version__,
+             os.environ.get("OPENBLAS_CORETYPE", "")]
+    if is_numpy_namespace(xp):
+        try:
+            from threadpoolctl import threadpool_info
+
+            parts += sorted(f"{i.get('internal_api')}-{i.get('version')}-"
+                            f"{i.get('architecture')}"
+                            for i in threadpool_info()
+                            if i.get("user_api") == "blas")
+        except Exception:  # pragma: no cover - threadpoolctl is a dependency
+            pass
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _cache_file():
+    root = os.environ.get("SKBAIT_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "skbait")
+    return os.path.join(root, "rates.json")
+
+
+def _read_cache(key):
+    try:
+        with open(_cache_file()) as f:
+            entry = json.load(f).get(key)
+        return None if entry is None else Rates(**dict(entry,
+                                                       source="cached"))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_cache(key, rates):
+    """Add ``rates`` to the cache file (atomically; silently skipped where
+    the folder cannot be written)."""
+    path = _cache_file()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            with open(path) as f:
+                table = json.load(f)
+        except (OSError, ValueError):
+            table = {}
+        entry = asdict(rates)
+        entry.pop("source")
+        table[key] = entry
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as f:
+            json.dump(table, f, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -1,0 +1,264 @@
+"""What a BAIT rule declares: how it selects, what memory it needs, what
+time it takes.
+
+A *rule* is one form of BAIT's objective ``tr(M⁻¹ F)`` (docs/design.md
+§10): exact BAIT, its block-diagonal approximation, the binary
+reformulation, or one a user registers. Each is a :class:`RuleSpec`
+registered by name (``rules/__init__.py``); ``approximation=name`` selects
+it, and ``approximation="auto"`` chooses among them by their declared
+memory (:meth:`RuleSpec.memory`), their predicted time
+(:meth:`RuleSpec.cost`) and whether the quality protocol qualified them
+(:meth:`RuleSpec.qualifies`). Everything else — validation, the
+rescaling, the greedy loop, a pool on a Dask cluster — is shared.
+
+The greedy loop (``greedy.py``) runs a rule through the object that
+:meth:`RuleSpec.start` returns (F, M⁻¹ and the commits); the candidates
+hold per-point states that the rule's kernel (:meth:`RuleSpec.kernel`)
+updates and scores.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..candidates import Candidates, take_all
+from ..chunks import chunk_budget
+from ..greedy import greedy_select
+from ..timing import timed
+
+__all__ = ["Shape", "Cost", "RuleSpec", "PHASES", "input_bytes",
+           "with_margin", "memory_kwargs"]
+
+#: The phases of ``info.timings`` (wall-clock seconds).
+PHASES = ("setup", "gemm", "kernel", "commit", "refresh")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A selection's sizes: what a rule's memory and cost depend on.
+
+    ``k`` is the number of classes (1 for regression), ``n_forward`` the
+    forward pass's length, ``*_bytes`` the item sizes of the stored
+    embeddings, of the products over them and of the probabilities,
+    ``numba`` whether the compiled kernels run the steps, ``on_numpy``
+    whether the arrays are NumPy's (other namespaces form some matrices
+    anew where NumPy updates them in place).
+    """
+
+    n_pool: int
+    d: int
+    k: int
+    n_lab: int
+    n_select: int
+    n_forward: int
+    classification: bool = True
+    identity_fisher: bool = False
+    chunk_size: object = None
+    n_jobs: int = 1
+    store_bytes: int = 8
+    gemm_bytes: int = 8
+    p_bytes: int = 8
+    numba: bool = True
+    on_numpy: bool = True
+
+    @property
+    def commits(self):
+        """Commits of a selection: every forward pick but the last, and
+        every removal (plus the last pick, committed to the chosen)."""
+        return self.n_forward + max(0, self.n_forward - self.n_select)
+
+    @property
+    def steps(self):
+        """Greedy steps that update every candidate."""
+        return max(0, self.n_forward - 1)
+
+    def budget(self, k):
+        """Bytes of a chunk's temporaries for a rule that runs at rank
+        ``k`` (``chunks.chunk_budget``)."""
+        return chunk_budget(self.chunk_size, self.d, k,
+                            self.n_pool * (self.d + k) * 8)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Predicted seconds of a selection's phases (``info.predicted``)."""
+
+    setup: float
+    steps: float
+    commits: float
+    backward: float = 0.0
+
+    @property
+    def total(self):
+        return self.setup + self.steps + self.commits + self.backward
+
+    def as_dict(self):
+        return dict(setup=self.setup, steps=self.steps,
+                    commits=self.commits, backward=self.backward,
+                    total=self.total)
+
+
+class RuleSpec:
+    """The declaration of a BAIT rule (subclass it, then
+    ``rules.register_rule``).
+
+    Class attributes
+    ----------------
+    name : str
+        The value of ``approximation`` that selects the rule.
+    summary : str
+        One line: which Fisher the batch minimises (docs, messages).
+    classification, regression : bool
+        Which problems the rule runs (regression is rank one).
+    identity_fisher : bool
+        Whether it also runs the ``fisher="identity"`` ablation.
+
+    The methods below have working defaults except :meth:`start`,
+    :meth:`memory` and :meth:`cost`, which every rule writes next to its
+    code.
+    """
+
+    name = None
+    summary = ""
+    classification = True
+    regression = False
+    identity_fisher = True
+
+    # -- what it runs on ---------------------------------------------------
+    def problem_error(self, classification, fisher):
+        """Why the rule cannot run this problem (a message), or None."""
+        if classification and not self.classification:
+            return (f"approximation={self.name!r} applies to regression "
+                    "only (pool_proba is None)")
+        if not classification and not self.regression:
+            return (f"approximation={self.name!r} applies to "
+                    "classification (pool_proba given); regression BAIT is "
+                    "already rank one. Use approximation='auto' or 'exact'")
+        if fisher != "pool" and not self.identity_fisher:
+            return (f"approximation={self.name!r} needs fisher=\"pool\"; "
+                    f"got fisher={fisher!r}")
+        return None
+
+    def rank(self, k):
+        """The number of classes the selection runs at (binary BAIT: 1)."""
+        return k
+
+    def inputs(self, xp, h, p):
+        """The embeddings and probabilities the selection runs on (binary
+        BAIT weighs the embeddings and drops the probabilities)."""
+        return h, p
+
+    def budget(self, shape):
+        """Bytes of a chunk's temporaries."""
+        return shape.budget(self.rank(shape.k))
+
+    # -- the selection -------------------------------------------------------
+    def pool_sum(self, problem, budget_bytes, n_jobs):
+        """The part of F that the pool rows of ``problem`` contribute,
+        unnormalised (a block of a pool on a cluster computes its own)."""
+        raise NotImplementedError
+
+    def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
+              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None,
+              whole_c=False):
+        """The greedy loop's rule after the set-up: F, M⁻¹ and the commits
+        (the methods ``greedy.py`` lists).
+
+        ``pool_sum`` (a callable returning :meth:`pool_sum` over the whole
+        pool) and ``n_pool`` stand for a pool held elsewhere (a Dask
+        cluster), which then describes itself by ``problem`` with no pool
+        rows; ``whole_c`` asks the first states' maker to form its large
+        matrices once, for many blocks.
+        """
+        raise NotImplementedError
+
+    def kernel(self, xp, rank_one, use_numba):
+        """The per-candidate kernel of the steps (``kernels.Kernel``)."""
+        raise NotImplementedError
+
+    def select(self, problem, n_select, *, lam, n_forward, identity_fisher,
+               budget_bytes, use_numba, rtol, n_jobs=1, progress=None):
+        """The whole selection on an in-process pool; a ``GreedyResult``
+        (``progress``: called once per greedy step, ``progress.py``)."""
+        timings = dict.fromkeys(PHASES, 0.0)
+        with timed(timings, "setup"):
+            rule = self.start(problem, lam=lam, n_select=n_select,
+                              n_forward=n_forward,
+                              identity_fisher=identity_fisher,
+                              budget_bytes=budget_bytes, n_jobs=n_jobs,
+                              timings=timings)
+            states = list(rule.states()(problem))
+        kernel = self.kernel(problem.xp, problem.rank_one, use_numba)
+        with kernel.step_context(n_jobs):
+            # No name holds the pool here: the backward pass frees its
+            # states.
+            return greedy_select(
+                rule, Candidates(problem, *take_all(states), kernel,
+                                 rule.sqrt_s, budget_bytes, timings),
+                n_select, n_forward=n_forward, rtol=rtol,
+                refresh=rule.refresh(rtol), progress=progress)
+
+    def reference_factors(self, h, p):
+        """The rule's Fisher of every point, for a dense float64 evaluation
+        (tests, scikit-activeml's utilities): a list of independent blocks
+        ``g`` of shape (n, k, r) (NumPy float64) such that the point's
+        Fisher in block j is ``(g_j[x] g_j[x]ᵀ) ⊗ h_x h_xᵀ``; the objective
+        is the sum of the blocks' ``tr(M⁻¹ F)``. ``p`` is None for
+        regression."""
+        raise NotImplementedError
+
+    # -- what it costs ---------------------------------------------------------
+    def memory(self, shape):
+        """Upper bound of the bytes the selection allocates (its inputs
+        excepted), phase by phase."""
+        raise NotImplementedError
+
+    def cost(self, shape, rates):
+        """Predicted seconds (:class:`Cost`) from the flop and byte counts
+        of each phase and this machine's ``rates`` (``cost.Rates``)."""
+        raise NotImplementedError
+
+    def qualifies(self, shape):
+        """Whether ``approximation="auto"`` may choose this rule over
+        exact BAIT on this shape: its batches were measured as good
+        (docs/results.md, the rule protocol). False unless a rule says
+        otherwise."""
+        return False
+
+    def __repr__(self):
+        return f"<BAIT rule {self.name!r}>"
+
+
+# ---- memory: what every rule holds besides its own arrays ----------------
+def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes,
+                binary_from=0):
+    """The engine's copies of the inputs, held throughout: the rescaled
+    embeddings, their GEMM-dtype copy, float64 probabilities; binary BAIT
+    also keeps its weighted embeddings."""
+    held = (n_pool + n_lab) * d * store_bytes
+    if gemm_bytes != store_bytes:
+        held += n_pool * d * gemm_bytes
+    if k > 1 and p_bytes != 8:
+        held += 8 * n_pool * k
+    if binary_from:
+        held += (n_pool + n_lab) * d * store_bytes
+    return held
+
+
+def with_margin(total):
+    """The counts above leave out small arrays, index tables and Python
+    objects: 8 % and 512 KiB more."""
+    return int(1.08 * total) + 2 ** 19
+
+
+def memory_kwargs(shape, k, budget):
+    """The keyword arguments of a rule's byte count (``exact_bytes``,
+    ``block_diagonal_bytes``) for ``shape`` at rank ``k``."""
+    return dict(n_pool=shape.n_pool, d=shape.d, k=k, n_lab=shape.n_lab,
+                n_select=shape.n_select, n_forward=shape.n_forward,
+                budget=budget, n_jobs=shape.n_jobs,
+                store_bytes=shape.store_bytes, gemm_bytes=shape.gemm_bytes,
+                p_bytes=shape.p_bytes, on_numpy=shape.on_numpy,
+                identity_fisher=shape.identity_fisher, numba=shape.numba)
