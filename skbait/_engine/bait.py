@@ -239,7 +239,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         n_jobs=threads, store_bytes=_itemsize(xp, h_pool.dtype),
         gemm_bytes=4 if dtype_name == "float32" else 8,
         p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
-        numba=resolve_numba(use_numba, xp, False),
+        numba=resolve_numba(use_numba, xp),
         on_numpy=is_numpy_namespace(xp))
     plan = plan_selection(approximation, xp=xp, x=h_pool, shape=shape,
                           fisher=fisher)
@@ -247,7 +247,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     spec = plan.spec
     h_pool, p_pool = spec.inputs(xp, h_pool, p_pool)
     h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
-    numba_ok = resolve_numba(use_numba, xp, p_pool is None)
+    numba_ok = resolve_numba(use_numba, xp)
     progress = step_progress(plan, shape, verbose)
     with single_threaded_blas(is_numpy_namespace(xp)), progress:
         result, scale, rel_lam = _select(

@@ -59,7 +59,12 @@ class Candidates:
 
     @property
     def gemm_dtype(self):
-        """The dtype of a commit's operand for these candidates."""
+        """The dtype of a commit's operand for these candidates: the
+        products' dtype, or float64 for a kernel that reads the operand
+        exactly (``operand_float64``: the rank-one kernel, whose
+        two-column product costs the same either way)."""
+        if getattr(self.kernel, "operand_float64", False):
+            return self.problem.xp.float64
         return self.problem.gemm_dtype
 
     def reset(self, states):

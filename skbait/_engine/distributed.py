@@ -384,7 +384,7 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         store=store, dtype_name=dtype_name, use_numba=use_numba)
     rule_name = "block_diagonal" if plan.method == "block_diagonal" \
         else "exact"
-    numba_ok = resolve_numba(use_numba, xp, binary or p is None)
+    numba_ok = resolve_numba(use_numba, xp)
     if binary:
         if h_lab is not None:
             h_lab = binary_embeddings(xp, h_lab, p_lab)

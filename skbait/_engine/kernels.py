@@ -134,9 +134,11 @@ def get_kernel(xp, rank_one, use_numba):
     use_numba : bool
         Use the compiled NumPy kernel (caller checked availability).
     """
+    numba = use_numba and numba_available()  # loads it in a new process
     if rank_one:
-        return RankOneKernel(xp)
-    if use_numba and numba_available():  # loads it in a new process
+        return _NUMBA_MODULE.NumbaRankOneKernel() if numba \
+            else RankOneKernel(xp)
+    if numba:
         return _NUMBA_MODULE.NumbaKernel()
     return ArrayAPIKernel(xp)
 
@@ -296,7 +298,7 @@ class BlockDiagonalKernel:
                            b_state, start, stop, sigma)
 
 
-def resolve_numba(use_numba, xp, rank_one):
+def resolve_numba(use_numba, xp):
     if use_numba not in (None, True, False):
         raise ValueError(
             f"use_numba must be None, True or False; got {use_numba!r}.")
@@ -308,7 +310,5 @@ def resolve_numba(use_numba, xp, rank_one):
         raise ValueError(
             "use_numba=True works only for NumPy arrays; got arrays of "
             f"namespace {xp.__name__}.")
-    if rank_one:
-        return False  # the rank-one update is a few vector operations
     wanted = available if use_numba is None else use_numba
     return bool(wanted and is_numpy_namespace(xp))

@@ -18,7 +18,7 @@ import contextlib
 import numba
 import numpy as np
 
-__all__ = ["NumbaKernel"]
+__all__ = ["NumbaKernel", "NumbaBlockKernel", "NumbaRankOneKernel"]
 
 # Candidates per block: small enough that a block's scratch (a few
 # k × k × _LANES arrays) stays in a core's L2 cache.
@@ -357,4 +357,102 @@ class NumbaBlockKernel:
         _bd_gemm_update_scores(h, _exact(w.T, h.dtype), _exact(p, np.float64),
                                float(sqrt_s) ** 2, a_state[start:stop],
                                b_state[start:stop], float(sigma), scores)
+        return scores
+
+
+# ---- rank one (regression, binary BAIT) ---------------------------------------
+# Rows per block of the rank-one kernel: each row is read once, its two
+# dot products and its update done while it is in cache.
+_R1_LANES = 512
+
+
+# Reassociation lets the two dot products vectorise (partial sums in
+# SIMD lanes); no flag that assumes finite values.
+_DOT_MATH = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy",
+            fastmath=_DOT_MATH)
+def _r1_dot2(row, w_t):
+    t0 = 0.0
+    t1 = 0.0
+    for j in range(row.shape[0]):
+        v = np.float64(row[j])
+        t0 += v * w_t[0, j]
+        t1 += v * w_t[1, j]
+    return t0, t1
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _r1_block(h, w_t, sqrt_s, a_state, b_state, sigma, do_update, scores):
+    """Rank-one update and score of one block of rows: ``t = h · w`` (two
+    columns, accumulated in float64), ``a -= σ (√s t₀)²``,
+    ``b -= 2 s t₀ t₁``, score ``b / (1 + σ a)`` (+inf where that is not
+    positive)."""
+    n = h.shape[0]
+    for x in range(n):
+        a = a_state[x, 0]
+        b = b_state[x, 0]
+        if do_update:
+            t0, t1 = _r1_dot2(h[x], w_t)
+            a_t = sqrt_s * t0
+            a -= sigma * a_t * a_t
+            b -= 2.0 * a_t * sqrt_s * t1
+            a_state[x, 0] = a
+            b_state[x, 0] = b
+        denom = 1.0 + sigma * a
+        scores[x] = b / denom if denom > 0.0 else np.inf
+
+
+_R1_SIGNATURES = [
+    numba.void(dtype[:, ::1], _F8_2D, _F8, _F8_2D, _F8_2D, _F8,
+               numba.boolean, _F8[::1])
+    for dtype in (numba.float32, numba.float64)]
+
+
+@numba.njit(_R1_SIGNATURES, parallel=True, cache=True, nogil=True)
+def _r1_update_scores(h, w_t, sqrt_s, a_state, b_state, sigma, do_update,
+                      scores):
+    n = a_state.shape[0]
+    n_blocks = (n + _R1_LANES - 1) // _R1_LANES
+    for blk in numba.prange(n_blocks):
+        start = blk * _R1_LANES
+        stop = min(n, start + _R1_LANES)
+        _r1_block(h[start:stop], w_t, sqrt_s, a_state[start:stop],
+                  b_state[start:stop], sigma, do_update, scores[start:stop])
+
+
+class NumbaRankOneKernel:
+    """The rank-one kernel (regression, binary BAIT) compiled with numba:
+    the two-column product with the pool rows fused with the update, one
+    pass over the embeddings a step (same contract as
+    ``kernels.RankOneKernel``)."""
+
+    fuses_gemm = True
+    # The operand stays float64: the rows are converted as they are read,
+    # so a float32 pool's updates carry no rounding of the operand.
+    operand_float64 = True
+    step_context = staticmethod(NumbaKernel.step_context)
+
+    @staticmethod
+    def row_bytes(k):
+        return 8
+
+    def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
+        """Score rows ``start:stop`` as they are (``out`` must be None:
+        the product is fused, ``gemm_update``)."""
+        assert out is None
+        n = stop - start
+        scores = np.empty(n)
+        _r1_update_scores(np.empty((n, 1)), np.empty((2, 1)), float(sqrt_s),
+                          a_state[start:stop], b_state[start:stop],
+                          float(sigma), False, scores)
+        return scores
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        scores = np.empty(stop - start)
+        _r1_update_scores(_exact(h, h.dtype), _exact(w.T, np.float64),
+                          float(sqrt_s), a_state[start:stop],
+                          b_state[start:stop], float(sigma), True, scores)
         return scores

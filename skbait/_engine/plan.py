@@ -178,7 +178,7 @@ def plan_rule(xp, x, *, n_pool, d, k, n_lab, n_select, n_forward,
                   chunk_size=chunk_size, n_jobs=n_jobs,
                   store_bytes=4 if store == "float32" else 8,
                   gemm_bytes=4 if dtype_name == "float32" else 8,
-                  p_bytes=p_bytes, numba=resolve_numba(use_numba, xp, False),
+                  p_bytes=p_bytes, numba=resolve_numba(use_numba, xp),
                   on_numpy=is_numpy_namespace(xp))
     plan = plan_selection("exact" if approximation is None else approximation,
                           xp=xp, x=x, shape=shape, fisher=fisher)

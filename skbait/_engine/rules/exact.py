@@ -576,8 +576,9 @@ def exact_cost(shape, rates):
     # The steps: the candidate GEMM and the per-candidate k × k work (the
     # rank-one kernel reads the pool and a dozen float64 vectors).
     steps = shape.steps
-    if k == 1:
-        per_step = (n * d * g + 12 * 8 * n) / rates.bandwidth
+    if k == 1:  # one fused pass over the rows (numba), or a dozen
+        per_step = (n * d * g + (4 if shape.numba else 14) * 8 * n) \
+            / rates.bandwidth
     else:
         kernel = rates.kernel if shape.numba else rates.kernel / 8
         per_step = 4 * n * d * k * k / (0.85 * gemm) \
