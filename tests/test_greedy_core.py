@@ -11,14 +11,14 @@ from skbait._engine.chunks import chunks, row_chunks, rows_per_chunk
 from skbait._engine.fisher import unpack_symmetric
 from skbait._engine.rules import exact as _exact
 from skbait._engine.candidates import Candidates
-from skbait._engine.rules.exact import _Inverse
+from skbait._engine.rules.exact import _Commits
 from skbait._engine.problem import GreedyProblem
 from skbait._engine.rules.exact_setup import (
     DenseInverse,
     NullShift,
     LowRankInverse,
-    exact_a_states,
-    exact_b_states,
+    c_matrix,
+    exact_states,
     fisher_and_inverse,
     initial_states,
 )
@@ -138,12 +138,14 @@ def test_initial_and_exact_states_match_dense(rng, case):
     h = problem.h_pool[rows].astype(np.float64)
     p = None if problem.rank_one else problem.p_pool[rows]
     np.testing.assert_allclose(
-        exact_a_states(problem, inverse, h, p, scale=scale,
-                       budget_bytes=BUDGET), a[rows], rtol=1e-10, atol=1e-12)
+        exact_states(problem, inverse.block, h, p, scale=scale,
+                     budget_bytes=BUDGET), a[rows], rtol=1e-10, atol=1e-12)
+    c = c_matrix(np, fisher, inverse, 2)
+    np.testing.assert_allclose(c, m_inv_ref @ f_ref @ m_inv_ref,
+                               rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
-        exact_b_states(problem, fisher, inverse, h, p,
-                       sqrt_s=math.sqrt(scale),
-                       n_jobs=1), b[rows], rtol=1e-10, atol=1e-12)
+        exact_states(problem, lambda r, s: c[r, s], h, p, scale=scale,
+                     budget_bytes=BUDGET), b[rows], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("k, n_lab, sigma", [
@@ -174,7 +176,7 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
                             NullShift(0.0, lam, problem.d, problem.k))
     a, b = initial_states(problem, fisher, base, lam=lam, scale=scale,
                           budget_bytes=BUDGET, n_jobs=1)
-    inverse = _Inverse(np, base, fisher, math.sqrt(scale), room * k,
+    inverse = _Commits(np, base, fisher, math.sqrt(scale), room * k,
                        problem.dk, None, {})
     cands = Candidates(problem, a, b,
                        _kernels.get_kernel(np, problem.rank_one, False),
@@ -194,6 +196,11 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
                                rtol=1e-9, atol=1e-11)
     x = rng.normal(size=(problem.dk, 2))
     np.testing.assert_allclose(inverse.apply(x), m_inv_ref @ x, rtol=1e-9,
+                               atol=1e-11)
+    # C = M⁻¹ F M⁻¹ follows the commits too (the B states' matrix, §7).
+    dk = slice(0, problem.dk)
+    np.testing.assert_allclose(inverse.c_block(dk, dk),
+                               m_inv_ref @ f_ref @ m_inv_ref, rtol=1e-9,
                                atol=1e-11)
     base_obj = np.trace(m_inv_ref @ f_ref)
     # Score of x: the objective's decrease on adding x (σ = +1) or its

@@ -514,5 +514,4 @@ def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
                      n_forward=n_forward, budget_bytes=budget,
                      n_jobs=threads,
                      timings=timings)
-    rule.whole_c = True
     return rule, rule.states()

@@ -26,6 +26,9 @@ _LANES = 64
 # Block-diagonal BAIT keeps k numbers per candidate, not k × k: longer
 # blocks make its GEMM, most of a step, more efficient.
 _BD_LANES = 256
+# Blocks a thread takes at a time in the parallel loops (dynamic
+# scheduling; ``NumbaKernel.step_context``).
+_BLOCKS_PER_TAKE = 4
 
 
 @numba.njit(cache=True, nogil=True)
@@ -244,10 +247,15 @@ class NumbaKernel:
         cap = numba.config.NUMBA_NUM_THREADS
         wanted = before if n_jobs is None else max(1, min(n_jobs, cap))
         numba.set_num_threads(wanted)
+        # Blocks handed out a few at a time as threads free up, not split
+        # in fixed shares: next to a busy process, a thread whose core is
+        # taken then delays only its last few blocks.
+        chunk = numba.set_parallel_chunksize(_BLOCKS_PER_TAKE)
         try:
             with threadpool_limits(limits=1, user_api="blas"):
                 yield
         finally:
+            numba.set_parallel_chunksize(chunk)
             numba.set_num_threads(before)
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,

@@ -17,10 +17,11 @@ is sized to ``n_jobs`` too.
 import contextlib
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["effective_n_jobs", "check_n_jobs", "single_threaded_blas",
-           "row_ranges", "run_tasks", "threaded_matmul",
+           "row_ranges", "run_tasks", "pieces", "threaded_matmul",
            "symmetric_matmul", "inner_split_matmul"]
 
 
@@ -83,17 +84,52 @@ def row_ranges(n, parts):
 def run_tasks(tasks, n_jobs):
     """Run the callables ``tasks`` on ``n_jobs`` threads; wait for all.
 
-    Tasks must write to disjoint memory. With one thread (or one task) they
-    run here, in order. An exception in a task is raised here.
+    Tasks must write to disjoint memory. With one thread (or one task), or
+    from inside a task, they run here, in order. An exception in a task is
+    raised here. The threads are kept between calls (starting a thread
+    costs about a millisecond, and a commit runs a dozen threaded
+    products).
     """
     tasks = list(tasks)
-    if n_jobs <= 1 or len(tasks) <= 1:
+    if n_jobs <= 1 or len(tasks) <= 1 or getattr(_LOCAL, "in_task", False):
         for task in tasks:
             task()
         return
-    with ThreadPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
-        for future in [pool.submit(task) for task in tasks]:
-            future.result()
+    pool = _pool(n_jobs)
+    for future in [pool.submit(_in_task, task) for task in tasks]:
+        future.result()
+
+
+_POOLS = {}                 # n_jobs -> ThreadPoolExecutor
+_POOLS_LOCK = threading.Lock()
+_LOCAL = threading.local()
+
+
+def _pool(n_jobs):
+    with _POOLS_LOCK:
+        if n_jobs not in _POOLS:
+            _POOLS[n_jobs] = ThreadPoolExecutor(
+                max_workers=n_jobs, thread_name_prefix="skbait")
+        return _POOLS[n_jobs]
+
+
+def _in_task(task):
+    _LOCAL.in_task = True
+    try:
+        return task()
+    finally:
+        _LOCAL.in_task = False
+
+
+def _forget_pools():
+    """In a forked child the pools' threads do not exist: start anew."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 # Numbers of a matrix below which its products with a narrow operand run
@@ -131,9 +167,21 @@ def symmetric_matmul(xp, s, b, n_jobs, rows=slice(None)):
         xp, xp.matrix_transpose(b), s[:, lo:hi], n_jobs))
 
 
+def pieces(n_jobs):
+    """Pieces a threaded product is cut into: several per thread, so that
+    threads take them as they free up, and one whose core another process
+    holds delays only its small piece (docs/design.md §9)."""
+    return _PIECES_PER_THREAD * n_jobs
+
+
+# A product's pieces per thread (each at least _THREADED_SIZE / 4 numbers).
+_PIECES_PER_THREAD = 4
+
+
 def _column_split_product(xp, b_t, x, n_jobs):
-    """``b_t @ x`` for a narrow ``b_t``, the columns of ``x`` shared between
-    ``n_jobs`` threads (one call below ``_THREADED_SIZE``)."""
+    """``b_t @ x`` for a narrow ``b_t``, the columns of ``x`` cut into
+    pieces that ``n_jobs`` threads take as they free up (one call below
+    ``_THREADED_SIZE``)."""
     if n_jobs <= 1 or x.size < _THREADED_SIZE:
         return xp.matmul(b_t, x)
     out = xp.empty((b_t.shape[0], x.shape[1]), dtype=xp.result_type(b_t, x))
@@ -142,8 +190,13 @@ def _column_split_product(xp, b_t, x, n_jobs):
         out[:, lo:hi] = xp.matmul(b_t, x[:, lo:hi])
 
     run_tasks([(lambda lo=lo, hi=hi: part(lo, hi))
-               for lo, hi in row_ranges(x.shape[1], n_jobs)], n_jobs)
+               for lo, hi in row_ranges(x.shape[1], _n_pieces(x, n_jobs))],
+              n_jobs)
     return out
+
+
+def _n_pieces(x, n_jobs):
+    return max(n_jobs, min(pieces(n_jobs), 4 * x.size // _THREADED_SIZE))
 
 
 def inner_split_matmul(xp, a, b, n_jobs):
@@ -157,7 +210,7 @@ def inner_split_matmul(xp, a, b, n_jobs):
     b_t = xp.matrix_transpose(b)
     if n_jobs <= 1 or a.size < _THREADED_SIZE:
         return xp.matrix_transpose(xp.matmul(b_t, xp.matrix_transpose(a)))
-    ranges = row_ranges(inner, n_jobs)
+    ranges = row_ranges(inner, _n_pieces(a, n_jobs))
     parts = [None] * len(ranges)
 
     def part(i, lo, hi):

@@ -161,16 +161,15 @@ class RuleSpec:
         raise NotImplementedError
 
     def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
-              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None,
-              whole_c=False):
+              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
         """The greedy loop's rule after the set-up: F, M⁻¹ and the commits
         (the methods ``greedy.py`` lists).
 
         ``pool_sum`` (a callable returning :meth:`pool_sum` over the whole
         pool) and ``n_pool`` stand for a pool held elsewhere (a Dask
         cluster), which then describes itself by ``problem`` with no pool
-        rows; ``whole_c`` asks the first states' maker to form its large
-        matrices once, for many blocks.
+        rows. ``rule.states()`` makes the first states of any chunk of the
+        pool (it is shipped to the workers that hold them).
         """
         raise NotImplementedError
 

@@ -38,7 +38,7 @@ from ..array_api import is_numpy_namespace
 from ..chunks import chunks
 from ..greedy import Refresh
 from ..kernels import get_block_kernel
-from ..threads import row_ranges, run_tasks
+from ..threads import pieces, row_ranges, run_tasks
 from ..timing import timed
 from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
 from .exact import DENSE_BELOW
@@ -145,7 +145,8 @@ def _batched(xp, mats, x, n_jobs=1):
         out[lo:hi] = xp.matmul(mats[lo:hi], x[lo:hi])
 
     run_tasks([(lambda lo=lo, hi=hi: part(lo, hi))
-               for lo, hi in row_ranges(mats.shape[0], n_jobs)], n_jobs)
+               for lo, hi in row_ranges(mats.shape[0], pieces(n_jobs))],
+              n_jobs)
     return out
 
 
@@ -497,8 +498,7 @@ class BlockDiagonalSpec(RuleSpec):
                            budget_bytes, n_jobs)
 
     def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
-              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None,
-              whole_c=False):
+              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
         fisher = (self.pool_sum(problem, budget_bytes, n_jobs)
                   if pool_sum is None else pool_sum())
         if problem.n_lab:

@@ -1,7 +1,7 @@
 """Exact BAIT (docs/design.md §4-§8): the rule, its memory, its cost.
 
-``ExactRule`` keeps F and M⁻¹ (``_Inverse``: M₀⁻¹ of the set-up minus the
-commits' low-rank correction) and turns a committed point into the
+``ExactRule`` keeps F, M⁻¹ and C = M⁻¹ F M⁻¹ (``_Commits``: those of the
+set-up minus the commits' low-rank corrections) and turns a committed point into the
 d × 2k² operand of the candidates' update (§7); the set-up's formulas are
 in ``exact_setup.py``. :class:`ExactSpec` declares it to the registry,
 with :func:`exact_bytes` (memory) and :meth:`ExactSpec.cost` (time) next
@@ -14,59 +14,49 @@ import math
 from array_api_compat import device
 
 from ..array_api import subtract_symmetric_product
-from ..fisher import point_factor, unpack_symmetric
+from ..fisher import unpack_symmetric
 from ..greedy import Refresh
 from ..kernels import get_kernel
 from ..threads import inner_split_matmul, threaded_matmul
 from ..timing import timed
 from ..cost import kernel_flops
 from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
+from ..chunks import chunks
 from .exact_setup import (
     COLUMN_GROUP,
     DenseInverse,
-    exact_a_states,
-    exact_b_states,
+    c_matrix,
+    times_blocks,
+    exact_states,
     fisher_and_inverse,
     initial_states,
     inverse_with,
-    point_group,
     pool_fisher_sum,
-    times_fisher,
 )
 
 __all__ = ["ExactSpec", "ExactRule", "ExactStates", "exact_bytes",
            "DENSE_BELOW"]
 
 #: dk below which M⁻¹ is dense and updated in place at every commit
-#: (``_Inverse._fold_after``); block-diagonal BAIT applies it to k·d².
+#: (``_Commits._fold_after``); block-diagonal BAIT applies it to k·d².
 DENSE_BELOW = 2048
 
 
 class ExactStates:
     """Fresh ``A_x``, ``B_x`` of the candidates of a ``GreedyProblem`` for
-    M⁻¹ = ``base`` (``exact_setup.initial_states``).
-
-    With ``whole_c`` C = M⁻¹ F M⁻¹ is formed once here (for the many chunks
-    of a pool on a cluster, each of which would otherwise form its
-    strips), and F itself is not kept.
+    M⁻¹ = ``base`` and C = M⁻¹ F M⁻¹ = ``c`` (``exact_setup.initial_states``;
+    ``identity``: F = I). C is formed once, by the rule, for the commits
+    and for every chunk of a pool (on a cluster: shipped to the workers).
     """
 
-    def __init__(self, fisher, base, *, lam, scale, budget_bytes, n_jobs,
-                 whole_c=False):
-        self.base = base
-        self.lam, self.scale = lam, scale
+    def __init__(self, base, c, *, identity, lam, scale, budget_bytes,
+                 n_jobs):
+        self.base, self.lam, self.scale = base, lam, scale
         self.budget, self.n_jobs = budget_bytes, n_jobs
-        self.c_matrix = None
-        self.fisher = fisher
-        if whole_c and not (fisher is None and _plain(base)):
-            xp = base.xp
-            dk = base.dense().shape[0] if isinstance(base, DenseInverse) \
-                else base.q.shape[0]
-            cols = base.fisher_columns(fisher, slice(0, dk))
-            self.c_matrix = base.apply(cols)
-            self.c_matrix = 0.5 * (self.c_matrix
-                                   + xp.matrix_transpose(self.c_matrix))
-            self.fisher = _PRESENT
+        # M⁻¹ = I/λ and F = I: the B forms are multiples of ‖h‖², no C.
+        plain = getattr(base, "is_scaled_identity", False)
+        self.c_matrix = None if (identity and plain) else c
+        self.fisher = None if identity else _PRESENT
 
     def __call__(self, problem, n_jobs=None):
         return initial_states(
@@ -76,27 +66,25 @@ class ExactStates:
             c_matrix=self.c_matrix)
 
 
-# Stands for F in ``initial_states`` once C has been formed from it.
+# Stands for F in ``initial_states``, whose B forms read C instead.
 _PRESENT = object()
 
 
-def _plain(base):
-    """M⁻¹ = I/λ (then C = F/λ², read from F's strips)."""
-    return getattr(base, "is_scaled_identity", False)
-
-
 class ExactRule:
-    """F and M⁻¹ of exact BAIT, and its commits (see ``greedy.py``).
+    """F, M⁻¹ and C of exact BAIT, and its commits (see ``greedy.py``).
 
     ``problem`` gives the labeled set, the dimensions and the GEMM dtype
     (its pool rows are not used: a pool spread over a cluster describes
     itself with an empty one); ``fisher`` (None for F = I) and ``base``
-    (M₀⁻¹) come from the set-up.
+    (M₀⁻¹) come from the set-up. F is kept only where a refresh can form
+    M⁻¹ and C afresh from it (float64 GEMMs); the steps need C alone.
     """
 
     def __init__(self, problem, fisher, base, *, lam, n_select, n_forward,
                  budget_bytes, n_jobs, timings):
-        self.problem, self.fisher = problem, fisher
+        xp = problem.xp
+        self.problem = problem
+        self.identity = fisher is None
         self.lam, self.n_select = lam, n_select
         self.scale = n_select / (problem.n_lab + n_select)
         self.sqrt_s = math.sqrt(self.scale)
@@ -109,12 +97,11 @@ class ExactRule:
         capacity = min((n_forward + max(0, n_forward - n_select))
                        * problem.k, problem.k if problem.dk < DENSE_BELOW
                        else problem.dk + problem.k)
-        self.inverse = _Inverse(problem.xp, base, fisher, self.sqrt_s,
-                                capacity, problem.dk,
-                                device(problem.h_pool), timings, n_jobs)
+        self.commits = _Commits(xp, base, fisher, self.sqrt_s, capacity,
+                                problem.dk, device(problem.h_pool), timings,
+                                n_jobs)
+        self.fisher = fisher if problem.gemm_dtype == xp.float64 else None
         self.rows = {}  # committed point -> (h, p), for a refresh
-        # Whether fresh states form C whole (for a pool on a cluster).
-        self.whole_c = False
 
     def refresh(self, rtol):
         """The :class:`~skbait._engine.greedy.Refresh` of this rule: only
@@ -129,10 +116,11 @@ class ExactRule:
     def states(self):
         """Fresh states for the current M⁻¹ (right after the set-up or a
         rebase, when W is empty)."""
-        assert self.inverse.used == 0
-        return ExactStates(self.fisher, self.inverse.base, lam=self.lam,
+        assert self.commits.used == 0
+        return ExactStates(self.commits.base, self.commits.c,
+                           identity=self.identity, lam=self.lam,
                            scale=self.scale, budget_bytes=self.budget,
-                           n_jobs=self.n_jobs, whole_c=self.whole_c)
+                           n_jobs=self.n_jobs)
 
     def commit(self, index, h, p, sigma, dtype):
         """M ← M + σ Ĩ(x) for the point ``index``; the candidates'
@@ -141,7 +129,7 @@ class ExactRule:
             self.rows[index] = (h, p)
         else:
             self.rows.pop(index, None)
-        return self.inverse.commit(h, p, sigma, dtype)
+        return self.commits.commit(h, p, sigma, dtype)
 
     def rebase(self, members):
         """M⁻¹ formed afresh for the labeled set plus ``members``."""
@@ -152,10 +140,11 @@ class ExactRule:
             h = xp.stack([xp.astype(r[0], xp.float64) for r in rows])
             if not self.problem.rank_one:
                 p = xp.stack([r[1] for r in rows])
-        self.inverse.rebase(inverse_with(
+        base = inverse_with(
             self.problem, self.fisher, h, p, lam=self.lam,
             n_select=self.n_select, budget_bytes=self.budget,
-            n_jobs=self.n_jobs))
+            n_jobs=self.n_jobs)
+        self.commits.rebase(base, self.fisher)
 
     def backward_kernel(self):
         return get_kernel(self.problem.xp, self.problem.rank_one, False)
@@ -174,9 +163,9 @@ class ExactRule:
         """
         pb, xp = self.problem, self.problem.xp
         sel.update(self.commit(chosen[-1], *last, 1.0, xp.float64), 1.0)
-        exact = exact_a_states(pb, self.inverse, sel.problem.h_pool,
-                               sel.problem.p_pool, scale=self.scale,
-                               budget_bytes=self.budget)
+        exact = exact_states(pb, self.commits.block, sel.problem.h_pool,
+                             sel.problem.p_pool, scale=self.scale,
+                             budget_bytes=self.budget)
         drift = _drift(xp, sel.a, exact, pb.k)
         if refresh.enabled and drift > 0.1 * rtol:
             refresh.selected(self, sel, sorted(chosen))
@@ -187,15 +176,16 @@ class ExactRule:
 
     def refresh_selected(self, sel):
         """Fresh A and B states of the backward pass's candidates."""
-        sel.a = exact_a_states(self.problem, self.inverse, sel.problem.h_pool,
-                               sel.problem.p_pool, scale=self.scale,
-                               budget_bytes=self.budget)
+        sel.a = exact_states(self.problem, self.commits.block,
+                             sel.problem.h_pool, sel.problem.p_pool,
+                             scale=self.scale, budget_bytes=self.budget)
         sel.b = self._exact_b(sel)
 
     def _exact_b(self, sel):
-        return exact_b_states(self.problem, self.fisher, self.inverse,
-                              sel.problem.h_pool, sel.problem.p_pool,
-                              sqrt_s=self.sqrt_s, n_jobs=self.n_jobs)
+        """B states of the chosen points: block forms of C (float64)."""
+        return exact_states(self.problem, self.commits.c_block,
+                            sel.problem.h_pool, sel.problem.p_pool,
+                            scale=self.scale, budget_bytes=self.budget)
 
 
 def _drift(xp, carried, exact, k):
@@ -208,34 +198,38 @@ def _drift(xp, carried, exact, k):
     return float(xp.max(err / xp.clip(margin, 1e-300, None)))
 
 
-class _Inverse:
-    """M⁻¹ after some commits: ``M₀⁻¹ - W D Wᵀ`` (§7).
+class _Commits:
+    """M⁻¹ and C = M⁻¹ F M⁻¹ after some commits (§7):
+    ``M⁻¹ = M₀⁻¹ - W D Wᵀ`` and ``C = C₀ - (W Rᵀ + R Wᵀ)``.
 
     ``base`` is the set-up's M₀⁻¹ (``exact_setup.DenseInverse`` or
-    ``LowRankInverse``), never written; each committed point appends its k
-    columns Ũ to W (float64, dk × ``capacity``) and its sign σ to D. A
-    step therefore reads the dk × dk matrices (F, and M₀⁻¹ when dense) and
-    writes none. When W has grown so wide that reading it costs more than
-    a dense M⁻¹ (many commits at small dk), it is folded into a dense M⁻¹
-    and emptied.
+    ``LowRankInverse``) and ``c`` C₀ (dense, formed here once: the first
+    states' B forms read it too); each committed point appends its k
+    columns Ũ to W, R̃ to R (float64, stored as rows: ``wt``, ``rt``) and
+    its sign σ to D. A commit needs M⁻¹ and C only through products with
+    the committed point's factor ``V_t = (I_k ⊗ h_t) G_t``, which read
+    each matrix once for k columns' worth of results; it writes no
+    dk × dk matrix. When W has grown so wide that reading it costs more
+    than dense matrices (many commits at small dk), it is folded into a
+    dense M⁻¹ and into C, and emptied.
 
-    Committing point s with sign σ (add: +1, remove: -1), with
-    ``U = M⁻¹ V_s``, ``L Lᵀ = (I + σ Uᵀ V_s)⁻¹``, ``Ũ = U L`` and
-    ``R̃ = σ M⁻¹ F Ũ - ½ Ũ (Ũᵀ F Ũ)``, sets ``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ`` and
-    returns ``[Ũ, R̃]`` rearranged as the d × 2k² operand of the
-    candidates' GEMM.
+    Committing point t with sign σ: ``U = M⁻¹ V_t``,
+    ``L Lᵀ = (I + σ V_tᵀ U)⁻¹``, ``Ũ = U L``, ``Y = C V_t L`` (= M⁻¹ F Ũ),
+    ``R̃ = σ Y - ½ Ũ (Lᵀ V_tᵀ C V_t L)``; then ``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ``,
+    ``C ← C - (Ũ R̃ᵀ + R̃ Ũᵀ)``, and ``[Ũ, R̃]`` rearranged is the d × 2k²
+    operand of the candidates' GEMM.
     """
 
     def __init__(self, xp, base, fisher, sqrt_s, capacity, dk, dev,
-                 timings, n_jobs=1):
+                 timings, n_jobs=1, c=None):
         self.xp = xp
         self.n_jobs = n_jobs
         self.base = base
-        self.fisher = fisher
+        self.c = c_matrix(xp, fisher, base, n_jobs) if c is None else c
         self.sqrt_s = sqrt_s
         self.timings = timings
-        # Wᵀ, a commit's k columns as k contiguous rows.
         self.wt = xp.zeros((capacity, dk), dtype=xp.float64, device=dev)
+        self.rt = xp.zeros((capacity, dk), dtype=xp.float64, device=dev)
         self.signs = xp.zeros((capacity,), dtype=xp.float64, device=dev)
         self.used = 0
 
@@ -263,45 +257,60 @@ class _Inverse:
                                   wt[:, cols] * self.signs[:m, None])
         return out
 
-    def _fold_after(self):
-        """Columns of W beyond which it is folded into a dense M⁻¹.
+    def c_block(self, rows, cols):
+        """``C[rows, cols]``."""
+        xp, m = self.xp, self.used
+        out = self.c[rows, cols]
+        if m:
+            wt, rt = self.wt[:m, :], self.rt[:m, :]
+            out = out - (xp.matmul(xp.matrix_transpose(wt[:, rows]),
+                                   rt[:, cols])
+                         + xp.matmul(xp.matrix_transpose(rt[:, rows]),
+                                     wt[:, cols]))
+        return out
 
-        A product with M⁻¹ reads the base and W twice. Below dk =
-        ``DENSE_BELOW`` a dense M⁻¹ (at most 32 MiB, mostly in cache) is
-        updated in place at every commit: there the update is cheap and
-        reading W is not (measured on a 2-core AMD EPYC: deferring made
-        d = 128, k = 10 about 10 % slower). A larger dense base is folded
-        at dk/8 columns (the rank-dk/8 update costs about as much as eight
-        reads). A larger low-rank base (width 2r) is folded, into a new
-        dense matrix, only once its products would read more than twice a
-        dense one.
+    def _fold_after(self):
+        """Columns of W beyond which it is folded into dense matrices.
+
+        Below dk = ``DENSE_BELOW`` dense M⁻¹ and C (at most 32 MiB each,
+        mostly in cache) are updated in place at every commit: there the
+        update is cheap and reading W is not (measured on a 2-core AMD
+        EPYC: deferring made d = 128, k = 10 about 10 % slower). Above it,
+        a commit reads W and R for about 3·dk·m·k multiply-adds, while
+        folding costs about 3·dk² per column, as much as a commit gains:
+        W is folded only once it (with a low-rank base's r columns) is
+        wider than dk, where dense matrices are cheaper to read.
         """
         dk = self.wt.shape[1]
         if dk < DENSE_BELOW:
             return 0
         if isinstance(self.base, DenseInverse):
-            return dk // 8
+            return dk
         return dk - self.base.width // 2
 
-    def _absorb(self, u_t, sigma):
-        """``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ``: in place into a dense base when it is
-        folded at every commit, else by appending Ũ to W."""
+    def _absorb(self, u_t, r_t, sigma):
+        """``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ``, ``C ← C - (Ũ R̃ᵀ + R̃ Ũᵀ)``: in place when
+        the dense matrices take every commit, else by appending to W, R."""
+        xp = self.xp
         k = u_t.shape[1]
         if isinstance(self.base, DenseInverse) and self._fold_after() == 0:
-            # A single in-place BLAS update.
             self.base.m = subtract_symmetric_product(
-                self.xp, self.base.m, u_t, u_t, scale=sigma)
+                xp, self.base.m, u_t, u_t, scale=sigma)
+            self.c = subtract_symmetric_product(
+                xp, self.c, xp.concat([u_t, r_t], axis=1),
+                xp.concat([r_t, u_t], axis=1))
             return
         if self.used + k > self.wt.shape[0]:
             self._fold()
-        self.wt[self.used:self.used + k, :] = self.xp.matrix_transpose(u_t)
+        self.wt[self.used:self.used + k, :] = xp.matrix_transpose(u_t)
+        self.rt[self.used:self.used + k, :] = xp.matrix_transpose(r_t)
         self.signs[self.used:self.used + k] = sigma
         self.used += k
 
     def _fold(self):
-        """Fold W into a dense M⁻¹ and empty it: one in-place update per
-        run of commits of the same sign, so that no W-sized temporary is
-        formed."""
+        """Fold W into a dense M⁻¹ and W, R into C and empty them: in place,
+        a run of commits of the same sign (M⁻¹) or a few commits (C) at a
+        time, so that no W-sized temporary is formed."""
         xp, m = self.xp, self.used
         signs = [float(v) for v in self.signs[:m]]
         # Single-threaded BLAS, as every step: BLAS threads left spinning
@@ -314,33 +323,62 @@ class _Inverse:
                 dense = subtract_symmetric_product(xp, dense, w, w,
                                                    scale=signs[start])
                 start = stop
+        for part in chunks(m, 64):
+            w = xp.matrix_transpose(self.wt[part, :])
+            r = xp.matrix_transpose(self.rt[part, :])
+            self.c = subtract_symmetric_product(
+                xp, self.c, xp.concat([w, r], axis=1),
+                xp.concat([r, w], axis=1))
         self.base = DenseInverse(xp, dense, self.base.shift)
         self.used = 0
 
-    def rebase(self, base):
-        """Replace M⁻¹ by ``base`` (formed afresh) and empty W."""
+    def rebase(self, base, fisher):
+        """Replace M⁻¹ by ``base`` (formed afresh), C by its own, and empty
+        W and R."""
         self.base = base
+        self.c = None
+        self.c = c_matrix(self.xp, fisher, base, self.n_jobs)
         self.used = 0
+
+    def _times_factor(self, h, g):
+        """``M⁻¹ V`` and ``C V`` for ``V = (I_k ⊗ h) g``, and ``Wᵀ V``:
+        each of M₀⁻¹, C₀, W and R read once (``times_blocks``)."""
+        xp, m, n = self.xp, self.used, self.n_jobs
+        u = xp.matmul(self.base.apply_blocks(h, n), g)
+        y = xp.matmul(times_blocks(xp, self.c, h, n), g)
+        if m:
+            wt, rt = self.wt[:m, :], self.rt[:m, :]
+            wv = xp.matmul(times_blocks(xp, wt, h, n), g)     # Wᵀ V
+            rv = xp.matmul(times_blocks(xp, rt, h, n), g)     # Rᵀ V
+            u = u - threaded_matmul(xp, xp.matrix_transpose(wt),
+                                    self.signs[:m, None] * wv, n)
+            y = y - threaded_matmul(
+                xp, xp.matrix_transpose(wt), rv, n) - threaded_matmul(
+                xp, xp.matrix_transpose(rt), wv, n)
+        return u, y
 
     def commit(self, h_s, p_s, sigma, dtype):
         xp = self.xp
         with timed(self.timings, "commit"):
             if self.used > self._fold_after():
                 self._fold()
-            v = self.sqrt_s * point_factor(xp, h_s, p_s)  # dk × k
-            k = v.shape[1]
-            d = v.shape[0] // k
-            u = self.apply(v)
-            eye = xp.eye(k, dtype=xp.float64, device=device(v))
-            inner = eye + sigma * xp.matmul(v.T, u)
-            inner = 0.5 * (inner + inner.T)
+            h = xp.astype(h_s, xp.float64)
+            g = self.sqrt_s * factor_g(xp, p_s, h)             # k × k
+            k = g.shape[0]
+            d = h.shape[0]
+            u, y = self._times_factor(h, g)
+            eye = xp.eye(k, dtype=xp.float64, device=device(h))
+            inner = eye + sigma * xp.matmul(
+                xp.matrix_transpose(g), block_dots(xp, u, h))
+            inner = 0.5 * (inner + xp.matrix_transpose(inner))
             chol = xp.linalg.cholesky(xp.linalg.inv(inner))  # L Lᵀ = inner⁻¹
             u_t = xp.matmul(u, chol)
-            fu_t = times_fisher(xp, self.fisher, u_t, self.n_jobs)
-            z_t = self.apply(fu_t)
-            s_t = xp.matmul(u_t.T, fu_t)
-            r_t = sigma * z_t - 0.5 * xp.matmul(u_t, s_t)
-            self._absorb(u_t, sigma)
+            y_t = xp.matmul(y, chol)                          # M⁻¹ F Ũ
+            vcv = xp.matmul(xp.matrix_transpose(g), block_dots(xp, y, h))
+            s_t = xp.matmul(xp.matrix_transpose(chol), xp.matmul(vcv, chol))
+            s_t = 0.5 * (s_t + xp.matrix_transpose(s_t))      # Ũᵀ F Ũ
+            r_t = sigma * y_t - 0.5 * xp.matmul(u_t, s_t)
+            self._absorb(u_t, r_t, sigma)
             # Rows c*d + i, column j  ->  W[i, c*k + j].
             blocks = [
                 xp.reshape(xp.permute_dims(xp.reshape(m, (k, d, k)),
@@ -349,17 +387,41 @@ class _Inverse:
             return xp.astype(xp.concat(blocks, axis=1), dtype)
 
 
+def factor_g(xp, p, h):
+    """G = (I - p 1ᵀ) diag(√p) (k × k; regression: [[1]]), §5."""
+    if p is None:
+        return xp.ones((1, 1), dtype=xp.float64, device=device(h))
+    p = xp.astype(p, xp.float64)
+    k = p.shape[0]
+    eye = xp.eye(k, dtype=xp.float64, device=device(h))
+    return (eye - p[:, None]) * xp.sqrt(p)[None, :]
+
+
+def block_dots(xp, x, h):
+    """``(I_k ⊗ h)ᵀ x`` for x of shape (dk, j): row c is hᵀ x_c (x_c: the
+    rows of class block c)."""
+    d = h.shape[0]
+    blocks = xp.reshape(x, (x.shape[0] // d, d, x.shape[1]))
+    return xp.sum(blocks * h[None, :, None], axis=1)
+
+
 # ---- memory ------------------------------------------------------------------
 def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
                 store_bytes=8, gemm_bytes=8, p_bytes=8, on_numpy=True,
-                identity_fisher=False, binary_from=0, numba=True):
+                identity_fisher=False, binary_from=0, numba=True,
+                phases_out=None):
     """Upper bound of the bytes exact BAIT allocates (``k = 1``:
     regression; ``binary_from``: binary BAIT on that many classes;
-    ``numba``: whether the compiled kernel runs the steps)."""
+    ``numba``: whether the compiled kernel runs the steps), phase by
+    phase, each as the code above and in ``exact_setup.py`` forms it
+    (``phases_out``, a list, receives the phases' bytes: a diagnosis of
+    the estimate)."""
     g = gemm_bytes
     dk = d * k
     square = 8 * dk * dk
     fisher = 0 if identity_fisher else square
+    # F is kept through the steps only where a refresh may need it.
+    kept_fisher = fisher if g == 8 else 0
     r = n_lab * k
     low_rank = r <= dk // 2
     npk = k * (k + 1) // 2
@@ -371,17 +433,20 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
     strip = 8 * dk * min(dk, COLUMN_GROUP)   # dk × 128 float64
     copy = g if g != store_bytes else 0        # a chunk in the GEMM dtype
 
-    # (A) The Fisher sums, block columns (regression: rows) on threads.
-    rows = max(min(n_pool, 256), min(n_pool, budget // max(1, 2 * dk * g)))
-    if k == 1:
-        sums = n_jobs * (8 * d * d + d * d * (g + 8) + rows * d * copy)
-    else:
-        sums = threads * (rows * (dk + 2 * d + k + d) * g
+    # (A) The Fisher sums, block columns (regression: rows) on threads,
+    # over the pool's rows (the set-up) or the labeled set's (a refresh).
+    def fisher_sums(n):
+        rows = max(min(n, 256), min(n, budget // max(1, 2 * dk * g)))
+        if k == 1:
+            return n_jobs * (8 * d * d + d * d * (g + 8) + rows * d * copy)
+        return threads * (rows * (dk + 2 * d + k + d) * g
                           + 64 * (dk + d) * (g + 8))
-    # (B) M₀⁻¹: the labeled factor and its Woodbury factor, or a dense M
-    # inverted in place.
+
+    sums = fisher_sums(n_pool)
+    # (B) M₀⁻¹: the labeled factor, its Woodbury factor Q (and, once
+    # formed, F·Q and Qᵀ row-major), or a dense M inverted in place.
     if low_rank:
-        base = 8 * dk * r
+        base = 8 * dk * r * (3 if (r and fisher) else 2 if r else 1)
         inverse = fisher + 3 * 8 * dk * r + 4 * 8 * r * r
         set_up = max(fisher + sums, inverse)
     else:
@@ -390,69 +455,72 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
         # copy are new matrices.
         inverse = 24 * d * d if on_numpy else 3 * square
         set_up = fisher + square + max(sums, inverse)
-    # (C) The first states: threads each hold a block column's strips of
-    # M⁻¹ and C and a chunk of rows; a low-rank M₀⁻¹ adds F·Q and, for the
-    # A states, Q's columns in the GEMM dtype.
-    fq = 8 * dk * r if (low_rank and r and fisher) else 0
-    first = fisher + base + fq + states + _strips(
-        low_rank, r, strip, g, budget, threads, n_jobs, dk)
-    # (D) The steps: W (k columns a commit, up to dk + k), M⁻¹ dense once
-    # W is folded into it (off NumPy a dense update forms two new
-    # matrices), a commit's dk × k temporaries.
+    # (C) C = M₀⁻¹ F M₀⁻¹ formed whole, a group of columns at a time, next
+    # to F, M₀⁻¹ and the (empty) W and R of the commits.
     cols = k * (n_forward + max(0, n_forward - n_select))
     capacity = min(cols, k if dk < DENSE_BELOW else dk + k)
-    w = 8 * dk * capacity + 8 * capacity
-    # The kernel's scratch: per thread, a block of 64 candidates' GEMM
-    # output and k × k matrices (numba), or a chunk of rows.
+    w = 2 * (8 * dk * capacity) + 8 * capacity          # W and R
+    c_form = fisher + base + square + w + max(5 * strip, 16 * 256 * dk)
+    # (D) The first states: per thread a strip of C (and of M⁻¹ where it
+    # is dense) in the GEMM dtype and a chunk of rows; a low-rank M₀⁻¹'s
+    # A states read Q's columns in the GEMM dtype.
+    first = (max(kept_fisher, fisher if not on_numpy else 0) + base + square
+             + w + states + _strips(low_rank, r, strip, g, budget, threads,
+                                    n_jobs, dk, k))
+    # (E) The steps: C and M⁻¹'s base, W and R, a commit's dk × k
+    # temporaries (dense M⁻¹ and C updated in place below DENSE_BELOW or
+    # once W is folded; off NumPy a dense update forms new matrices).
     if numba and k > 1:
         kernel = n_jobs * 64 * (2 * k * k * g + 2 * npk * 8 + 2 * k * k * 8
                                 + 4 * k * 8)
     else:
         kernel = budget
-    held = fisher + w + states + scores
-    commit = 12 * 8 * dk * k + 8 * capacity * k + 6 * 8 * d * k * k
+    held = kept_fisher + square + w + states + scores
+    commit = 16 * 8 * dk * k + 2 * 8 * capacity * k
     dense_steps = (not low_rank or (cols > 0 and dk < DENSE_BELOW)
                    or cols > dk - r)
     if dense_steps:
-        dense = square if on_numpy else 3 * square
-        # W folded into a dense M⁻¹ in place: from a low-rank base the
-        # new matrix is formed next to Q.
-        fold = base + fq + square if low_rank else square
-        steps = held + max(fold, dense + max(commit, kernel))
+        dense = 0 if on_numpy else 2 * square
+        # W folded into a dense M⁻¹ (formed next to a low-rank base) and,
+        # 64 commits' columns at a time, into C.
+        fold = (base + square if low_rank else square) \
+            + 4 * 8 * dk * min(capacity, 64)
+        steps = held + max(fold, square + dense + max(commit, kernel))
         base_steps = square
     else:
-        steps = held + base + fq + max(commit, kernel)
-        base_steps = base + fq
-    phases = [set_up, first, steps]
-    # (E) A refresh (float64 GEMMs only): M⁻¹ formed afresh from the
-    # labeled and chosen factors next to the old one, then new states
-    # next to the old ones.
+        steps = held + base + max(commit, kernel)
+        base_steps = base
+    phases = [set_up, c_form, first, steps]
+    # (F) A refresh (float64 GEMMs only): M⁻¹ formed afresh from the
+    # labeled and chosen factors, then C for it, then new states next to
+    # the old ones.
     if g == 8:
         r_new = r + max(0, n_forward - 1) * k
         rebuild, new_base = _rebuild(dk, r_new, (n_forward - 1) * k, square,
-                                     sums, fisher)
-        # After a refresh M⁻¹ may be dense where it was low-rank: the
-        # steps, later refreshes and the backward pass then hold it.
+                                     fisher_sums(n_lab), fisher)
         base_steps = max(base_steps, new_base)
         phases.append(held + base_steps + max(commit, kernel))
         phases.append(held + base_steps + rebuild)
+        phases.append(held + new_base + max(5 * strip, 16 * 256 * dk))
         phases.append(held + new_base + states + _strips(
-            r_new <= dk // 4, r_new, strip, g, budget, threads, n_jobs, dk))
-    # (F) The backward pass, once the pool's states are freed: the chosen
-    # points' exact states from products with M⁻¹, a block column (A)
-    # and a group of points (B) at a time, and its own refreshes.
-    group_cols = min(point_group(dk, k), n_forward) * k
-    exact = max(5 * strip + 8 * COLUMN_GROUP * capacity,
-                6 * 8 * dk * group_cols + 8 * capacity * group_cols)
+            r_new <= dk // 4, r_new, strip, g, budget, threads, n_jobs, dk,
+            k))
+    # (G) The backward pass, once the pool's states are freed: the chosen
+    # points' exact states by block forms of M⁻¹ (A) and of C (B), a
+    # block column at a time, and its own refreshes.
+    exact = 6 * strip + 3 * 8 * COLUMN_GROUP * capacity
     # The chosen points' inputs and states, and the array-API kernel's
     # k × k temporaries for all of them at once.
     small = 8 * n_forward * (2 * d + 2 * k + 4 * npk + 16 * k * k)
-    backward = fisher + w + base_steps + small + exact
+    backward = held - states - scores + base_steps + small + exact
     if g == 8:
         rebuild, _ = _rebuild(dk, r + n_forward * k, n_forward * k, square,
-                              sums, fisher)
-        backward = max(backward, fisher + w + base_steps + small + rebuild)
+                              fisher_sums(n_lab), fisher)
+        backward = max(backward, held - states - scores + base_steps
+                       + small + rebuild)
     phases.append(backward)
+    if phases_out is not None:
+        phases_out.extend(phases)
     total = (input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes,
                          p_bytes, binary_from) + max(phases))
     if binary_from:  # the weighted embeddings, formed in float64 first
@@ -469,26 +537,23 @@ def _rebuild(dk, width, added, square, sums, fisher):
     if width <= dk // 4:   # Woodbury on the whole factor
         factor = 8 * dk * width
         return 4 * factor + 4 * 8 * width * width, \
-            factor * (2 if fisher else 1)
+            factor * (3 if fisher else 2)
     # M formed in one matrix: the labeled sum, then the chosen factor.
     return square + max(sums, 8 * dk * added), square
 
 
-def _strips(low_rank, r, strip, g, budget, threads, n_jobs, dk):
+def _strips(low_rank, r, strip, g, budget, threads, n_jobs, dk, k):
     """Temporaries of ``initial_states``: per thread, a block column's
-    strips (M⁻¹'s and C's, float64 and in the GEMM dtype, and the
-    rearranged copy of the block forms) and a third of a chunk; or, for a
-    low-rank M₀⁻¹, Q's columns in the GEMM dtype and chunks of rows."""
-    if not low_rank:    # F·M⁻¹ and M⁻¹·(F·M⁻¹), then their copies
-        per_task = max(2 * strip, strip + 2 * strip * g // 8)
-    elif r:             # the Woodbury terms and the null-space shift
-        per_task = 5 * strip + 2 * strip * g // 8
-    else:               # F / λ² and its copies
-        per_task = strip + 2 * strip * g // 8
+    strip (of C, then of M⁻¹ where it is dense) in the GEMM dtype and its
+    rearranged copy, and a third of a chunk; or, for a low-rank M₀⁻¹, Q's
+    columns in the GEMM dtype and chunks of rows. (A rank-one state's
+    chunk holds less than its budget: a few vectors of its rows.)"""
+    per_task = 2 * strip * g // 8
+    chunk = budget if k > 1 else 3 * budget // 4
     strips = threads * (per_task + budget // 3)
     low_rank_a = (dk * r * (8 + g) + n_jobs * budget) if low_rank and r \
         else 0
-    return max(strips, low_rank_a, n_jobs * budget)
+    return max(strips, low_rank_a, n_jobs * chunk)
 
 
 # ---- the declaration ---------------------------------------------------------
@@ -503,17 +568,14 @@ class ExactSpec(RuleSpec):
         return pool_fisher_sum(problem, budget_bytes, n_jobs)
 
     def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
-              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None,
-              whole_c=False):
+              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
         fisher, base = fisher_and_inverse(
             problem, lam=lam, n_select=n_select,
             identity_fisher=identity_fisher, budget_bytes=budget_bytes,
             n_jobs=n_jobs, pool_sum=pool_sum, n_pool=n_pool)
-        rule = ExactRule(problem, fisher, base, lam=lam, n_select=n_select,
+        return ExactRule(problem, fisher, base, lam=lam, n_select=n_select,
                          n_forward=n_forward, budget_bytes=budget_bytes,
                          n_jobs=n_jobs, timings=timings)
-        rule.whole_c = whole_c
-        return rule
 
     def kernel(self, xp, rank_one, use_numba):
         return get_kernel(xp, rank_one, use_numba)
@@ -584,27 +646,33 @@ def exact_cost(shape, rates):
         per_step = 4 * n * d * k * k / (0.85 * gemm) \
             + n * kernel_flops(k) / kernel
     per_step += 40 * n / rates.bandwidth + rates.step
-    # The commits: products of F, M₀⁻¹ (its factor Q, or dense) and W
-    # with k columns; below DENSE_BELOW a dense M⁻¹ updated in place.
+    # The commits (``_Commits.commit``): M₀⁻¹ and C₀ read once each for
+    # the committed point's k columns, W and R once each (two vectors)
+    # and again for k columns; below DENSE_BELOW dense M⁻¹ and C updated
+    # in place (rank k and 2k).
     commits = shape.commits
+    bw = rates.bandwidth
     if dk < DENSE_BELOW:
-        per_commit = 8 * dk * dk * k
+        per_commit = 6 * dk * dk * k / rates.narrow + 16 * dk * dk / bw
         folds = 0.0
     else:
-        base = 8 * dk * r if low_rank else 4 * dk * dk * k
-        fold_at = (dk - r) if low_rank else dk // 8
-        width = min(commits * k, max(k, fold_at))
-        per_commit = 2 * dk * dk * k * fisher + base + 8 * dk * width * k / 2
-        folds = (commits * k / max(k, fold_at)) * 2 * dk * dk * fold_at
-    commit = (commits * per_commit + folds) / rates.narrow \
-        + commits * 2 * rates.step
-    # The backward pass: the chosen points' exact A states (float64
-    # block forms of M⁻¹), their B states when the carried ones drifted.
+        fold_at = (dk - r) if low_rank else dk
+        width = min(commits * k, max(k, fold_at)) / 2   # W's mean width
+        base = (8 * dk * r / bw + 2 * dk * r * k / rates.narrow
+                if low_rank else 8 * dk * dk / bw)
+        per_commit = (base + 8 * dk * dk / bw + 16 * dk * width / bw
+                      + 6 * dk * width * k / rates.narrow)
+        folds = (commits * k / max(k, fold_at)) * 6 * dk * dk * fold_at \
+            / rates.narrow
+    commit = commits * (per_commit + 2 * rates.step) + folds
+    # The backward pass: the chosen points' exact A and B states, float64
+    # block forms of M⁻¹ and C (each block column formed from the base
+    # and W, R).
     chosen = shape.n_forward if shape.n_forward > shape.n_select else 0
     backward = 0.0
     if chosen:
-        backward = (dk * dk * (min(r, dk) + min(commits * k, dk))
-                    + chosen * d * d * k * k
-                    + 4 * dk * dk * chosen * k) / rates.gemm64
+        m = min(commits * k, dk)
+        backward = (dk * dk * (min(r, dk) + 3 * m)
+                    + 4 * chosen * d * d * k * k) / rates.gemm64
     return Cost(setup=setup, steps=steps * per_step, commits=commit,
                 backward=backward)

@@ -34,9 +34,10 @@ from ..threads import (
 )
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
-           "pool_fisher_sum", "point_group", "COLUMN_GROUP",
+           "pool_fisher_sum", "point_group", "COLUMN_GROUP", "c_matrix",
+           "block_identity", "times_blocks", "symmetrise",
            "LowRankInverse",
-           "initial_states", "exact_a_states", "exact_b_states",
+           "initial_states", "exact_states",
            "trace_product", "times_fisher"]
 
 # Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
@@ -255,6 +256,10 @@ class DenseInverse:
         """``M⁻¹[rows, cols]`` (a view or a new array)."""
         return self.m[rows, cols]
 
+    def apply_blocks(self, h, n_jobs=1):
+        """``M⁻¹ (I_k ⊗ h)`` (dk × k): one pass over M⁻¹ (§7)."""
+        return times_blocks(self.xp, self.m, h, n_jobs)
+
     def fisher_columns(self, fisher, cols):
         """``(F M⁻¹)[:, cols]`` (F = I when ``fisher`` is None)."""
         return times_fisher(self.xp, fisher, self.m[:, cols])
@@ -278,7 +283,7 @@ class LowRankInverse:
 
     def __init__(self, xp, q, lam, shift):
         self.xp, self.q, self.lam, self.shift = xp, q, lam, shift
-        self._fq = None
+        self._fq = self._qt = None
 
     def __reduce__(self):  # the namespace is found again where it lands
         return _low_rank_inverse, (self.q, self.lam, self.shift)
@@ -328,6 +333,23 @@ class LowRankInverse:
         if self.shift.alpha:
             out = out - self.shift.beta * self.shift.project(xp, x)[rows, ...]
         return out / self.lam
+
+    def apply_blocks(self, h, n_jobs=1):
+        """``M⁻¹ (I_k ⊗ h)`` (dk × k); its columns have no component on
+        P's subspace only after the product with G, so the shift is
+        applied (§8)."""
+        xp, q = self.xp, self.q
+        dk, d = q.shape[0], h.shape[0]
+        k = dk // d
+        eye = block_identity(xp, h, k)
+        if q.shape[1]:
+            if self._qt is None:  # Qᵀ row-major: its rows are read in blocks
+                self._qt = xp.asarray(xp.matrix_transpose(q), copy=True)
+            eye = eye - xp.matmul(q, times_blocks(xp, self._qt, h, n_jobs))
+        if self.shift.alpha:
+            eye = eye - self.shift.beta * self.shift.project(
+                xp, block_identity(xp, h, k))
+        return eye / self.lam
 
     def block(self, rows, cols):
         xp, q = self.xp, self.q
@@ -416,6 +438,53 @@ def trace_product(xp, m, fisher):
         return float(xp.linalg.trace(m))
     return sum(float(xp.sum(m[rows, :] * fisher[rows, :]))
                for rows in chunks(m.shape[0], 64))
+
+
+def block_identity(xp, h, k):
+    """``I_k ⊗ h`` (dk × k): column c holds h in rows c·d … c·d + d - 1."""
+    d = h.shape[0]
+    out = xp.zeros((k * d, k), dtype=xp.float64, device=device(h))
+    for c in range(k):
+        out[c * d:(c + 1) * d, c] = xp.astype(h, xp.float64)
+    return out
+
+
+def times_blocks(xp, a, h, n_jobs=1):
+    """``a (I_k ⊗ h)`` for ``a`` with dk columns (n × dk -> n × k): each row
+    of a read once, its k blocks of d dotted with h (a step's products with
+    V_t = (I_k ⊗ h_t) G_t need k times fewer flops this way, §7)."""
+    n, dk = a.shape
+    d = h.shape[0]
+    h = xp.astype(h, a.dtype)
+    flat = xp.reshape(a, (n * (dk // d), d))
+    return xp.reshape(threaded_matmul(xp, flat, h[:, None], n_jobs),
+                      (n, dk // d))
+
+
+def c_matrix(xp, fisher, inverse, n_jobs):
+    """``C = M⁻¹ F M⁻¹`` (dk × dk float64; F = I when ``fisher`` is None),
+    formed a group of columns at a time and symmetrised in place."""
+    dk = inverse.dense().shape[0] if isinstance(inverse, DenseInverse) \
+        else inverse.q.shape[0]
+    out = xp.empty((dk, dk), dtype=xp.float64,
+                   device=device(inverse.dense() if isinstance(
+                       inverse, DenseInverse) else inverse.q))
+    for cols in chunks(dk, COLUMN_GROUP):
+        out[:, cols] = inverse.apply(inverse.fisher_columns(fisher, cols),
+                                     n_jobs=n_jobs)
+    return symmetrise(xp, out)
+
+
+def symmetrise(xp, m, width=256):
+    """``(m + mᵀ) / 2`` in place, a strip of rows at a time."""
+    n = m.shape[0]
+    for r0 in range(0, n, width):
+        r1 = min(n, r0 + width)
+        block = m[r0:r1, r0:]
+        mean = 0.5 * (block + xp.matrix_transpose(m[r0:, r0:r1]))
+        m[r0:r1, r0:] = mean
+        m[r0:, r0:r1] = xp.matrix_transpose(mean)
+    return m
 
 
 def times_fisher(xp, fisher, m, n_jobs=1):
@@ -569,47 +638,18 @@ def _to_state(xp, q, p, scale, k):
     return pack_symmetric(xp, scale * q, k)
 
 
-def exact_a_states(problem, inverse, h, p, *, scale, budget_bytes):
-    """Packed ``A_x`` of a few points (rows of ``h``, ``p``; float64), from
-    M⁻¹ (anything with ``block``) by float64 block quadratic forms (§8,
-    the backward pass)."""
+def exact_states(problem, block, h, p, *, scale, budget_bytes):
+    """Packed ``A_x`` of a few points (rows of ``h``, ``p``; float64) by
+    float64 block quadratic forms of M⁻¹ (§8, the backward pass), or their
+    ``B_x`` by those of C = M⁻¹ F M⁻¹: ``block(rows, cols)`` gives the
+    matrix's blocks."""
     xp, pb = problem.xp, problem
     q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
                        device=device(h))
     for b in range(pb.k):
         for cols in chunks(pb.d, COLUMN_GROUP):
-            part = inverse.block(slice(0, (b + 1) * pb.d),
-                                 _columns(pb.d, b, cols))
+            part = block(slice(0, (b + 1) * pb.d), _columns(pb.d, b, cols))
             add_block_forms(xp, q_state, h, part, b, cols, pb.k,
                             budget_bytes=budget_bytes)
     return _to_state(xp, unpack_symmetric(xp, q_state, pb.k), p, scale,
                      pb.k)
-
-
-def exact_b_states(problem, fisher, inverse, h, p, *, sqrt_s, n_jobs):
-    """Packed ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of a few points, in float64;
-    ``inverse`` is M⁻¹ (anything with ``apply``).
-
-    Costs two (dk)² × (n·k) products, their rows shared between threads, a
-    group of points at a time (``point_group``: bounded
-    temporaries)."""
-    xp, pb = problem.xp, problem
-    k = pb.k
-    group = point_group(pb.dk, k)
-    parts = []
-    for rows in chunks(h.shape[0], group):
-        n = rows.stop - rows.start
-        v = stacked_factors(  # dk × n·k; V is linear in h
-            xp, sqrt_s * xp.astype(h[rows, :], xp.float64),
-            None if p is None else p[rows, :])
-        # Threads share the rows of M⁻¹ and F (``inverse`` has its own
-        # ``n_jobs``), each with single-threaded BLAS.
-        y = inverse.apply(v)
-        fy = times_fisher(xp, fisher, y, n_jobs)
-        del v
-        yt = xp.permute_dims(xp.reshape(y, (pb.dk, n, k)), (1, 2, 0))
-        fyt = xp.permute_dims(xp.reshape(fy, (pb.dk, n, k)), (1, 0, 2))
-        q = xp.matmul(yt, fyt)  # (n, k, k): Y_xᵀ F Y_x
-        q = 0.5 * (q + xp.permute_dims(q, (0, 2, 1)))
-        parts.append(pack_symmetric(xp, q, k))
-    return xp.concat(parts, axis=0)
