@@ -67,8 +67,12 @@ def test_same_picks_as_numpy(dask_client, case, rows):
     assert isinstance(dask_idx, np.ndarray) and dask_idx.dtype == np.int64
     assert dask_idx.tolist() == numpy_idx.tolist()
     assert dask_info.forward.tolist() == numpy_info.forward.tolist()
+    # The trace is the first objective minus the gains so far: its
+    # rounding (the set-up's sums, added in another order) is relative to
+    # the first value.
     np.testing.assert_allclose(dask_info.objective, numpy_info.objective,
-                               rtol=1e-9)
+                               rtol=1e-9,
+                               atol=1e-12 * numpy_info.objective[0])
     assert dask_info.approximation == numpy_info.approximation
     assert dask_info.n_refreshes == numpy_info.n_refreshes
     assert dask_info.n_chunks == -(-400 // rows)
