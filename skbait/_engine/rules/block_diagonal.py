@@ -314,9 +314,10 @@ class BlockDiagonalRule:
 class _BlockInverse:
     """M_c⁻¹ of every class after some commits: ``M_c0⁻¹ - W_c D W_cᵀ``.
 
-    W is (k, d, capacity) float64; a commit appends one column per class
-    and its sign to D. When W would outgrow what a dense M⁻¹ costs to
-    read, it is folded into dense blocks and emptied; below k·d² =
+    W is (k, d, capacity) float64, stored transposed (``wt``); a commit
+    appends one column per class and its sign to D. When W would outgrow
+    what a dense M⁻¹ costs to read, it is folded into dense blocks and
+    emptied; below k·d² =
     ``DENSE_BELOW ** 2`` the blocks are dense and updated at every commit.
     """
 
@@ -328,8 +329,10 @@ class _BlockInverse:
         self.timings = timings
         k, d, _ = fisher.shape
         dev = device(fisher)
-        self.w = xp.zeros((k, d, max(1, capacity)), dtype=xp.float64,
-                          device=dev)
+        # Wᵀ per class, a commit's column as a contiguous row: each class's
+        # (used × d) block is one contiguous matrix for the products.
+        self.wt = xp.zeros((k, max(1, capacity), d), dtype=xp.float64,
+                           device=dev)
         self.signs = xp.zeros((max(1, capacity),), dtype=xp.float64,
                               device=dev)
         self.used = 0
@@ -339,14 +342,14 @@ class _BlockInverse:
         xp, m = self.xp, self.used
         out = self.base.apply(x)
         if m:
-            w = self.w[:, :, :m]
+            wt = self.wt[:, :m, :]
             coef = self.signs[None, :m, None] * _batched(
-                xp, _transposed(xp, w), x, self.n_jobs)
-            out = out - _batched(xp, w, coef, self.n_jobs)
+                xp, wt, x, self.n_jobs)
+            out = out - _batched(xp, _transposed(xp, wt), coef, self.n_jobs)
         return out
 
     def _fold_after(self):
-        k, d, _ = self.w.shape
+        k, _, d = self.wt.shape
         if k * d * d < DENSE_BELOW ** 2:
             return 0
         if isinstance(self.base, DenseBlocks):
@@ -357,9 +360,9 @@ class _BlockInverse:
         xp, m = self.xp, self.used
         dense = self.base.dense()
         if m:
-            w = self.w[:, :, :m]
-            dense = dense - _batched(xp, w * self.signs[None, None, :m],
-                                     _transposed(xp, w))
+            wt = self.wt[:, :m, :]
+            dense = dense - _batched(xp, _transposed(xp, wt),
+                                     wt * self.signs[None, :m, None])
         self.base = DenseBlocks(xp, dense, self.n_jobs)
         self.used = 0
 
@@ -395,9 +398,9 @@ class _BlockInverse:
             self.base.m = self.base.m - sigma * _batched(
                 xp, u_t, _transposed(xp, u_t))
             return
-        if self.used >= self._fold_after() or self.used == self.w.shape[2]:
+        if self.used >= self._fold_after() or self.used == self.wt.shape[1]:
             self._fold()
-        self.w[:, :, self.used] = u_t[:, :, 0]
+        self.wt[:, self.used, :] = u_t[:, :, 0]
         self.signs[self.used] = sigma
         self.used += 1
 
