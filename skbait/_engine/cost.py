@@ -81,16 +81,18 @@ NOMINAL = Rates(gemm32=1.6e11, gemm64=7.0e10, gram32=1.5e11, gram64=6.5e10,
 _MEASURED = {}
 
 
-def machine_rates(xp=np, n_jobs=1):
+def machine_rates(xp=np, n_jobs=1, remeasure=False):
     """The :class:`Rates` of this machine for ``n_jobs`` threads (NumPy),
-    or of the device's namespace ``xp``; measured once, then cached."""
+    or of the device's namespace ``xp``; measured once, then cached
+    (``remeasure``: measure now and replace the cached rates, e.g. when
+    they were measured on a busy machine)."""
     if os.environ.get("SKBAIT_RATES", "") == "nominal":
         return NOMINAL
     numpy = is_numpy_namespace(xp)
     key = _key(xp, n_jobs if numpy else 1)
-    if key in _MEASURED:
+    if key in _MEASURED and not remeasure:
         return _MEASURED[key]
-    rates = _read_cache(key)
+    rates = None if remeasure else _read_cache(key)
     if rates is None:
         try:
             rates = (_measure_numpy(n_jobs) if numpy

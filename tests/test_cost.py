@@ -1,0 +1,142 @@
+"""The cost model: this machine's rates (measured once, cached), the
+rules' predictions in ``info``, ``approximation="auto"`` by cost, and what
+``verbose`` shows. Whether the predictions are close to the measured
+times is a benchmark's question (benchmarks/bench_cost.py), not a unit
+test's."""
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+
+import skbait
+from skbait._engine import cost, plan, progress
+from skbait._engine.cost import NOMINAL, Rates
+from skbait._engine.rules import RULES, Shape
+
+from .conftest import random_problem
+
+
+def test_rates_are_measured_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKBAIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("SKBAIT_RATES", raising=False)
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    first = cost.machine_rates(np, 1)
+    assert first.source == "measured"
+    for name in ("gemm32", "gemm64", "gram32", "narrow", "bandwidth",
+                 "kernel", "block_kernel", "step"):
+        assert getattr(first, name) > 0
+    table = json.loads((tmp_path / "rates.json").read_text())
+    assert len(table) == 1
+    # Another process (an empty in-process cache) reads the file back.
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    again = cost.machine_rates(np, 1)
+    assert again.source == "cached" and again.gemm32 == first.gemm32
+    monkeypatch.setenv("SKBAIT_RATES", "nominal")
+    assert cost.machine_rates(np, 1) is NOMINAL
+
+
+def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SKBAIT_CACHE_DIR", str(blocker / "sub"))
+    monkeypatch.delenv("SKBAIT_RATES", raising=False)
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    assert cost.machine_rates(np, 1).source == "measured"
+
+
+def test_info_reports_every_rules_prediction(rng):
+    prob = random_problem(rng, 300, 8, 4, n_lab=5)
+    _, info = skbait.bait_select(
+        prob["h_pool"], 5, pool_proba=prob["p_pool"],
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        return_info=True)
+    assert set(info.predicted_seconds) == {"exact", "block_diagonal",
+                                           "binary"}
+    assert all(s > 0 for s in info.predicted_seconds.values())
+    phases = info.predicted_phases
+    assert phases["total"] == pytest.approx(
+        phases["setup"] + phases["steps"] + phases["commits"]
+        + phases["backward"])
+    assert info.approximation == "exact"  # small: predicted well below 5 s
+    assert "predicted" in info.approximation_reason
+
+
+def _shape(**kw):
+    return Shape(**dict(dict(n_pool=50_000, d=512, k=10, n_lab=100,
+                             n_select=100, n_forward=200), **kw))
+
+
+def test_auto_runs_exact_bait_where_it_is_cheap_enough():
+    small = plan.plan_selection("auto", xp=np, x=np.zeros(1),
+                                shape=_shape(n_pool=2_000, d=32),
+                                rates=NOMINAL)
+    assert small.method == "exact"
+    assert small.seconds()["exact"] <= plan.AUTO_EXACT_SECONDS
+
+
+def test_auto_takes_the_cheapest_qualifying_rule_when_exact_is_slow():
+    chosen = plan.plan_selection("auto", xp=np, x=np.zeros(1),
+                                 shape=_shape(d=32, k=100, n_pool=10_000),
+                                 rates=NOMINAL)
+    seconds = chosen.seconds()
+    assert seconds["exact"] > max(
+        plan.AUTO_EXACT_SECONDS,
+        plan.AUTO_EXACT_FACTOR * seconds[chosen.method])
+    qualified = [name for name, spec in RULES.items()
+                 if spec.qualifies(_shape(d=32, k=100, n_pool=10_000))]
+    assert chosen.method == min(qualified, key=seconds.get)
+    assert chosen.method in chosen.reason
+
+
+def test_predictions_grow_with_the_problem():
+    for name, spec in RULES.items():
+        base = spec.cost(_shape(k=20), NOMINAL).total
+        for grow in (dict(n_pool=200_000), dict(d=1024),
+                     dict(n_select=200, n_forward=400)):
+            grown = _shape(k=20, **grow)
+            assert spec.cost(grown, NOMINAL).total > base, (name, grow)
+        faster = Rates(**{**NOMINAL.__dict__, "gemm32": 2 * NOMINAL.gemm32,
+                          "gemm64": 2 * NOMINAL.gemm64,
+                          "source": "test"})
+        assert spec.cost(_shape(k=20), faster).total < base, name
+
+
+def test_verbose_shows_the_rule_then_lines_without_tqdm(rng, monkeypatch,
+                                                         capsys):
+    prob = random_problem(rng, 200, 6, 3)
+    monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    skbait.bait_select(prob["h_pool"], 10, pool_proba=prob["p_pool"],
+                       verbose=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("[bait_select] rule: exact (")
+    assert "predicted: exact" in out[0]
+    steps = [line for line in out if "steps," in line and "ETA" in line]
+    assert steps and steps[-1].startswith("[BAIT exact] 30/30 steps")
+
+
+def test_verbose_uses_tqdm_when_installed(rng, monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    prob = random_problem(rng, 200, 6, 3)
+    monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
+    skbait.bait_select(prob["h_pool"], 10, pool_proba=prob["p_pool"],
+                       verbose=1)
+    captured = capsys.readouterr()
+    assert "30/30" in captured.err and "BAIT exact" in captured.err
+
+
+def test_quiet_below_the_threshold(rng, capsys):
+    prob = random_problem(rng, 200, 6, 3)
+    skbait.bait_select(prob["h_pool"], 10, pool_proba=prob["p_pool"],
+                       verbose=1)
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1 and "ETA" not in captured.err
