@@ -103,8 +103,8 @@ def test_predictions_grow_with_the_problem():
         assert spec.cost(_shape(k=20), faster).total < base, name
 
 
-def test_verbose_shows_the_rule_then_lines_without_tqdm(rng, monkeypatch,
-                                                         capsys):
+def test_verbose_shows_the_rule_then_lines_without_tqdm(
+        rng, monkeypatch, capsys):
     prob = random_problem(rng, 200, 6, 3)
     monkeypatch.setattr(progress, "PROGRESS_AFTER_SECONDS", 0.0)
     real_import = builtins.__import__
