@@ -29,3 +29,42 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     for page in ("index", "api", "user_guide", "examples", "results",
                  "design", "generated/skbait.bait_select"):
         assert (out / f"{page}.html").is_file(), page
+
+
+def _code_names(text):
+    """The backticked names of a Markdown page: identifiers, dotted names
+    and paths (code blocks and maths left out)."""
+    import re
+
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$", "", text, flags=re.S)
+    names = set()
+    for token in re.findall(r"`([^`\n]+)`", text):
+        if re.fullmatch(r"[A-Za-z_][\w.]*(\.py)?|[\w./-]+\.(py|md|sh|toml)",
+                        token):
+            names.add(token)
+    return names
+
+
+def test_every_code_name_in_the_design_exists():
+    """docs/design.md names functions, classes and files: each must exist
+    (a renamed function leaves a stale name behind, and this test fails
+    on it)."""
+    import re
+
+    sources = "\n".join(path.read_text() for folder in
+                        ("skbait", "tests", "benchmarks")
+                        for path in (ROOT / folder).rglob("*.py"))
+    missing = []
+    for name in sorted(_code_names((ROOT / "docs/design.md").read_text())):
+        if "/" in name or name.endswith((".py", ".md", ".toml")):
+            ours = name.split("/")[0] in ("skbait", "tests", "benchmarks",
+                                          "docs", "examples")
+            if ours and not (ROOT / name).exists():
+                missing.append(name)
+            continue
+        for part in name.split("."):
+            if not re.search(rf"\b{re.escape(part)}\b", sources):
+                missing.append(name)
+                break
+    assert not missing, f"design.md names what does not exist: {missing}"

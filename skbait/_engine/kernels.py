@@ -4,7 +4,7 @@ For every candidate x the selection keeps two symmetric k × k matrices
 (packed, float64): ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x``.
 After committing a point with sign σ (+1 forward, -1 backward) one GEMM gives,
 for every candidate, the k × k blocks ``T_U = (I ⊗ h_xᵀ) Ũ`` and
-``T_R = (I ⊗ h_xᵀ) R̃`` (see ``_greedy.py`` for Ũ and R̃). With
+``T_R = (I ⊗ h_xᵀ) R̃`` (Ũ and R̃: ``rules/exact.py``, docs/design.md §7). With
 ``ã = √s Gᵀ T_U`` and ``r = √s Gᵀ T_R`` the update is
 
     A_x ← A_x - σ ã ãᵀ,        B_x ← B_x - (ã rᵀ + r ãᵀ),
@@ -12,11 +12,12 @@ for every candidate, the k × k blocks ``T_U = (I ⊗ h_xᵀ) Ũ`` and
 and the score is ``tr(B_x (I + σ A_x)⁻¹)``: the forward gain (σ = +1) or the
 backward cost (σ = -1) of ``docs/design.md`` §4.
 
-Three implementations share this contract (the ``Kernel`` protocol): a
-generic one written with array-API operations (any namespace, any device),
-its rank-one case for regression and, for NumPy arrays when numba is
-installed, a fused compiled loop (``_numba_kernels.py``) that makes one pass
-over memory instead of a dozen and runs the GEMM itself.
+Implementations of this contract (the ``Kernel`` protocol): a generic one
+written with array-API operations (any namespace, any device), its
+rank-one case for regression (and binary BAIT), block-diagonal BAIT's,
+and, for NumPy arrays when numba is installed, fused compiled loops
+(``numba_kernels.py``) that make one pass over memory instead of a dozen
+and run the GEMM themselves.
 """
 
 import contextlib
@@ -39,7 +40,7 @@ class Kernel(Protocol):
     """What the greedy passes need from a per-candidate kernel.
 
     The states are float64 arrays (n, k(k+1)/2) of packed ``A_x`` and
-    ``B_x`` (``_fisher.py``), updated in place, rows ``start:stop`` at a
+    ``B_x`` (``fisher.py``), updated in place, rows ``start:stop`` at a
     time; ``p`` holds those rows' probabilities (None for regression) and
     ``sqrt_s`` is √s of docs/design.md §5.
     """

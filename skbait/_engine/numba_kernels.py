@@ -1,6 +1,6 @@
 """Compiled NumPy kernel for the classification update (optional: numba).
 
-Same contract as ``_kernels.ArrayAPIKernel``. Candidates are handled in
+Same contract as ``kernels.ArrayAPIKernel``. Candidates are handled in
 blocks of ``_LANES``: a block's states, probabilities and GEMM output are
 laid out candidate-last (one row per matrix entry, one column per
 candidate), so that every step of the closed-form ``Gᵀ`` products, the
@@ -9,7 +9,7 @@ factorisation behind the score is a loop over contiguous candidates that
 the compiler turns into SIMD instructions. A block's numbers stay in cache;
 blocks run in parallel, each computing its own share of the candidate GEMM.
 
-Importing this module raises ImportError when numba is missing; ``_kernels``
+Importing this module raises ImportError when numba is missing; ``kernels``
 then falls back to the array-API implementation.
 """
 
@@ -204,7 +204,7 @@ def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
 
 class NumbaKernel:
     """Classification kernel compiled with numba (NumPy arrays on the CPU);
-    implements ``_kernels.Kernel``.
+    implements ``kernels.Kernel``.
 
     ``fuses_gemm``: the caller passes the embeddings and the GEMM operand to
     ``gemm_update`` instead of the GEMM's output to ``update``.

@@ -2,7 +2,7 @@
 
 Scores closer than the engine's precision are not distinguishable, so a
 near-tie goes to the smallest pool index, as the literal rule of the
-reference implementation (``_reference.py``) does for exact ties.
+reference implementation (``reference.py``) does for exact ties.
 """
 
 import math
