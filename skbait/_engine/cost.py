@@ -81,22 +81,22 @@ NOMINAL = Rates(gemm32=1.6e11, gemm64=7.0e10, gram32=1.5e11, gram64=6.5e10,
 _MEASURED = {}
 
 
-def machine_rates(xp=np, n_jobs=1, remeasure=False):
+def machine_rates(xp=np, n_jobs=1, remeasure=False, device=None):
     """The :class:`Rates` of this machine for ``n_jobs`` threads (NumPy),
-    or of the device's namespace ``xp``; measured once, then cached
-    (``remeasure``: measure now and replace the cached rates, e.g. when
-    they were measured on a busy machine)."""
+    or of the namespace ``xp`` on ``device`` (a GPU's); measured once, then
+    cached (``remeasure``: measure now and replace the cached rates, e.g.
+    when they were measured on a busy machine)."""
     if os.environ.get("SKBAIT_RATES", "") == "nominal":
         return NOMINAL
     numpy = is_numpy_namespace(xp)
-    key = _key(xp, n_jobs if numpy else 1)
+    key = _key(xp, n_jobs if numpy else 1, device)
     if key in _MEASURED and not remeasure:
         return _MEASURED[key]
     rates = None if remeasure else _read_cache(key)
     if rates is None:
         try:
             rates = (_measure_numpy(n_jobs) if numpy
-                     else _measure_namespace(xp))
+                     else _measure_namespace(xp, device))
         except Exception:  # an odd device or namespace: the nominal rates
             rates = NOMINAL
         else:
@@ -198,26 +198,29 @@ def _step_seconds():
     return (time.perf_counter() - start) / 50
 
 
-def _measure_namespace(xp):
-    """GEMM and read rates on the device of a non-NumPy namespace (its
+def _measure_namespace(xp, device):
+    """GEMM and read rates on ``device`` with a non-NumPy namespace (its
     kernels are array-API operations; the nominal per-candidate rates are
     scaled by its GEMM rate)."""
     def sync(x):
         return float(xp.sum(x[:1, :1]))
 
+    def ones(shape, dtype):
+        return xp.ones(shape, dtype=dtype, device=device)
+
     out = {}
     n, d, j = 8192, 512, 200
     for name, dtype in (("32", xp.float32), ("64", xp.float64)):
-        h = xp.ones((n, d), dtype=dtype)
-        w = xp.ones((d, j), dtype=dtype)
+        h = ones((n, d), dtype)
+        w = ones((d, j), dtype)
         out["gemm" + name] = _best_rate(lambda: sync(xp.matmul(h, w)),
                                         2 * n * d * j)
         out["gram" + name] = out["gemm" + name]
-    square = xp.ones((2048, 2048), dtype=xp.float64)
-    cols = xp.ones((2048, 10), dtype=xp.float64)
+    square = ones((2048, 2048), xp.float64)
+    cols = ones((2048, 10), xp.float64)
     out["narrow"] = _best_rate(lambda: sync(xp.matmul(square, cols)),
                                2 * 2048 * 2048 * 10)
-    big = xp.ones((2 ** 24,), dtype=xp.float64)
+    big = ones((2 ** 24,), xp.float64)
     out["bandwidth"] = _best_rate(lambda: float(xp.sum(big)), 8 * 2 ** 24)
     scale = out["gemm64"] / NOMINAL.gemm64
     out["kernel"] = NOMINAL.kernel * scale / 4  # batched solves, not fused
@@ -227,10 +230,10 @@ def _measure_namespace(xp):
 
 
 # ---- the cache ---------------------------------------------------------------
-def _key(xp, n_jobs):
+def _key(xp, n_jobs, device=None):
     parts = [platform.machine(), _cpu_name(), str(os.cpu_count()),
              str(n_jobs), getattr(xp, "__name__", str(xp)), np.__version__,
-             os.environ.get("OPENBLAS_CORETYPE", "")]
+             os.environ.get("OPENBLAS_CORETYPE", ""), str(device)]
     if is_numpy_namespace(xp):
         try:
             from threadpoolctl import threadpool_info

@@ -22,6 +22,7 @@ docs/results.md, "Choosing a rule: the protocol"):
 
 from dataclasses import dataclass, field
 
+from .array_api import device, is_numpy_namespace
 from .cost import machine_rates
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
 from .rules import RULES, get_rule
@@ -70,7 +71,9 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
     """
     limit = memory_limit(xp, x)
     usable = None if limit is None else limit.usable
-    rates = machine_rates(xp, shape.n_jobs) if rates is None else rates
+    if rates is None:
+        rates = machine_rates(xp, shape.n_jobs, device=(
+            None if is_numpy_namespace(xp) else device(x)))
     memory_shape = shape if memory_shape is None else memory_shape
     plan = Plan(None, "", limit=limit)
 
