@@ -6,8 +6,9 @@ laid out candidate-last (one row per matrix entry, one column per
 candidate), so that every step of the closed-form ``Gᵀ`` products, the
 packed rank-k updates of ``A_x`` and ``B_x``, and the k × k Cholesky
 factorisation behind the score is a loop over contiguous candidates that
-the compiler turns into SIMD instructions. A block's numbers stay in cache;
-blocks run in parallel, each computing its own share of the candidate GEMM.
+the compiler turns into SIMD instructions. A block's numbers stay in cache,
+and each block computes its own share of the candidate GEMM. Pieces of
+many blocks run on the engine's threads (``_Pieces``).
 
 Importing this module raises ImportError when numba is missing; ``kernels``
 then falls back to the array-API implementation.
@@ -18,6 +19,8 @@ import contextlib
 import numba
 import numpy as np
 
+from .threads import pieces, row_ranges, run_tasks
+
 __all__ = ["NumbaKernel", "NumbaBlockKernel", "NumbaRankOneKernel"]
 
 # Candidates per block: small enough that a block's scratch (a few
@@ -26,9 +29,6 @@ _LANES = 64
 # Block-diagonal BAIT keeps k numbers per candidate, not k × k: longer
 # blocks make its GEMM, most of a step, more efficient.
 _BD_LANES = 256
-# Blocks a thread takes at a time in the parallel loops (dynamic
-# scheduling; ``NumbaKernel.step_context``).
-_BLOCKS_PER_TAKE = 4
 
 
 @numba.njit(cache=True, nogil=True)
@@ -175,12 +175,12 @@ _GEMM_SIGNATURES = [
     for dtype in (numba.float32, numba.float64)]
 
 
-@numba.njit(_UPDATE_SIGNATURES, parallel=True, cache=True, nogil=True)
+@numba.njit(_UPDATE_SIGNATURES, cache=True, nogil=True)
 def _update_scores(out_t, p, sqrt_s, a_state, b_state, sigma, do_update,
                    scores):
     n = a_state.shape[0]
     n_blocks = (n + _LANES - 1) // _LANES
-    for blk in numba.prange(n_blocks):
+    for blk in range(n_blocks):
         start = blk * _LANES
         stop = min(n, start + _LANES)
         _block(out_t[:, start:stop], p[start:stop], sqrt_s,
@@ -188,13 +188,13 @@ def _update_scores(out_t, p, sqrt_s, a_state, b_state, sigma, do_update,
                scores[start:stop])
 
 
-@numba.njit(_GEMM_SIGNATURES, parallel=True, cache=True, nogil=True)
+@numba.njit(_GEMM_SIGNATURES, cache=True, nogil=True)
 def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
-    # Each block multiplies its own rows: GEMM and kernel share the threads
-    # instead of BLAS and numba thread pools competing for the cores.
+    # Each block multiplies its own rows, and its numbers stay in cache
+    # for the update that follows.
     n = a_state.shape[0]
     n_blocks = (n + _LANES - 1) // _LANES
-    for blk in numba.prange(n_blocks):
+    for blk in range(n_blocks):
         start = blk * _LANES
         stop = min(n, start + _LANES)
         out_t = np.dot(w_t, h[start:stop].T)
@@ -202,7 +202,44 @@ def _gemm_update_scores(h, w_t, p, sqrt_s, a_state, b_state, sigma, scores):
                b_state[start:stop], sigma, True, scores[start:stop])
 
 
-class NumbaKernel:
+class _Pieces:
+    """The compiled loops run on pieces of the rows that ``n_jobs`` threads
+    of the engine's pool take as they free up (``threads.run_tasks``):
+    several pieces a thread, none smaller than ``_PIECE_FLOPS`` of work,
+    so that a small pool runs in the calling thread and a thread whose
+    core another process holds delays only its last piece. (numba's own
+    parallel loops end at a barrier that waits for every thread, a
+    descheduled one included.) The compiled functions release the GIL."""
+
+    n_jobs = 1
+
+    @contextlib.contextmanager
+    def step_context(self, n_jobs=None):
+        """Single-threaded BLAS (the blocks' products) and ``n_jobs``
+        threads for the steps."""
+        from threadpoolctl import threadpool_limits
+
+        before = self.n_jobs
+        self.n_jobs = 1 if n_jobs is None else max(1, n_jobs)
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                yield
+        finally:
+            self.n_jobs = before
+
+    def _run(self, piece, n, row_flops):
+        """``piece(lo, hi)`` over ``range(n)`` in pieces."""
+        wanted = max(1, int(n * row_flops // _PIECE_FLOPS))
+        parts = row_ranges(n, min(pieces(self.n_jobs), wanted))
+        run_tasks([(lambda lo=lo, hi=hi: piece(lo, hi)) for lo, hi in parts],
+                  self.n_jobs)
+
+
+# Work below which a piece is not worth a thread's hand-off (about 0.1-1 ms).
+_PIECE_FLOPS = 1 << 23
+
+
+class NumbaKernel(_Pieces):
     """Classification kernel compiled with numba (NumPy arrays on the CPU);
     implements ``kernels.Kernel``.
 
@@ -222,41 +259,21 @@ class NumbaKernel:
         n = stop - start
         scores = np.empty(n)
         do_update = out is not None
-        # One dtype per argument: every new combination costs a compilation
-        # of several seconds on first use.
-        out_t = (np.ascontiguousarray(out.T, dtype=np.float64) if do_update
-                 else np.empty((1, n), dtype=np.float64))
-        _update_scores(
-            out_t, _exact(p, np.float64), float(sqrt_s),
-            a_state[start:stop], b_state[start:stop], float(sigma),
-            do_update, scores)
+        p = _exact(p, np.float64)
+        k = p.shape[1]
+
+        def piece(lo, hi):
+            # One dtype per argument: every new combination costs a
+            # compilation of several seconds on first use.
+            out_t = (np.ascontiguousarray(out[lo:hi].T, dtype=np.float64)
+                     if do_update else np.empty((1, hi - lo)))
+            _update_scores(out_t, p[lo:hi], float(sqrt_s),
+                           a_state[start + lo:start + hi],
+                           b_state[start + lo:start + hi], float(sigma),
+                           do_update, scores[lo:hi])
+
+        self._run(piece, n, 8 * k ** 3)
         return scores
-
-    @staticmethod
-    @contextlib.contextmanager
-    def step_context(n_jobs=None):
-        """Single-threaded BLAS and ``n_jobs`` numba threads for the steps.
-
-        The kernel parallelises over candidates (GEMM included); BLAS worker
-        threads left spinning after a multi-threaded call would compete
-        with it for the cores and double its time.
-        """
-        from threadpoolctl import threadpool_limits
-
-        before = numba.get_num_threads()
-        cap = numba.config.NUMBA_NUM_THREADS
-        wanted = before if n_jobs is None else max(1, min(n_jobs, cap))
-        numba.set_num_threads(wanted)
-        # Blocks handed out a few at a time as threads free up, not split
-        # in fixed shares: next to a busy process, a thread whose core is
-        # taken then delays only its last few blocks.
-        chunk = numba.set_parallel_chunksize(_BLOCKS_PER_TAKE)
-        try:
-            with threadpool_limits(limits=1, user_api="blas"):
-                yield
-        finally:
-            numba.set_parallel_chunksize(chunk)
-            numba.set_num_threads(before)
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
                     sigma):
@@ -265,10 +282,16 @@ class NumbaKernel:
         scores = np.empty(n)
         h = _exact(h, h.dtype)
         w_t = _exact(w.T, h.dtype)
-        _gemm_update_scores(h, w_t, _exact(p, np.float64),
-                            float(sqrt_s),
-                            a_state[start:stop], b_state[start:stop],
-                            float(sigma), scores)
+        p = _exact(p, np.float64)
+        k = p.shape[1]
+
+        def piece(lo, hi):
+            _gemm_update_scores(h[lo:hi], w_t, p[lo:hi], float(sqrt_s),
+                                a_state[start + lo:start + hi],
+                                b_state[start + lo:start + hi], float(sigma),
+                                scores[lo:hi])
+
+        self._run(piece, n, 2 * h.shape[1] * w_t.shape[0] + 8 * k ** 3)
         return scores
 
 
@@ -310,12 +333,12 @@ _BD_UPDATE_SIGNATURES = [numba.void(_F8_2D, _F8_2D, _F8, _F8_2D, _F8_2D,
                                     _F8, numba.boolean, _F8[::1])]
 
 
-@numba.njit(_BD_UPDATE_SIGNATURES, parallel=True, cache=True, nogil=True)
+@numba.njit(_BD_UPDATE_SIGNATURES, cache=True, nogil=True)
 def _bd_update_scores(out_t, p, s, a_state, b_state, sigma, do_update,
                       scores):
     n = a_state.shape[0]
     n_blocks = (n + _BD_LANES - 1) // _BD_LANES
-    for blk in numba.prange(n_blocks):
+    for blk in range(n_blocks):
         start = blk * _BD_LANES
         stop = min(n, start + _BD_LANES)
         _bd_block(out_t[:, start:stop], p[start:stop], s,
@@ -323,11 +346,11 @@ def _bd_update_scores(out_t, p, s, a_state, b_state, sigma, do_update,
                   do_update, scores[start:stop])
 
 
-@numba.njit(_GEMM_SIGNATURES, parallel=True, cache=True, nogil=True)
+@numba.njit(_GEMM_SIGNATURES, cache=True, nogil=True)
 def _bd_gemm_update_scores(h, w_t, p, s, a_state, b_state, sigma, scores):
     n = a_state.shape[0]
     n_blocks = (n + _BD_LANES - 1) // _BD_LANES
-    for blk in numba.prange(n_blocks):
+    for blk in range(n_blocks):
         start = blk * _BD_LANES
         stop = min(n, start + _BD_LANES)
         out_t = np.dot(w_t, h[start:stop].T)
@@ -335,13 +358,12 @@ def _bd_gemm_update_scores(h, w_t, p, s, a_state, b_state, sigma, scores):
                   b_state[start:stop], sigma, True, scores[start:stop])
 
 
-class NumbaBlockKernel:
+class NumbaBlockKernel(_Pieces):
     """Block-diagonal BAIT's kernel compiled with numba (NumPy on the
-    CPU); same contract as ``_kernels.BlockDiagonalKernel``, with the GEMM
-    fused into the parallel loop over blocks of candidates."""
+    CPU); same contract as ``kernels.BlockDiagonalKernel``, with the GEMM
+    fused into the loop over blocks of candidates."""
 
     fuses_gemm = True
-    step_context = staticmethod(NumbaKernel.step_context)
 
     @staticmethod
     def row_bytes(k):
@@ -351,20 +373,35 @@ class NumbaBlockKernel:
         n = stop - start
         scores = np.empty(n)
         do_update = out is not None
-        out_t = (np.ascontiguousarray(out.T, dtype=np.float64) if do_update
-                 else np.empty((1, n), dtype=np.float64))
-        _bd_update_scores(out_t, _exact(p, np.float64), float(sqrt_s) ** 2,
-                          a_state[start:stop], b_state[start:stop],
-                          float(sigma), do_update, scores)
+        p = _exact(p, np.float64)
+
+        def piece(lo, hi):
+            out_t = (np.ascontiguousarray(out[lo:hi].T, dtype=np.float64)
+                     if do_update else np.empty((1, hi - lo)))
+            _bd_update_scores(out_t, p[lo:hi], float(sqrt_s) ** 2,
+                              a_state[start + lo:start + hi],
+                              b_state[start + lo:start + hi], float(sigma),
+                              do_update, scores[lo:hi])
+
+        self._run(piece, n, 12 * p.shape[1])
         return scores
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
                     sigma):
-        scores = np.empty(stop - start)
+        n = stop - start
+        scores = np.empty(n)
         h = _exact(h, h.dtype)
-        _bd_gemm_update_scores(h, _exact(w.T, h.dtype), _exact(p, np.float64),
-                               float(sqrt_s) ** 2, a_state[start:stop],
-                               b_state[start:stop], float(sigma), scores)
+        w_t = _exact(w.T, h.dtype)
+        p = _exact(p, np.float64)
+
+        def piece(lo, hi):
+            _bd_gemm_update_scores(h[lo:hi], w_t, p[lo:hi],
+                                   float(sqrt_s) ** 2,
+                                   a_state[start + lo:start + hi],
+                                   b_state[start + lo:start + hi],
+                                   float(sigma), scores[lo:hi])
+
+        self._run(piece, n, 2 * h.shape[1] * w_t.shape[0] + 12 * p.shape[1])
         return scores
 
 
@@ -418,19 +455,19 @@ _R1_SIGNATURES = [
     for dtype in (numba.float32, numba.float64)]
 
 
-@numba.njit(_R1_SIGNATURES, parallel=True, cache=True, nogil=True)
+@numba.njit(_R1_SIGNATURES, cache=True, nogil=True)
 def _r1_update_scores(h, w_t, sqrt_s, a_state, b_state, sigma, do_update,
                       scores):
     n = a_state.shape[0]
     n_blocks = (n + _R1_LANES - 1) // _R1_LANES
-    for blk in numba.prange(n_blocks):
+    for blk in range(n_blocks):
         start = blk * _R1_LANES
         stop = min(n, start + _R1_LANES)
         _r1_block(h[start:stop], w_t, sqrt_s, a_state[start:stop],
                   b_state[start:stop], sigma, do_update, scores[start:stop])
 
 
-class NumbaRankOneKernel:
+class NumbaRankOneKernel(_Pieces):
     """The rank-one kernel (regression, binary BAIT) compiled with numba:
     the two-column product with the pool rows fused with the update, one
     pass over the embeddings a step (same contract as
@@ -440,7 +477,6 @@ class NumbaRankOneKernel:
     # The operand stays float64: the rows are converted as they are read,
     # so a float32 pool's updates carry no rounding of the operand.
     operand_float64 = True
-    step_context = staticmethod(NumbaKernel.step_context)
 
     @staticmethod
     def row_bytes(k):
@@ -459,8 +495,16 @@ class NumbaRankOneKernel:
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
                     sigma):
-        scores = np.empty(stop - start)
-        _r1_update_scores(_exact(h, h.dtype), _exact(w.T, np.float64),
-                          float(sqrt_s), a_state[start:stop],
-                          b_state[start:stop], float(sigma), True, scores)
+        n = stop - start
+        scores = np.empty(n)
+        h = _exact(h, h.dtype)
+        w_t = _exact(w.T, np.float64)
+
+        def piece(lo, hi):
+            _r1_update_scores(h[lo:hi], w_t, float(sqrt_s),
+                              a_state[start + lo:start + hi],
+                              b_state[start + lo:start + hi], float(sigma),
+                              True, scores[lo:hi])
+
+        self._run(piece, n, 4 * h.shape[1])
         return scores

@@ -1,4 +1,5 @@
-"""Threads of a selection: one pool at a time, sized by ``n_jobs``.
+"""Threads of a selection: one kept pool per ``n_jobs``, pieces taken as
+threads free up.
 
 BLAS libraries split every matrix product between their own threads and
 make them wait for each other at its end. Next to another busy process
@@ -9,9 +10,12 @@ products then took 5-20 times their quiet time (benchmarks/bench_busy.py).
 So on NumPy the whole selection runs with single-threaded BLAS, and the
 parallelism is coarse instead: independent pieces of work (block columns
 of the set-up, chunks of pool rows) go to ``n_jobs`` Python threads, each
-calling single-threaded BLAS (NumPy releases the GIL there). A thread that
-is descheduled delays only its own piece. The numba kernel's parallel loop
-is sized to ``n_jobs`` too.
+calling single-threaded BLAS (NumPy releases the GIL there). Work is cut
+into more pieces than threads (``pieces``), which threads take as they
+free up: a thread that is descheduled delays only its own small piece.
+The compiled kernels (``numba_kernels.py``) run their blocks of
+candidates on the same threads, in pieces, rather than in numba's own
+parallel loops, whose end waits for every thread.
 """
 
 import contextlib
