@@ -113,7 +113,7 @@ def _is_numeric_vector(X):
 
 def _first_line(exc):
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""
+    return lines[0].rstrip(":") if lines else ""
 
 
 # ---- embeddings and probabilities ----------------------------------------
