@@ -164,7 +164,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
 
     ``_sampler``: skbait's sampler class; ``_strategy``: the strategy's name
     in ``info_``; ``_parameter_constraints``: the strategy's own parameters
-    and what they may be; ``_utilities``: method computing the
+    and what they may be; ``_other_kind_hint``: what to do with a model of
+    the other kind; ``_utilities``: method computing the
     (batch_size, n_candidates) utilities from the sampler's
     :class:`~skbait.Selection`.
     """
@@ -172,6 +173,9 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
     _sampler = None
     _strategy = ""
     _parameter_constraints = {}
+    # What to do instead with a model of the other kind (classifier or
+    # regressor), for the error.
+    _other_kind_hint = ""
 
     def _run(self, X, y, model, model_name, model_types, fit_model,
              sample_weight, candidates, batch_size, return_utilities):
@@ -528,6 +532,7 @@ class Badge(_Baseline):
 class CoreSet(_Baseline):
     _sampler = CoresetSampler
     _strategy = "CORESET"
+    _other_kind_hint = "Pass a classifier as clf."
 
     def query(self, X, y, clf=None, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False, *,
