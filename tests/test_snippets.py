@@ -176,6 +176,21 @@ def _guide_function_and_class(ns, out):
     assert ns["sampler"].info_.strategy == "BAIT"
 
 
+@shows("selection = CoresetSampler().select(")
+def _guide_select(ns, out):
+    from skbait import Selection, coreset_sampling
+
+    X, model, selection = ns["X"] / 16, ns["model"], ns["selection"]
+    assert isinstance(selection, Selection)
+    _batch(selection.indices, len(X) - 100, size=5)
+    # The comment: the pool's features, its input and a constant column.
+    assert ns["embeddings"].shape == (len(X) - 100, 65)
+    assert out.strip() == f"{selection.indices} CORESET"
+    ref, _ = coreset_sampling(model, X[100:], n_instances=5,
+                              X_labeled=X[:100])
+    assert selection.indices.tolist() == ref.tolist()
+
+
 @shows("learner.teach(X_pool[idx], y_pool[idx])")
 def _guide_modal(ns, out):
     _batch(ns["idx"], len(ns["X_pool"]))
