@@ -1,24 +1,26 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._engine.bait import bait_select
+from ._query.base import NoLabeledSetWarning, Selection
 from ._query.extractors import (
     extract_features,
     register,
     supported_estimators,
     unregister,
 )
-from ._query.samplers import (
-    BADGESampler,
-    BAITSampler,
-    ConfidenceSampler,
-    CoresetSampler,
-    NoLabeledSetWarning,
-    RandomSampler,
+from ._query.functions import (
     badge_sampling,
     bait_sampling,
     confidence_sampling,
     coreset_sampling,
     random_sampling,
+)
+from ._query.samplers import (
+    BADGESampler,
+    BAITSampler,
+    ConfidenceSampler,
+    CoresetSampler,
+    RandomSampler,
 )
 
 __all__ = [
@@ -26,7 +28,7 @@ __all__ = [
     "bait_sampling", "badge_sampling", "coreset_sampling",
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
-    "RandomSampler", "NoLabeledSetWarning",
+    "RandomSampler", "Selection", "NoLabeledSetWarning",
     "extract_features", "register", "unregister", "supported_estimators",
 ]
 __version__ = "0.1.0.dev0"

@@ -100,9 +100,9 @@ def test_linear_discriminant_analysis_is_softmax_of_its_embedding(
         params = {"priors": np.full(n_classes, 1.0 / n_classes)}
     lda = LinearDiscriminantAnalysis(**params).fit(X, y)
     for strategy in ("BAIT", "BADGE"):
-        from skbait._query.extractors import _extract
+        from skbait._query.extractors import extract
 
-        emb, proba = _extract(lda, X[:40], strategy=strategy)
+        emb, proba = extract(lda, X[:40], strategy=strategy)
         assert emb.shape == (40, 65)
         np.testing.assert_array_equal(emb[:, -1], 1.0)
         # predict_proba is the softmax (logistic for two classes) of an
@@ -353,17 +353,17 @@ def test_svm_kernels_and_other_linear_classifiers(digits):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.linear_model import Perceptron
 
-    from skbait._query.extractors import _extract
+    from skbait._query.extractors import extract
 
     X, y = digits
     with pytest.raises(NotFittedError, match="SVC is not fitted yet"):
         extract_features(SVC(), X[:5])
     rbf = SVC().fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="from SVC with kernel='rbf'"):
-        _extract(rbf, X[:5], proba=False, strategy="CORESET")
+        extract(rbf, X[:5], proba=False, strategy="CORESET")
     for model in (LinearDiscriminantAnalysis(), Perceptron(random_state=0)):
         model.fit(X, y)
-        emb, proba = _extract(model, X[:5], proba=False, strategy="CORESET")
+        emb, proba = extract(model, X[:5], proba=False, strategy="CORESET")
         np.testing.assert_array_equal(emb[:, :64], X[:5])
 
 
@@ -516,20 +516,20 @@ def test_skorch_unfitted_and_hook_removed_on_error(digits):
 
 # ---- inputs, premises and layer -------------------------------------------
 def test_list_of_lists_and_input_names(digits):
-    from skbait._query.extractors import _extract
+    from skbait._query.extractors import extract
 
     X, y = digits
     model = LogisticRegression(max_iter=500).fit(X, y)
     emb, proba = extract_features(model, X[:5].tolist())
     np.testing.assert_array_equal(emb[:, :64], X[:5])
     with pytest.raises(ValueError, match="X_labeled has 10 features"):
-        _extract(model, X[:5, :10], input_name="X_labeled")
+        extract(model, X[:5, :10], input_name="X_labeled")
     with pytest.raises(ValueError, match=r"X is 3-D \(shape \(5, 8, 8\)\)"):
         extract_features(model, X[:5].reshape(5, 8, 8))
     with pytest.raises(ValueError, match="Input X_pool contains NaN"):
         bad = X[:5].copy()
         bad[0, 0] = np.nan
-        _extract(model, bad, input_name="X_pool")
+        extract(model, bad, input_name="X_pool")
 
 
 @pytest.mark.parametrize("model", [
@@ -557,7 +557,7 @@ def test_premise_of_softmax_probabilities(digits):
     from sklearn.linear_model import RidgeClassifier
     from sklearn.svm import LinearSVC
 
-    from skbait._query.extractors import _extract
+    from skbait._query.extractors import extract
 
     X, y = digits
     import warnings
@@ -571,13 +571,13 @@ def test_premise_of_softmax_probabilities(digits):
         extract_features(svc, X[:5])
     with pytest.raises(TypeError, match="BADGE needs class probabilities "
                                         "that are a softmax(.|\n)*Platt"):
-        _extract(svc, X[:5], strategy="BADGE")
+        extract(svc, X[:5], strategy="BADGE")
     huber = SGDClassifier(loss="modified_huber", random_state=0).fit(X, y)
     with pytest.raises(TypeError, match="loss='modified_huber'"):
         extract_features(huber, X[:5])
     for model in (svc, huber, LinearSVC().fit(X, y),
                   RidgeClassifier().fit(X, y)):
-        emb, proba = _extract(model, X[:5], proba=False, strategy="CORESET")
+        emb, proba = extract(model, X[:5], proba=False, strategy="CORESET")
         assert proba is None and emb.shape[0] == 5
         np.testing.assert_array_equal(emb[:, :64], X[:5])
 

@@ -211,15 +211,6 @@ def test_commits_update_inverse_and_scores_like_dense(rng, monkeypatch, k,
                                           rel=1e-8)
 
 
-def test_kernels_implement_the_protocol():
-    kernels = [_kernels.ArrayAPIKernel(np), _kernels.RankOneKernel(np)]
-    if _kernels.numba_available():
-        kernels.append(_kernels.get_kernel(np, False, True))
-    for kernel in kernels:
-        assert isinstance(kernel, _kernels.Kernel)
-    assert not isinstance(object(), _kernels.Kernel)
-
-
 def test_gemm_update_equals_update_on_the_product(rng):
     problem = _problem(rng, k=3, n_lab=0)
     a = np.abs(rng.normal(size=(problem.n_pool, 6)))

@@ -95,3 +95,25 @@ def test_rooms_import_downwards_only():
         if room == "_engine":
             assert all(d.split(".")[0] in ("_engine", "_validation")
                        for d in deps), (module, deps)
+
+
+def test_the_query_layer_reads_one_way():
+    """Inside the query layer each module imports only the ones listed
+    before it (the contract, ``base``, sits under the classes and the
+    functions that use it); only ``inputs`` (a Dask pool) and
+    ``extractors`` (the lazily registered families) load integrations."""
+    order = ["_query.registry", "_query.docstrings", "_query.inputs",
+             "_query.extractors", "_query.features", "_query.base",
+             "_query.samplers", "_query.functions"]
+    graph = _internal_imports()
+    assert sorted(m for m in graph if m.startswith("_query.")) == \
+        sorted(order)
+    for i, module in enumerate(order):
+        query_deps = {d for d in graph[module] if d.startswith("_query")}
+        assert query_deps <= set(order[:i]), (module, query_deps)
+        loads = {d for d in graph[module] if d.startswith("_integrations")}
+        allowed = {"_query.inputs": {"_integrations.dask"},
+                   "_query.extractors": {
+                       "_integrations.skorch",
+                       "_integrations.skactiveml_features"}}
+        assert loads <= allowed.get(module, set()), (module, loads)

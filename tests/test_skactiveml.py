@@ -361,9 +361,6 @@ def test_bait_utilities_of_an_approximation_the_engine_chose(digits,
         return engine(*args, approximation="binary", **kwargs)
 
     monkeypatch.setattr(samplers, "bait_select", resolving)
-    constraints = dict(BAITSampler._parameter_constraints)
-    constraints["approximation"] = [samplers.Options("auto")]
-    monkeypatch.setattr(BAITSampler, "_parameter_constraints", constraints)
     X, y, _ = digits
     qs = Bait(approximation="auto")
     idx, u = qs.query(X, y, _logreg(), batch_size=4, return_utilities=True)

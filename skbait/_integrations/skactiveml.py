@@ -1,23 +1,30 @@
 """BAIT, BADGE and CORESET as scikit-activeml pool query strategies.
 
 Each class is a ``skactiveml.base.SingleAnnotatorPoolQueryStrategy`` with
-scikit-activeml's call, ``query(X, y, clf, fit_clf=True, sample_weight=None,
-candidates=None, batch_size=1, return_utilities=False)``, unlabeled samples
-marked in ``y`` by ``missing_label``. A query validates its input as
-scikit-activeml's strategies do, fits a clone of the model when asked, and
-hands the candidates and the labeled samples to skbait's sampler
-(:class:`~skbait.BAITSampler`, :class:`~skbait.BADGESampler`,
-:class:`~skbait.CoresetSampler`), which extracts the features (the registry:
-scikit-activeml's wrappers are unwrapped by
-``_integrations/skactiveml_features.py``) and selects. The utilities are
-recomputed from the same features (``skactiveml_utilities.py``).
+scikit-activeml's call, unlabeled samples marked in ``y`` by
+``missing_label``: ``query(X, y, clf, fit_clf=True, sample_weight=None,
+candidates=None, batch_size=1, return_utilities=False)`` for a classifier,
+and scikit-activeml's name for a regressor, ``reg`` and ``fit_reg``, where
+a strategy takes one (``RegressionBait``; ``CoreSet`` takes either). A
+query validates its input as scikit-activeml's strategies do, fits a clone
+of the model when asked, and hands the candidates and the labeled samples
+to skbait's sampler (:class:`~skbait.BAITSampler`,
+:class:`~skbait.BADGESampler`, :class:`~skbait.CoresetSampler`) through
+its contract, ``sampler.select(...)``, which extracts the features (the
+registry: scikit-activeml's wrappers are unwrapped by
+``skactiveml_features.py``) and selects. The utilities are recomputed from
+the features that the :class:`~skbait.Selection` returns
+(``skactiveml_utilities.py``).
+
+The parameters' descriptions come from the query layer's table
+(``_query/docstrings.py``), their allowed values from the samplers'
+declarations: nothing is read out of another docstring.
 
 The public names are re-exported by ``skbait.skactiveml``.
 """
 
 import inspect
 import numbers
-import re
 import textwrap
 import warnings
 
@@ -37,8 +44,16 @@ from skactiveml.utils import (
     is_unlabeled,
 )
 
+from .._query.docstrings import entry, parameters_section
 from .._query.extractors import check_fitted
-from .._query.samplers import BADGESampler, BAITSampler, CoresetSampler
+from .._query.samplers import (
+    BAIT_CONSTRAINTS,
+    COMMON_CONSTRAINTS,
+    EXTRACTION_CONSTRAINTS,
+    BADGESampler,
+    BAITSampler,
+    CoresetSampler,
+)
 from .._validation import NONE, Satisfies, validate_parameters
 from .skactiveml_features import predicts_without_model
 from .skactiveml_utilities import (
@@ -56,16 +71,14 @@ _BAIT = {name: param.default for name, param
 
 _FLAG = Satisfies(lambda v: isinstance(v, (str, dict)), "a str or a dict")
 
-
-def _sampler_param_docs(sampler, names):
-    """The docstring entries of ``sampler``'s parameters ``names``."""
-    doc = inspect.cleandoc(sampler.__doc__)
-    section = re.search(r"Parameters\n-+\n(.*?)\n\n(?:Attributes|Notes)\n",
-                        doc, re.S).group(1)
-    entries = re.split(r"\n(?=\S)", section)
-    by_name = {entry.split(" :")[0]: entry for entry in entries}
-    return "\n".join(by_name[name] for name in names)
-
+# What each strategy's parameters may be: the samplers' declarations (the
+# random state is scikit-activeml's to check).
+_SAMPLER_CONSTRAINTS = {
+    "max_candidates": COMMON_CONSTRAINTS["max_candidates"],
+    "verbose": COMMON_CONSTRAINTS["verbose"],
+    **EXTRACTION_CONSTRAINTS,
+}
+_FLAG_CONSTRAINTS = {"clf_embedding_flag_name": [NONE, _FLAG]}
 
 _FLAG_DOC = """\
 clf_embedding_flag_name : str, dict or None, default=None
@@ -83,11 +96,10 @@ missing_label : scalar, str, np.nan or None, default=np.nan
 
 
 def _random_state_doc(what):
-    return ("random_state : None, int or numpy.random.RandomState, "
-            "default=None\n    " + textwrap.fill(
-                what + " Each query draws from its own generator, seeded "
-                "from this one and the number of unlabeled samples, as in "
-                "scikit-activeml.", 72, subsequent_indent="    "))
+    return entry(
+        "random_state : None, int or numpy.random.RandomState, default=None",
+        what + " Each query draws from its own generator, seeded from this "
+        "one and the number of unlabeled samples, as in scikit-activeml.")
 
 
 _QUERY_DOC = """\
@@ -99,12 +111,7 @@ X : array-like of shape (n_samples, n_features)
     All samples, labeled and unlabeled.
 y : array-like of shape (n_samples,)
     Their labels, ``missing_label`` for the unlabeled ones.
-{model} : {model_type}
-{model_doc}
-fit_{model} : bool, default=True
-    Fit a clone of ``{model}`` on ``X``, ``y`` and ``sample_weight``
-    first; otherwise ``{model}`` must be fitted. ``{model}`` itself is never
-    changed.
+{model}
 sample_weight : array-like of shape (n_samples,), default=None
     Weights of the samples, for fitting only.
 candidates : None, array-like of int or array-like of shape \
@@ -117,7 +124,7 @@ batch_size : int, default=1
     The number of samples to select. Larger than the number of candidates:
     a warning, and all candidates are returned.
 return_utilities : bool, default=False
-    Also return the utilities.
+    Also return the utilities.{keyword_model}
 
 Returns
 -------
@@ -128,6 +135,20 @@ utilities : ndarray of float, shape (batch_size, n_samples) or \
 (batch_size, n_candidates)
 {utilities}
 """
+
+
+def _model_doc(name, types, description):
+    """The entries of a model argument (``clf`` or ``reg``) and its
+    ``fit_`` flag."""
+    return "\n".join([
+        entry(f"{name} : {types}", description + " It must use the "
+              "strategy's ``missing_label``."),
+        entry(f"fit_{name} : bool, default=True",
+              f"Fit a clone of ``{name}`` on ``X``, ``y`` and "
+              f"``sample_weight`` first; otherwise ``{name}`` must be "
+              f"fitted. ``{name}`` itself is never changed."),
+    ])
+
 
 _NO_MODEL_NOTE = """\
 When the model could not be fitted (scikit-activeml's wrappers then
@@ -141,22 +162,28 @@ label-prior predictions)."""
 class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
     """The query of the four strategies; subclasses name the parts.
 
-    ``_sampler``: skbait's sampler class; ``_model``: "clf" or "reg";
-    ``_model_types``: the model's allowed classes; ``_utilities``:
-    method computing the (batch_size, n_candidates) utilities.
+    ``_sampler``: skbait's sampler class; ``_strategy``: the strategy's name
+    in ``info_``; ``_parameter_constraints``: the strategy's own parameters
+    and what they may be; ``_other_kind_hint``: what to do with a model of
+    the other kind; ``_utilities``: method computing the
+    (batch_size, n_candidates) utilities from the sampler's
+    :class:`~skbait.Selection`.
     """
 
     _sampler = None
-    _model = "clf"
-    _model_types = (SkactivemlClassifier,)
+    _strategy = ""
+    _parameter_constraints = {}
+    # What to do instead with a model of the other kind (classifier or
+    # regressor), for the error.
+    _other_kind_hint = ""
 
-    def _run(self, X, y, model, fit_model, sample_weight, candidates,
-             batch_size, return_utilities):
+    def _run(self, X, y, model, model_name, model_types, fit_model,
+             sample_weight, candidates, batch_size, return_utilities):
         X, y, candidates, batch_size, return_utilities = self._validate_data(
             X, y, candidates, batch_size, return_utilities, reset=True)
-        check_type(model, self._model, *self._model_types)
+        self._check_model(model, model_name, model_types)
         check_equal_missing_label(model.missing_label, self.missing_label_)
-        check_type(fit_model, f"fit_{self._model}", bool)
+        check_type(fit_model, f"fit_{model_name}", bool)
         sampler = self._make_sampler()
         if fit_model:
             model = clone(model)
@@ -179,14 +206,16 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
             picks, rows = self._random_fallback(model, n_cand, batch_size)
         else:
             X_lab = X[is_labeled(y, missing_label=self.missing_label_)]
-            sampler._kept_features = {} if return_utilities else None
-            picks, _, info = sampler._query(model, X_cand, batch_size, X_lab,
-                                            return_info=True, stacklevel=4)
-            info.random_fallback = False
-            self.info_ = info
+            selection = sampler.select(
+                model, X_cand, batch_size, X_labeled=X_lab,
+                return_features=return_utilities, input_names={
+                    "X_pool": "X" if mapping is not None else "candidates",
+                    "X_labeled": "X"})
+            picks = selection.indices
+            self.info_ = selection.info
+            self.info_.random_fallback = False
             if return_utilities:
-                rows = self._utilities(sampler, info, picks, batch_size,
-                                       n_cand)
+                rows = self._utilities(selection, batch_size, n_cand)
         if mapping is None:  # candidates given as samples
             return (picks, rows) if return_utilities else picks
         if not return_utilities:
@@ -194,6 +223,22 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         utilities = np.full((batch_size, len(X)), np.nan)
         utilities[:, mapping] = rows
         return mapping[picks], utilities
+
+    def _check_model(self, model, name, types):
+        """A TypeError naming ``name`` unless ``model`` is one of
+        ``types``; one that names the right strategy or argument for a
+        model of the other kind."""
+        kinds = {SkactivemlClassifier: "classifier",
+                 SkactivemlRegressor: "regressor"}
+        other = [kind for cls, kind in kinds.items()
+                 if cls not in types and isinstance(model, cls)]
+        if other and not isinstance(model, types):
+            wanted = " or ".join(kinds[t] for t in types)
+            raise TypeError(
+                f"{type(self).__name__} takes a scikit-activeml {wanted} as "
+                f"{name}; got {type(model).__name__}, a {other[0]}. "
+                + self._other_kind_hint)
+        check_type(model, name, *types)
 
     def _unlabeled_candidates(self, candidates, X, y):
         """The candidate samples and their indices into X (None when
@@ -211,15 +256,11 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
 
     def _make_sampler(self):
         """skbait's sampler with this strategy's parameters, checked here
-        so that errors name this class."""
+        (against this class's declaration) so that errors name this
+        class."""
+        validate_parameters(self)
         names = [n for n in inspect.signature(self._sampler).parameters
                  if n != "random_state"]
-        constraints = {n: c for n, c in
-                       self._sampler._parameter_constraints.items()
-                       if n in names}
-        if hasattr(self, "clf_embedding_flag_name"):
-            constraints["clf_embedding_flag_name"] = [NONE, _FLAG]
-        validate_parameters(self, constraints)
         params = {n: getattr(self, n) for n in names}
         flag = getattr(self, "clf_embedding_flag_name", None)
         if flag is not None:
@@ -255,8 +296,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         for i in range(batch_size):
             rows[i] = 1.0 / (n_cand - i)
             rows[i, picks[:i]] = np.nan
-        self.info_ = Bunch(strategy=self._sampler._strategy,
-                           n_candidates=n_cand, random_fallback=True)
+        self.info_ = Bunch(strategy=self._strategy, n_candidates=n_cand,
+                           random_fallback=True)
         return picks, rows
 
     @staticmethod
@@ -303,35 +344,30 @@ def _flagged_embeddings(flag):
 
 
 # ---- BAIT ----------------------------------------------------------------
+_BAIT_PARAMS = ("lam", "lam_factor", "oversample", "fisher", "approximation",
+                "dtype", "chunk_size", "n_jobs", "use_numba", "layer",
+                "embedding_fn")
+
+
 class _BaitStrategy(_SkbaitStrategy):
     _sampler = BAITSampler
+    _strategy = "BAIT"
 
-    def _utilities(self, sampler, info, picks, batch_size, n_cand):
-        h, p = sampler._kept_features["X_pool"]
-        h_lab, p_lab = sampler._kept_features.get("X_labeled", (None, None))
+    def _utilities(self, selection, batch_size, n_cand):
+        info = selection.info
+        h, p = selection.pool_features
+        h_lab, p_lab = selection.labeled_features
         forward = self._positions(info, info.forward)
         steps = [int(np.flatnonzero(forward == x)[0])
-                 for x in self._positions(info, picks)]
-
-        def replay(objective):
-            return bait_gains(h, p, h_lab, p_lab, forward, steps,
-                              n_select=batch_size, lam=info.lam,
-                              objective=objective, fisher=self.fisher,
-                              fisher_scale=info.fisher_scale)
-
-        rows = self._replayed(replay, info, np.arange(batch_size),
-                              self._positions(info, picks))
+                 for x in self._positions(info, selection.indices)]
+        # bait_select reports the rule that ran ("auto" resolves to one),
+        # whose objective the gains are replayed with.
+        rows = bait_gains(h, p, h_lab, p_lab, forward, steps,
+                          n_select=batch_size, lam=info.lam,
+                          objective=info.approximation, fisher=self.fisher,
+                          fisher_scale=info.fisher_scale)
         return self._spread(info, rows, n_cand)
 
-    @staticmethod
-    def _replayed(replay, info, row, col):
-        # bait_select reports the rule that ran ("auto" resolves to one).
-        return replay(info.approximation)
-
-
-_BAIT_PARAMS = ["lam", "lam_factor", "oversample", "fisher", "approximation",
-                "dtype", "chunk_size", "n_jobs", "use_numba", "layer",
-                "embedding_fn"]
 
 _BAIT_UTILITIES = (
     "each candidate's BAIT gain at the step of the forward pass where the "
@@ -380,14 +416,9 @@ info_ : Bunch
 
 
 class Bait(_BaitStrategy):
-    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
-                  "softmax probabilities over skbait's embedding: "
-                  "``SklearnClassifier`` around a ``LogisticRegression``, an "
-                  "``SGDClassifier(loss='log_loss')``, a "
-                  "``LinearDiscriminantAnalysis``, an ``MLPClassifier`` or a "
-                  "``Pipeline`` ending in one; ``SkorchClassifier``; or any "
-                  "classifier with ``clf_embedding_flag_name`` or "
-                  "``embedding_fn``.")
+    _parameter_constraints = {**BAIT_CONSTRAINTS, **_SAMPLER_CONSTRAINTS,
+                              **_FLAG_CONSTRAINTS}
+    _other_kind_hint = "For a regressor use RegressionBait."
 
     def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
                  oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
@@ -418,18 +449,14 @@ class Bait(_BaitStrategy):
 
     def query(self, X, y, clf, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
-        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
-                         batch_size, return_utilities)
+        return self._run(X, y, clf, "clf", (SkactivemlClassifier,), fit_clf,
+                         sample_weight, candidates, batch_size,
+                         return_utilities)
 
 
 class RegressionBait(_BaitStrategy):
-    _model = "reg"
-    _model_types = (SkactivemlRegressor,)
-    _model_doc = ("A fitted or unfitted scikit-activeml regressor: "
-                  "``SklearnRegressor`` around a linear model, an "
-                  "``MLPRegressor`` or a ``Pipeline`` ending in one; "
-                  "``SkorchRegressor``; or any regressor with "
-                  "``embedding_fn``.")
+    _parameter_constraints = {**BAIT_CONSTRAINTS, **_SAMPLER_CONSTRAINTS}
+    _other_kind_hint = "For a classifier use Bait."
 
     def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
                  oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
@@ -458,14 +485,17 @@ class RegressionBait(_BaitStrategy):
 
     def query(self, X, y, reg, fit_reg=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
-        return self._run(X, y, reg, fit_reg, sample_weight, candidates,
-                         batch_size, return_utilities)
+        return self._run(X, y, reg, "reg", (SkactivemlRegressor,), fit_reg,
+                         sample_weight, candidates, batch_size,
+                         return_utilities)
 
 
 # ---- the baselines -------------------------------------------------------
 class _Baseline(_SkbaitStrategy):
     """A paper baseline: the sampler's parameters are the feature
     extraction's and ``max_candidates``."""
+
+    _parameter_constraints = {**_SAMPLER_CONSTRAINTS, **_FLAG_CONSTRAINTS}
 
     def __init__(self, clf_embedding_flag_name=None, layer=None,
                  embedding_fn=None, max_candidates=None,
@@ -481,38 +511,76 @@ class _Baseline(_SkbaitStrategy):
 
 class Badge(_Baseline):
     _sampler = BADGESampler
-    _model_doc = ("A fitted or unfitted scikit-activeml classifier with "
-                  "softmax probabilities over skbait's embedding (as for "
-                  ":class:`Bait`).")
+    _strategy = "BADGE"
+    _other_kind_hint = ("BADGE needs class probabilities; for a regressor "
+                        "use CoreSet or RegressionBait.")
 
     def query(self, X, y, clf, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
-        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
-                         batch_size, return_utilities)
+        return self._run(X, y, clf, "clf", (SkactivemlClassifier,), fit_clf,
+                         sample_weight, candidates, batch_size,
+                         return_utilities)
 
-    def _utilities(self, sampler, info, picks, batch_size, n_cand):
-        h, p = sampler._kept_features["X_pool"]
-        rows = badge_probabilities(h, p, self._positions(info, picks))
+    def _utilities(self, selection, batch_size, n_cand):
+        info = selection.info
+        h, p = selection.pool_features
+        rows = badge_probabilities(h, p,
+                                   self._positions(info, selection.indices))
         return self._spread(info, rows, n_cand)
 
 
 class CoreSet(_Baseline):
     _sampler = CoresetSampler
-    _model_types = (SkactivemlClassifier, SkactivemlRegressor)
-    _model_doc = ("A fitted or unfitted scikit-activeml classifier or "
-                  "regressor whose embedding skbait extracts (any supported "
-                  "model: probabilities are not needed).")
+    _strategy = "CORESET"
+    _other_kind_hint = "Pass a classifier as clf."
 
-    def query(self, X, y, clf, fit_clf=True, sample_weight=None,
-              candidates=None, batch_size=1, return_utilities=False):
-        return self._run(X, y, clf, fit_clf, sample_weight, candidates,
-                         batch_size, return_utilities)
+    def query(self, X, y, clf=None, fit_clf=True, sample_weight=None,
+              candidates=None, batch_size=1, return_utilities=False, *,
+              reg=None, fit_reg=True):
+        model, name, types, fit = _classifier_or_regressor(
+            clf, fit_clf, reg, fit_reg)
+        return self._run(X, y, model, name, types, fit, sample_weight,
+                         candidates, batch_size, return_utilities)
 
-    def _utilities(self, sampler, info, picks, batch_size, n_cand):
-        h, _ = sampler._kept_features["X_pool"]
-        h_lab, _ = sampler._kept_features.get("X_labeled", (None, None))
-        rows = coreset_distances(h, h_lab, self._positions(info, picks))
+    def _utilities(self, selection, batch_size, n_cand):
+        info = selection.info
+        h, _ = selection.pool_features
+        h_lab, _ = selection.labeled_features
+        rows = coreset_distances(h, h_lab,
+                                 self._positions(info, selection.indices))
         return self._spread(info, rows, n_cand)
+
+
+def _classifier_or_regressor(clf, fit_clf, reg, fit_reg):
+    """CoreSet's model: ``(model, its argument's name, the types it may
+    have, whether to fit it)``.
+
+    scikit-activeml names a classifier ``clf`` and a regressor ``reg``; a
+    regressor given as ``clf`` (positionally, or from before ``reg``
+    existed) is accepted, and then either flag set to False keeps it as it
+    is.
+    """
+    check_type(fit_clf, "fit_clf", bool)
+    check_type(fit_reg, "fit_reg", bool)
+    if clf is not None and reg is not None:
+        raise TypeError(
+            "CoreSet.query takes one model: clf (a classifier) or reg (a "
+            f"regressor); got clf={type(clf).__name__} and "
+            f"reg={type(reg).__name__}.")
+    if reg is not None:
+        if not fit_clf:
+            raise TypeError("fit_clf=False applies to clf; with reg, pass "
+                            "fit_reg=False.")
+        return reg, "reg", (SkactivemlRegressor,), fit_reg
+    if clf is None:
+        raise TypeError(
+            "CoreSet.query needs a model: clf=<a scikit-activeml "
+            "classifier> or reg=<a scikit-activeml regressor>.")
+    if isinstance(clf, SkactivemlClassifier) and not fit_reg:
+        raise TypeError("fit_reg=False applies to reg; with a classifier as "
+                        "clf, pass fit_clf=False.")
+    return (clf, "clf", (SkactivemlClassifier, SkactivemlRegressor),
+            fit_clf and fit_reg)
 
 
 # ---- docstrings ----------------------------------------------------------
@@ -538,12 +606,12 @@ _REG_EXAMPLE = """\
 >>> from sklearn.datasets import load_diabetes
 >>> from sklearn.linear_model import Ridge
 >>> from skactiveml.regressor import SklearnRegressor
->>> from skbait.skactiveml import RegressionBait
+>>> from skbait.skactiveml import {name}
 >>> X, y_true = load_diabetes(return_X_y=True)
 >>> y = np.full(len(X), np.nan)
 >>> y[:20] = y_true[:20]
->>> idx, utilities = RegressionBait().query(
-...     X, y, SklearnRegressor(Ridge()), batch_size=5,
+>>> idx, utilities = {name}().query(
+...     X, y, reg=SklearnRegressor(Ridge()), batch_size=5,
 ...     return_utilities=True)
 >>> idx.shape, utilities.shape
 ((5,), (5, 442))"""
@@ -554,49 +622,43 @@ def _indented(text):
                          subsequent_indent="    ")
 
 
-_MAX_CANDIDATES_DOC = """\
-max_candidates : None, int or float, default=None
-    Score only a random subset of the candidates, drawn with
-    ``random_state``; the others get NaN utilities. None scores all; an
-    int ``>= batch_size`` is the subset's size; a float in ``(0, 1]`` a
-    fraction of the candidates (at least ``batch_size``).{extra}"""
+def _max_candidates_doc(extra=""):
+    return entry(
+        "max_candidates : None, int or float, default=None",
+        "Score only a random subset of the candidates, drawn with "
+        "``random_state``; the others get NaN utilities. None scores all; "
+        "an int ``>= batch_size`` is the subset's size; a float in "
+        "``(0, 1]`` a fraction of the candidates (at least ``batch_size``)."
+        + extra)
 
 
-def _params(sampler, *entries):
-    """A Parameters section: names are ``sampler``'s parameters (their
-    docstring entries, in scikit-activeml's words), other strings are
-    entries as they are."""
-    out = []
-    for entry in entries:
-        if "\n" not in entry:
-            entry = _sampler_param_docs(sampler, [entry]).replace(
-                "n_instances", "batch_size")
-        out.append(entry)
-    return "\n".join(out)
+def _params(*entries):
+    """A Parameters section: names of the query layer's table, in
+    scikit-activeml's words (``batch_size``), or entries as they are."""
+    return parameters_section(entries, batch="batch_size")
 
 
-_BAIT_MAX_CANDIDATES = _MAX_CANDIDATES_DOC.format(
-    extra=" The pool\n    Fisher F then comes from the subset.")
+_BAIT_MAX_CANDIDATES = _max_candidates_doc(
+    " The pool Fisher F then comes from the subset.")
 _DRAWS_SUBSET = ("Draws the ``max_candidates`` subset; the selection "
                  "itself is deterministic.")
 _DRAWS_CENTRES = "Draws the k-means++ centres and the ``max_candidates`` subset."
 
 Bait.__doc__ = _doc(
     "BAIT for scikit-activeml classifiers: rank-k Fisher trace objective.",
-    _params(BAITSampler, *_BAIT_PARAMS, _FLAG_DOC, _BAIT_MAX_CANDIDATES,
-            _MISSING_DOC, _random_state_doc(_DRAWS_SUBSET), "verbose"),
+    _params(*_BAIT_PARAMS, _FLAG_DOC, _BAIT_MAX_CANDIDATES, _MISSING_DOC,
+            _random_state_doc(_DRAWS_SUBSET), "verbose"),
     _BAIT_NOTES, _EXAMPLE.format(name="Bait", args=""))
 RegressionBait.__doc__ = _doc(
     "BAIT for scikit-activeml regressors: rank-one Fisher trace objective.",
-    _params(BAITSampler, *_BAIT_PARAMS, _BAIT_MAX_CANDIDATES, _MISSING_DOC,
+    _params(*_BAIT_PARAMS, _BAIT_MAX_CANDIDATES, _MISSING_DOC,
             _random_state_doc(_DRAWS_SUBSET), "verbose"),
-    _BAIT_NOTES, _REG_EXAMPLE)
+    _BAIT_NOTES, _REG_EXAMPLE.format(name="RegressionBait"))
 Badge.__doc__ = _doc(
     "BADGE (k-means++ on gradient embeddings) for scikit-activeml "
     "classifiers.",
-    _params(BADGESampler, _FLAG_DOC, "layer", "embedding_fn",
-            _MAX_CANDIDATES_DOC.format(extra=""), _MISSING_DOC,
-            _random_state_doc(_DRAWS_CENTRES), "verbose"),
+    _params(_FLAG_DOC, "layer", "embedding_fn", _max_candidates_doc(),
+            _MISSING_DOC, _random_state_doc(_DRAWS_CENTRES), "verbose"),
     "skbait's BADGE (:class:`skbait.BADGESampler`) never forms the "
     "n_candidates × (d·k) gradient embeddings that scikit-activeml's "
     "``Badge`` materialises: distances come from the embeddings and the "
@@ -609,18 +671,51 @@ Badge.__doc__ = _doc(
 CoreSet.__doc__ = _doc(
     "CORESET (k-center greedy) in the model's embedding space, for "
     "scikit-activeml.",
-    _params(CoresetSampler, _FLAG_DOC, "layer", "embedding_fn",
-            _MAX_CANDIDATES_DOC.format(extra=""), _MISSING_DOC,
-            _random_state_doc(_DRAWS_SUBSET), "verbose"),
+    _params(_FLAG_DOC, "layer", "embedding_fn", _max_candidates_doc(),
+            _MISSING_DOC, _random_state_doc(_DRAWS_SUBSET), "verbose"),
     "Unlike scikit-activeml's ``CoreSet``, which measures distances between "
     "the samples ``X`` and takes no model, this one measures them between "
     "the model's embeddings (:class:`skbait.CoresetSampler`; Sener and "
-    "Savarese use a network's last layer), so it takes ``clf`` (a "
-    "classifier or a regressor) and ``fit_clf``. The labeled samples of "
-    "``X`` are the initial centres; without any, k-center greedy starts "
-    "from the candidate farthest from the candidates' mean.",
+    "Savarese use a network's last layer), so it takes a model, under "
+    "scikit-activeml's names: a classifier as ``clf`` (with ``fit_clf``), "
+    "a regressor as ``reg`` (with ``fit_reg``; a regressor given as ``clf``, "
+    "or positionally, works too). The labeled samples of ``X`` are the "
+    "initial centres; without any, k-center greedy starts from the "
+    "candidate farthest from the candidates' mean.",
     _EXAMPLE.format(name="CoreSet", args=""))
 
+_CLASSIFIER_MODEL = (
+    "A fitted or unfitted scikit-activeml classifier with softmax "
+    "probabilities over skbait's embedding: ``SklearnClassifier`` around a "
+    "``LogisticRegression``, an ``SGDClassifier(loss='log_loss')``, a "
+    "``LinearDiscriminantAnalysis``, an ``MLPClassifier`` or a ``Pipeline`` "
+    "ending in one; ``SkorchClassifier``; or any classifier with "
+    "``clf_embedding_flag_name`` or ``embedding_fn``.")
+_REGRESSOR_MODEL = (
+    "A fitted or unfitted scikit-activeml regressor: ``SklearnRegressor`` "
+    "around a linear model, an ``MLPRegressor`` or a ``Pipeline`` ending in "
+    "one; ``SkorchRegressor``; or any regressor with ``embedding_fn``.")
+_MODELS = {
+    Bait: (_model_doc("clf", "SkactivemlClassifier", _CLASSIFIER_MODEL),
+           ""),
+    RegressionBait: (_model_doc("reg", "SkactivemlRegressor",
+                                _REGRESSOR_MODEL), ""),
+    Badge: (_model_doc("clf", "SkactivemlClassifier", (
+        "A fitted or unfitted scikit-activeml classifier with softmax "
+        "probabilities over skbait's embedding (as for :class:`Bait`).")),
+        ""),
+    CoreSet: (
+        _model_doc(
+            "clf", "SkactivemlClassifier or SkactivemlRegressor, "
+            "default=None", "A fitted or unfitted scikit-activeml "
+            "classifier whose embedding skbait extracts (any supported "
+            "model: probabilities are not needed); a regressor given here "
+            "works too, but ``reg`` is its name."),
+        "\n" + _model_doc(
+            "reg", "SkactivemlRegressor, default=None",
+            "A regressor, by scikit-activeml's name for one (keyword only), "
+            "instead of ``clf``: ``CoreSet().query(X, y, reg=reg)``.")),
+}
 _UTILITIES = {
     Bait: _BAIT_UTILITIES, RegressionBait: _BAIT_UTILITIES,
     Badge: ("the probability with which k-means++ seeding draws each "
@@ -634,11 +729,9 @@ _UTILITIES = {
               "pick is the farthest, as in scikit-activeml's ``CoreSet``."),
 }
 for _cls, _text in _UTILITIES.items():
+    _model, _keyword_model = _MODELS[_cls]
     _cls.query.__doc__ = _QUERY_DOC.format(
-        model=_cls._model,
-        model_type=" or ".join(t.__name__ for t in _cls._model_types),
-        model_doc=_indented(_cls._model_doc + " It must use the strategy's "
-                            "``missing_label``."),
+        model=_model, keyword_model=_keyword_model,
         utilities=_indented(
             "Only with ``return_utilities=True``. Row i: " + _text + " NaN "
             "for labeled samples, samples that are no candidates and samples "

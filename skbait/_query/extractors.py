@@ -2,7 +2,7 @@
 
 BAIT and the baselines work on ``(embeddings, proba)``: the input of the
 model's last linear layer for every point, and its class probabilities
-(None for a regressor). The registry (``_registry.py``) maps estimator
+(None for a regressor). The registry (``registry.py``) maps estimator
 classes to functions that compute them; users add families with
 :func:`register` and remove them with :func:`unregister`.
 
@@ -11,10 +11,10 @@ Built in, registered here by class (subclasses included):
 - scikit-learn ``Pipeline``: ``X`` goes through all but the last step, then
   the last step's extractor;
 - skorch ``NeuralNet`` (``NeuralNetClassifier``, ``NeuralNetRegressor``):
-  the input of the last ``torch.nn.Linear``, or of a named layer. Registered
-  lazily under the top-level name ``"skorch"``: ``_skorch.py``, which
-  imports torch, is loaded (and registers itself) the first time a skorch
-  net is queried;
+  the input of the last ``torch.nn.Linear``, or of a named layer.
+  Registered lazily under the top-level name ``"skorch"``:
+  ``_integrations/skorch.py``, which imports torch, is loaded (and
+  registers itself) the first time a skorch net is queried;
 - scikit-activeml's ``SklearnClassifier`` / ``SklearnRegressor`` (their
   fitted ``estimator_``) and ``SkorchClassifier`` / ``SkorchRegressor`` (the
   net's last ``torch.nn.Linear``), registered lazily under
@@ -77,7 +77,7 @@ from .registry import (
     unregister,
 )
 
-__all__ = ["register", "unregister", "extract_features",
+__all__ = ["register", "unregister", "extract_features", "extract",
            "supported_estimators", "classifier_like", "check_fitted"]
 
 # Densifying a sparse pool above this many entries would be surprising.
@@ -111,11 +111,11 @@ def extract_features(estimator, X, *, layer=None, embedding_fn=None):
         ``layer`` given for an estimator where it has no meaning, or ``X``
         that the estimator does not accept.
     """
-    return _extract(estimator, X, layer=layer, embedding_fn=embedding_fn)
+    return extract(estimator, X, layer=layer, embedding_fn=embedding_fn)
 
 
-def _extract(estimator, X, *, layer=None, embedding_fn=None, input_name="X",
-             proba=True, strategy="BAIT"):
+def extract(estimator, X, *, layer=None, embedding_fn=None, input_name="X",
+            proba=True, strategy="BAIT"):
     """:func:`extract_features`, naming ``X`` ``input_name`` in errors.
 
     ``proba=False``: the caller needs embeddings only, so classifiers
@@ -400,7 +400,7 @@ register("scikit-learn MLPClassifier / MLPRegressor",
 register("scikit-learn Pipeline (ending in a supported estimator)",
          Pipeline, _pipeline)
 # skorch (and torch) load when a skorch net is first queried; the name is
-# the one _skorch.py registers under, so that it keeps its place.
+# the one _integrations/skorch.py registers under, so that it keeps its place.
 register_lazy("skorch", _load_skorch,
               name="skorch NeuralNetClassifier / NeuralNetRegressor")
 register_lazy("skactiveml", _load_skactiveml,

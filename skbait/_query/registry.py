@@ -15,8 +15,9 @@ one of its bases, comes from that package. The skorch family is registered
 that way, so ``import skbait`` imports neither skorch nor torch.
 
 This module is a leaf: it imports nothing from skbait. The built-in
-families are registered by ``_extractors.py`` (scikit-learn) and
-``_skorch.py`` (skorch, loaded lazily), which import this module.
+families are registered by ``extractors.py`` (scikit-learn) and
+``_integrations/skorch.py`` (skorch, loaded lazily), which import this
+module.
 """
 
 import contextvars

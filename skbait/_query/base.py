@@ -1,0 +1,388 @@
+"""The samplers' contract: one call, :meth:`BaseSampler.select`, and its
+result, :class:`Selection`.
+
+Every way of running a strategy goes through ``select``: a sampler's own
+``__call__`` and the modAL query functions (``functions.py``) turn its
+:class:`Selection` into modAL's ``(indices, scores)``; the scikit-activeml
+strategies (``_integrations/skactiveml.py``) read its indices, info and,
+for their utilities, the features it kept; a Dask pool is handed by
+``select`` to ``_integrations/dask.py``'s ``DaskPool`` and used only
+through that pool's public methods. Nothing outside a sampler sets or
+reads its private attributes (``tests/test_seam.py`` checks it).
+
+A subclass implements ``_select(call, estimator, X_pool, n_instances,
+X_labeled, rng) -> (indices, scores, extra_info)`` with the helpers below
+(``_features``, ``_labeled_features``, ``_extracted``, ``_timed_selection``),
+which record the call's timings and features in ``call``.
+"""
+
+import copy
+import dataclasses
+import functools
+import inspect
+import os
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import Bunch, check_random_state
+
+from .extractors import check_fitted
+from .features import checked_features
+from .inputs import (
+    count_samples,
+    dask_inputs,
+    n_candidates,
+    on_dask,
+    split_learner,
+    take_rows,
+)
+from .._validation import BOOLEAN, check_n_select, num_samples, \
+    validate_parameters
+
+__all__ = ["BaseSampler", "Selection", "NoLabeledSetWarning",
+           "check_return_info"]
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_INPUTS = ("X_pool", "X_labeled")
+
+
+class NoLabeledSetWarning(UserWarning):
+    """A BAIT or CORESET query ran without any labeled set."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What a sampler's :meth:`~BaseSampler.select` returns.
+
+    Attributes
+    ----------
+    indices : ndarray of int64, shape (n_instances,)
+        The picks: indices into the whole ``X_pool`` (also with
+        ``max_candidates``), in the order they were chosen.
+    scores : ndarray of float64, shape (n_instances,)
+        The score that chose each pick (the strategy's own; see its
+        class).
+    info : Bunch
+        The diagnostics, the same object as the sampler's ``info_``.
+    pool_features : tuple or None
+        With ``return_features=True``: ``(embeddings, proba)`` of the pool
+        points scored (those of ``info.candidates`` when ``max_candidates``
+        drew a subset, else the whole pool, in order), float64 as the
+        strategy checked them; None where the strategy needs none
+        (CONFIDENCE: no embeddings; CORESET: no probabilities; RANDOM:
+        neither). For a Dask pool, Dask arrays on the cluster. None without
+        ``return_features``.
+    labeled_features : tuple or None
+        Likewise for the labeled set, ``(None, None)`` when the strategy
+        used none.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    info: Bunch
+    pool_features: tuple = None
+    labeled_features: tuple = None
+
+    def as_tuple(self, return_info=False):
+        """modAL's query result: ``(indices, scores)``, or ``(indices,
+        scores, info)`` with ``return_info=True``."""
+        check_return_info(return_info)
+        if return_info:
+            return self.indices, self.scores, self.info
+        return self.indices, self.scores
+
+
+def check_return_info(return_info):
+    """A TypeError naming ``return_info`` unless it is a boolean."""
+    if not BOOLEAN.is_satisfied_by(return_info):
+        raise TypeError(f"return_info must be a boolean; got "
+                        f"{return_info!r}.")
+
+
+class _Call:
+    """One call's bookkeeping: how it names its inputs, its timings, the
+    features it extracted (kept only on request) and its log."""
+
+    def __init__(self, owner, verbose, names, keep_features):
+        self.owner = owner
+        self.verbose = verbose
+        self.names = names
+        self.keep_features = keep_features
+        self.timings = {"features": 0.0}
+        self.features = {}
+
+    def log(self, message):
+        if self.verbose:
+            print(f"[{self.owner}] {message}", flush=True)
+
+    def timed(self, stage, message, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        elapsed = time.perf_counter() - t0
+        self.timings[stage] = self.timings.get(stage, 0.0) + elapsed
+        self.log(f"{message}: {elapsed:.3f} s")
+        return result
+
+    def keep(self, role, features):
+        if self.keep_features:
+            self.features[role] = features
+
+
+class BaseSampler(BaseEstimator):
+    """The call protocol of skbait's samplers.
+
+    Subclasses declare their parameters (``__init__`` stores them,
+    ``_parameter_constraints`` says what each may be) and implement
+    ``_select``. Class attributes: ``_strategy`` (the strategy's name in
+    ``info_`` and errors), ``_uses_labeled`` (whether a missing labeled set
+    is warned about), ``_uses_estimator`` (whether the estimator must be
+    fitted).
+    """
+
+    _parameter_constraints = {}
+    _strategy = ""
+    _uses_labeled = False
+    _uses_estimator = True
+
+    def select(self, learner_or_estimator, X_pool, n_instances=1, *,
+               X_labeled=None, return_features=False, input_names=None):
+        """Select ``n_instances`` points of ``X_pool``: the one call behind
+        every form of the strategy.
+
+        Parameters
+        ----------
+        learner_or_estimator : modAL learner or fitted estimator
+            A modAL ``ActiveLearner`` (``.estimator``, and ``.X_training``
+            as labeled set) or a fitted estimator.
+        X_pool : array-like, sparse matrix, DataFrame, Series, dict, or \
+Dask array or DataFrame
+            The unlabeled pool, handed to the estimator untouched (a Dask
+            pool block by block, on the workers of the active client).
+        n_instances : int, default=1
+            The batch size, in ``[1, n_pool]``.
+        X_labeled : like X_pool, default=None
+            The labeled inputs; overrides the learner's ``X_training``.
+        return_features : bool, default=False
+            Also return the features the strategy extracted and checked
+            (``Selection.pool_features``, ``labeled_features``).
+        input_names : dict, default=None
+            How errors, warnings and the log name the inputs, for a caller
+            whose users know them by other names: ``{"X_pool": ...,
+            "X_labeled": ...}`` (either key may be left out).
+
+        Returns
+        -------
+        selection : Selection
+            The picks, their scores, the diagnostics (also stored as
+            ``info_``) and, on request, the features.
+        """
+        started = time.perf_counter()
+        validate_parameters(self)
+        if not BOOLEAN.is_satisfied_by(return_features):
+            raise TypeError(f"return_features must be a boolean; got "
+                            f"{return_features!r}.")
+        names = _input_names(input_names)
+        pool_name, labeled_name = names["X_pool"], names["X_labeled"]
+        estimator, X_labeled, from_learner = split_learner(
+            learner_or_estimator, X_labeled)
+        X_pool, X_labeled = dask_inputs(X_pool, X_labeled, pool_name)
+        n_pool = count_samples(X_pool, pool_name)
+        if n_pool == 0:
+            raise ValueError(f"{pool_name} is empty: there is nothing to "
+                             "query.")
+        n_instances = check_n_select(n_instances, n_pool, name="n_instances")
+        n_labeled = None if X_labeled is None else \
+            num_samples(X_labeled, labeled_name)
+        if self._uses_estimator and \
+                getattr(self, "embedding_fn", None) is None:
+            # An unfitted model is an error, raised before any warning about
+            # the labeled set (an embedding_fn judges the model itself).
+            check_fitted(estimator)
+        if self._uses_labeled and X_labeled is None:
+            self._warn_no_labeled_set(from_learner, labeled_name)
+
+        owner = type(self).__name__
+        rng = check_random_state(self.random_state)
+        n_cand = n_candidates(self.max_candidates, n_pool, n_instances,
+                              owner)
+        candidates = None
+        X_cand = X_pool
+        if n_cand < n_pool:
+            candidates = np.sort(rng.choice(n_pool, n_cand, replace=False))
+            X_cand = take_rows(X_pool, candidates)
+        call = _Call(owner, self.verbose, names, return_features)
+        call.log(f"{n_instances} of {n_pool} pool points"
+                 + ("" if candidates is None else
+                    f" (scoring a random subset of {n_cand})")
+                 + ("" if not n_labeled else f"; {n_labeled} labeled"))
+        idx, scores, extra = self._select(call, estimator, X_cand,
+                                          n_instances, X_labeled, rng)
+        idx = np.asarray(idx, dtype=np.int64)
+        if candidates is not None:
+            idx = candidates[idx]
+            if "forward" in extra:
+                extra["forward"] = candidates[np.asarray(extra["forward"])]
+        call.timings["total"] = time.perf_counter() - started
+        info = Bunch(strategy=self._strategy, n_pool=n_pool,
+                     candidates=candidates, n_candidates=n_cand,
+                     n_labeled=n_labeled, timings=call.timings, **extra)
+        self.info_ = info
+        call.log(f"done: {len(idx)} points in {call.timings['total']:.3f} s")
+        features = {}
+        if return_features:
+            features = dict(
+                pool_features=call.features.get("X_pool", (None, None)),
+                labeled_features=call.features.get("X_labeled",
+                                                   (None, None)))
+        return Selection(idx, np.asarray(scores, dtype=np.float64), info,
+                         **features)
+
+    def __call__(self, learner_or_estimator, X_pool, n_instances=1, *,
+                 X_labeled=None, return_info=False, **params):
+        """Select ``n_instances`` points of ``X_pool`` (modAL's protocol).
+
+        Parameters
+        ----------
+        learner_or_estimator : modAL learner or fitted estimator
+            A modAL ``ActiveLearner`` (``.estimator``, and ``.X_training``
+            as labeled set) or a fitted estimator.
+        X_pool : array-like, sparse matrix, DataFrame, Series, dict, or \
+Dask array or DataFrame
+            The unlabeled pool, handed to the estimator untouched (a Dask
+            pool block by block, on the workers of the active client).
+        n_instances : int, default=1
+            The batch size, in ``[1, n_pool]``.
+        X_labeled : like X_pool, default=None
+            The labeled inputs; overrides the learner's ``X_training``.
+        return_info : bool, default=False
+            Also return the diagnostics (the sampler's ``info_``).
+        **params
+            The sampler's own parameters (those of ``get_params``), for this
+            call only: ``sampler(model, X_pool, 10, verbose=1)``, as modAL
+            passes the keywords of ``learner.query(X_pool, **kwargs)``. They
+            are validated as the stored ones are; the stored parameters are
+            unchanged afterwards. Any other keyword is a TypeError.
+
+        Returns
+        -------
+        indices : ndarray of int64, shape (n_instances,)
+        scores : ndarray of float64, shape (n_instances,)
+        info : Bunch
+            Only with ``return_info=True``.
+
+        See Also
+        --------
+        select : the same selection as a :class:`Selection`, with the
+            features on request.
+        """
+        check_return_info(return_info)
+        sampler = self._with_overrides(params)
+        selection = sampler.select(learner_or_estimator, X_pool, n_instances,
+                                   X_labeled=X_labeled)
+        self.info_ = selection.info
+        return selection.as_tuple(return_info)
+
+    def _with_overrides(self, params):
+        """This sampler, or a shallow copy with ``params`` for one call."""
+        if not params:
+            return self
+        allowed = sorted(self.get_params(deep=False))
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown keyword arguments "
+                f"{unknown}; allowed: X_labeled, return_info and the "
+                f"sampler's parameters {allowed}.")
+        # A shallow copy: the stored parameters stay as they are, and
+        # objects such as a RandomState are shared, so that the call draws
+        # from them exactly as a call without overrides.
+        call = copy.copy(self)
+        call.__dict__.update(params)
+        return call
+
+    def _warn_no_labeled_set(self, from_learner, labeled_name):
+        cls = type(self).__name__
+        where = ("the learner's X_training is None" if from_learner
+                 else f"no {labeled_name} was given")
+        warnings.warn(
+            f"{cls} is querying without a labeled set ({where}), so "
+            f"{self._strategy} cannot take the labeled points into "
+            f"account. Pass {labeled_name}=<the labeled inputs>, or query "
+            "through a modAL ActiveLearner, whose X_training is used. (An "
+            f"explicitly empty {labeled_name} means no labeled set and is "
+            "not warned about.)", NoLabeledSetWarning,
+            stacklevel=_stacklevel_outside_skbait())
+
+    # -- helpers for the subclasses' _select ------------------------------
+    def _features(self, call, estimator, X, role, proba):
+        """Checked float64 ``(embeddings, proba or None)`` of ``X``, the
+        pool (``role="X_pool"``) or the labeled set (``"X_labeled"``)."""
+        fn = getattr(self, "embedding_fn", None)
+        if fn is not None and getattr(self, "layer", None) is not None:
+            raise ValueError(
+                f"layer={self.layer!r} has no meaning with embedding_fn "
+                "(embedding_fn chooses the features); leave layer=None.")
+        extract = functools.partial(
+            checked_features, layer=getattr(self, "layer", None),
+            embedding_fn=fn, input_name=call.names[role],
+            proba_name="pool_proba" if role == "X_pool" else "labeled_proba",
+            proba=proba, strategy=self._strategy)
+        features = self._extracted(call, estimator, X, role, extract)
+        call.keep(role, features)
+        return features
+
+    def _labeled_features(self, call, estimator, X_labeled, proba):
+        """:meth:`_features` of the labeled set; ``(None, None)`` without
+        one (None or empty)."""
+        if X_labeled is None or \
+                num_samples(X_labeled, call.names["X_labeled"]) == 0:
+            return None, None
+        return self._features(call, estimator, X_labeled, "X_labeled", proba)
+
+    def _extracted(self, call, estimator, X, role, extract,
+                   what="features"):
+        """``extract(estimator, X)``, timed; for a Dask pool, block by block
+        on its workers (Dask arrays, kept there)."""
+        name = call.names[role]
+        if on_dask(X):
+            return call.timed(
+                "features", f"{what} of {name} ({X.n} samples in "
+                f"{len(X.sizes)} blocks, on the cluster)", X.features,
+                estimator, extract)
+        n = num_samples(X, name)
+        return call.timed("features", f"{what} of {name} ({n} samples)",
+                          extract, estimator, X)
+
+    @staticmethod
+    def _timed_selection(call, fn, *args, **kwargs):
+        return call.timed("selection", "selection", fn, *args, **kwargs)
+
+
+def _input_names(input_names):
+    """The names of the inputs: their own, or the caller's."""
+    names = dict(zip(_INPUTS, _INPUTS))
+    if input_names is None:
+        return names
+    if not isinstance(input_names, dict) or \
+            not set(input_names) <= set(_INPUTS) or \
+            not all(isinstance(v, str) for v in input_names.values()):
+        raise TypeError(
+            f"input_names must be None or a dict from {list(_INPUTS)} to "
+            f"str; got {input_names!r}.")
+    names.update(input_names)
+    return names
+
+
+def _stacklevel_outside_skbait():
+    """The ``stacklevel`` of a warning issued by this function's caller
+    that points at the first frame outside skbait: the user's line, or the
+    library (modAL) that called skbait for the user."""
+    frame = inspect.currentframe().f_back  # the function that warns
+    level = 1
+    while frame is not None and \
+            frame.f_code.co_filename.startswith(_PACKAGE + os.sep):
+        frame = frame.f_back
+        level += 1
+    return level
