@@ -244,9 +244,9 @@ def _path(out, problem, seed, strategy):
     return os.path.join(out, f"{problem.name}-{strategy}-seed{seed}.json")
 
 
-def compute(out, problems, strategies):
+def compute(out, problems, strategies, seeds=SEEDS):
     os.makedirs(out, exist_ok=True)
-    for seed in SEEDS:  # whole seeds first: an interrupted study is paired
+    for seed in seeds:  # whole seeds first: an interrupted study is paired
         for problem in problems:
             for strategy in strategies:
                 path = _path(out, problem, seed, strategy)
@@ -321,12 +321,14 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="+",
                         default=[p.name for p in PROBLEMS])
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS,
+                        help="the seeds to compute (e.g. one process each)")
     parser.add_argument("--report", action="store_true",
                         help="print the tables from the cache and stop")
     args = parser.parse_args(argv)
     problems = [p for p in PROBLEMS if p.name in args.problems]
     if not args.report:
-        compute(args.out, problems, args.strategies)
+        compute(args.out, problems, args.strategies, args.seeds)
     verdict = report(args.out, problems)
     with open(os.path.join(args.out, "verdict.json"), "w") as f:
         json.dump(verdict, f, indent=1)
