@@ -197,12 +197,20 @@ def _itemsize(xp, dtype):
     return 8 if dtype == xp.float64 else 4
 
 
-def binary_embeddings(xp, h, p):
+def binary_embeddings(xp, h, p, chunk_bytes=1 << 21):
     """``√(q (1 - q)) · h`` with q the top class's probability: the factor
-    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None)."""
+    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None).
+
+    The product is formed in float64 (float32 embeddings stay float32),
+    a chunk of rows at a time: its temporaries stay in cache instead of
+    costing two passes over a float64 copy of the pool."""
     if h is None:
         return None
     q = xp.max(xp.astype(p, xp.float64), axis=1)
     weight = xp.sqrt(xp.clip(q * (1.0 - q), 0.0, None))
-    out = xp.astype(h, xp.float64) * weight[:, None]
-    return xp.astype(out, xp.float32) if h.dtype == xp.float32 else out
+    dtype = xp.float32 if h.dtype == xp.float32 else xp.float64
+    out = xp.empty(h.shape, dtype=dtype, device=_device(h))
+    for rows in row_chunks(h.shape[0], 16 * h.shape[1], chunk_bytes):
+        part = xp.astype(h[rows, :], xp.float64) * weight[rows, None]
+        out[rows, :] = xp.astype(part, dtype)
+    return out
