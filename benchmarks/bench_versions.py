@@ -30,6 +30,10 @@ CASES = {
     "block-256-k10": (50_000, 256, 10, 100, "block_diagonal"),
     "exact-512-k20": (50_000, 512, 20, 100, "exact"),
     "block-512-k20": (50_000, 512, 20, 100, "block_diagonal"),
+    "binary-512-k100": (50_000, 512, 100, 100, "binary"),
+    # The many-class default of docs/results.md §15: 100 classes, d = 32.
+    "auto-32-k100": (10_000, 32, 100, 50, "auto"),
+    "exact-32-k100": (10_000, 32, 100, 50, "exact"),
     "tiny": (2_000, 32, 10, 10, "exact"),
 }
 
@@ -100,10 +104,11 @@ def main(argv=None):
                       flush=True)
                 continue
             same = other["picks"] == this["picks"]
+            common = len(set(other["picks"]) & set(this["picks"]))
             print(f"{name:15s} other {other['seconds']:7.1f} s "
-                  f"({other['peak_rss'] / 2**30:.2f} GiB)  {mine}  ratio "
-                  f"{this['seconds'] / other['seconds']:.2f}  same picks "
-                  f"{same}", flush=True)
+                  f"({other['peak_rss'] / 2**30:.2f} GiB, {other['rule']})  "
+                  f"{mine}  ratio {this['seconds'] / other['seconds']:.2f}  "
+                  f"same picks {same} ({common} in common)", flush=True)
             print(f"{'':15s} other {other['timings']}\n{'':15s} this  "
                   f"{this['timings']}", flush=True)
     if args.out:
