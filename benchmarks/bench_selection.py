@@ -153,6 +153,15 @@ def phase_floors(n, d, k, n_lab, n_select, n_forward, approximation,
         commit = commits * (8 * k * d * d + 2 * (base + w)) \
             / rates["bandwidth"]
         return dict(setup=setup, kernel=kernel, commit=commit)
+    if approximation == "binary":
+        # Rank-one BAIT on the weighted embeddings: every phase reads or
+        # forms d-wide things; a step is one pass over the pool's rows.
+        setup = (2 * n_all * d * d / rates["gram32"]        # F, d × d
+                 + 2 * n * d * d / gemm                      # B forms
+                 + 2 * n * d * n_lab / gemm)                 # A forms
+        kernel = steps * n * d * gemm_bytes / rates["bandwidth"]
+        commit = commits * 3 * 8 * d * d / rates["bandwidth"]
+        return dict(setup=setup, kernel=kernel, commit=commit)
     dk = d * k
     r = n_lab * k
     setup = (n_all * dk * dk / gemm                          # F, upper
