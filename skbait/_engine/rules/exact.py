@@ -523,9 +523,9 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
         phases_out.extend(phases)
     total = (input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes,
                          p_bytes, binary_from) + max(phases))
-    if binary_from:  # the weighted embeddings, formed in float64 first
-        total = max(total, 16 * n_pool * d + 24 * n_pool,
-                    8 * n_pool * (binary_from + 1),
+    if binary_from:  # the weighted embeddings, a chunk of rows at a time
+        total = max(total, n_pool * d * store_bytes + 2 ** 21
+                    + 24 * n_pool, 8 * n_pool * (binary_from + 1),
                     n_pool * d * store_bytes + 16 * n_lab * d)
     return with_margin(total)
 
