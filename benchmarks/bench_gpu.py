@@ -121,14 +121,19 @@ def main(argv=None):
     parser.add_argument("--numpy-max", default="exact=0,block_diagonal=0,"
                         "binary=1000000,regression=1000000",
                         help="largest N timed with NumPy, per rule")
+    parser.add_argument("--rules", nargs="+", default=[r for r, _ in RULES],
+                        help="the rules to time (in this order)")
+    parser.add_argument("--skip-picks", action="store_true")
     args = parser.parse_args(argv)
+    order = {r: k for r, k in RULES}
+    RULES[:] = [(r, order[r]) for r in args.rules]
     numpy_max = {kv.split("=")[0]: int(kv.split("=")[1])
                  for kv in args.numpy_max.split(",")}
     spaces = namespaces()
     print(f"namespaces: {list(spaces)}; CPU threads {os.cpu_count()}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}",
           flush=True)
-    result = dict(picks=same_picks(spaces),
+    result = dict(picks=None if args.skip_picks else same_picks(spaces),
                   timings=timings(spaces, args.n, numpy_max))
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
