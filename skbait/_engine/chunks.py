@@ -32,11 +32,16 @@ def row_chunks(n_rows, row_bytes, budget_bytes):
     return chunks(n_rows, rows_per_chunk(row_bytes, budget_bytes, n_rows))
 
 
-def chunk_budget(chunk_size, d, k, pool_bytes):
+def chunk_budget(chunk_size, d, k, pool_bytes, on_numpy=True):
+    """Bytes of a chunk's temporaries (``chunk_size``: rows, or None for
+    the default). On a GPU (any namespace but NumPy) chunks may be 16
+    times larger: every chunk's operations are kernel launches of their
+    own, and a device's memory is large (a step of block-diagonal BAIT at
+    N = 10⁶, k = 100 launched about 10 000 of them in 16 MiB chunks)."""
     if chunk_size is None:
         square = 8 * (d * k) ** 2
-        return max(_MIN_CHUNK_BYTES,
-                   min(_MAX_CHUNK_BYTES, square // 8, pool_bytes))
+        largest = _MAX_CHUNK_BYTES * (1 if on_numpy else 16)
+        return max(_MIN_CHUNK_BYTES, min(largest, square // 8, pool_bytes))
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) \
             or chunk_size < 1:
         raise ValueError(

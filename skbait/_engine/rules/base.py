@@ -75,7 +75,7 @@ class Shape:
         """Bytes of a chunk's temporaries for a rule that runs at rank
         ``k`` (``chunks.chunk_budget``)."""
         return chunk_budget(self.chunk_size, self.d, k,
-                            self.n_pool * (self.d + k) * 8)
+                            self.n_pool * (self.d + k) * 8, self.on_numpy)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
