@@ -96,8 +96,9 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
         fisher /= (pb.n_pool if n_pool is None else n_pool) + pb.n_lab
     shift = NullShift.of(problem, fisher, lam)
     if low_rank:
-        return fisher, LowRankInverse.from_labeled(problem, lam, n_select,
-                                                   shift)
+        inverse = LowRankInverse.from_labeled(problem, lam, n_select, shift)
+        inverse.n_jobs = n_jobs
+        return fisher, inverse
     # M, formed in the labeled buffer.
     lab /= pb.n_lab + n_select
     _add_to_diagonal(xp, lab, lam, pb.d)
@@ -132,7 +133,9 @@ def inverse_with(problem, fisher, h_members, p_members, *, lam, n_select,
                 p_members))
         factor = (xp.concat(parts, axis=1) if parts
                   else xp.zeros((pb.dk, 0), dtype=xp.float64, device=dev))
-        return LowRankInverse.from_factor(xp, factor, lam, shift)
+        inverse = LowRankInverse.from_factor(xp, factor, lam, shift)
+        inverse.n_jobs = n_jobs
+        return inverse
     m = xp.zeros((pb.dk, pb.dk), dtype=xp.float64, device=dev)
     if pb.n_lab:
         _add_fisher(problem, m, pb.h_lab, pb.p_lab, budget_bytes, n_jobs)
@@ -281,8 +284,9 @@ class LowRankInverse:
     product with M⁻¹ costs O(dk·r) per column. (L has no component on P's
     subspace, so the shift only adds the β term.)"""
 
-    def __init__(self, xp, q, lam, shift):
+    def __init__(self, xp, q, lam, shift, n_jobs=1):
         self.xp, self.q, self.lam, self.shift = xp, q, lam, shift
+        self.n_jobs = n_jobs
         self._fq = self._qt = None
 
     def __reduce__(self):  # the namespace is found again where it lands
@@ -374,10 +378,8 @@ class LowRankInverse:
         xp, q = self.xp, self.q
         if fisher is None:
             return (q.shape[0] - float(xp.sum(q * q))) / self.lam
-        if self._fq is None:
-            self._fq = xp.matmul(fisher, q)
         return (float(xp.linalg.trace(fisher))
-                - float(xp.sum(q * self._fq))) / self.lam
+                - float(xp.sum(q * self.fisher_q(fisher)))) / self.lam
 
     def fisher_columns(self, fisher, cols):
         """``(F M⁻¹)[:, cols]``; with the pool Fisher the shift drops out
@@ -385,10 +387,17 @@ class LowRankInverse:
         xp = self.xp
         if fisher is None:
             return self.block(slice(None), cols)
-        if self._fq is None:
-            self._fq = xp.matmul(fisher, self.q)
         return (fisher[:, cols] - xp.matmul(
-            self._fq, xp.matrix_transpose(self.q[cols, :]))) / self.lam
+            self.fisher_q(fisher), xp.matrix_transpose(self.q[cols, :]))) \
+            / self.lam
+
+    def fisher_q(self, fisher, n_jobs=None):
+        """``F Q`` (dk × r), formed once: one large product, on ``n_jobs``
+        BLAS threads (its threads synchronise rarely)."""
+        if self._fq is None:
+            with blas_threads(self.n_jobs if n_jobs is None else n_jobs):
+                self._fq = self.xp.matmul(fisher, self.q)
+        return self._fq
 
 
 def pool_fisher_sum(problem, budget_bytes, n_jobs):
@@ -463,15 +472,20 @@ def times_blocks(xp, a, h, n_jobs=1):
 
 def c_matrix(xp, fisher, inverse, n_jobs):
     """``C = M⁻¹ F M⁻¹`` (dk × dk float64; F = I when ``fisher`` is None),
-    formed a group of columns at a time and symmetrised in place."""
-    dk = inverse.dense().shape[0] if isinstance(inverse, DenseInverse) \
-        else inverse.q.shape[0]
-    out = xp.empty((dk, dk), dtype=xp.float64,
-                   device=device(inverse.dense() if isinstance(
-                       inverse, DenseInverse) else inverse.q))
-    for cols in chunks(dk, COLUMN_GROUP):
-        out[:, cols] = inverse.apply(inverse.fisher_columns(fisher, cols),
-                                     n_jobs=n_jobs)
+    formed a group of columns at a time (groups shared between ``n_jobs``
+    threads: each writes its own columns) and symmetrised in place."""
+    dense = isinstance(inverse, DenseInverse)
+    held = inverse.dense() if dense else inverse.q
+    dk = held.shape[0]
+    out = xp.empty((dk, dk), dtype=xp.float64, device=device(held))
+    if not dense and fisher is not None:
+        inverse.fisher_q(fisher, n_jobs)   # formed once, before the tasks
+
+    def group(cols):
+        out[:, cols] = inverse.apply(inverse.fisher_columns(fisher, cols))
+
+    run_tasks([(lambda c=c: group(c)) for c in chunks(dk, COLUMN_GROUP)],
+              n_jobs)
     return symmetrise(xp, out)
 
 
