@@ -460,7 +460,8 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
     cols = k * (n_forward + max(0, n_forward - n_select))
     capacity = min(cols, k if dk < DENSE_BELOW else dk + k)
     w = 2 * (8 * dk * capacity) + 8 * capacity          # W and R
-    c_form = fisher + base + square + w + max(5 * strip, 16 * 256 * dk)
+    c_form = (fisher + base + square + w
+              + max(n_jobs * 3 * strip, 16 * 256 * dk))
     # (D) The first states: per thread a strip of C (and of M⁻¹ where it
     # is dense) in the GEMM dtype and a chunk of rows; a low-rank M₀⁻¹'s
     # A states read Q's columns in the GEMM dtype.
@@ -501,7 +502,8 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
         base_steps = max(base_steps, new_base)
         phases.append(held + base_steps + max(commit, kernel))
         phases.append(held + base_steps + rebuild)
-        phases.append(held + new_base + max(5 * strip, 16 * 256 * dk))
+        phases.append(held + new_base
+                      + max(n_jobs * 3 * strip, 16 * 256 * dk))
         phases.append(held + new_base + states + _strips(
             r_new <= dk // 4, r_new, strip, g, budget, threads, n_jobs, dk,
             k))
