@@ -4,7 +4,7 @@ import math
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .block_diagonal import block_diagonal_select
-from .chunked import is_dask_collection
+from .cluster import is_dask_collection
 from .exact import exact_select
 from .plan import plan_rule
 from .kernels import resolve_numba

@@ -40,7 +40,7 @@ from .._engine.baselines import (
     coreset_select,
     random_select,
 )
-from .._engine.chunked import is_dask_collection
+from .._engine.cluster import is_dask_collection
 from .._engine.distributed_baselines import (
     dask_badge_select,
     dask_confidence_select,
