@@ -1,6 +1,11 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._engine.bait import bait_select
+from ._engine.cluster import (
+    ClusterLostError,
+    SchedulerLostError,
+    WorkersLostError,
+)
 from ._query.extractors import (
     extract_features,
     register,
@@ -27,6 +32,7 @@ __all__ = [
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
     "RandomSampler", "NoLabeledSetWarning",
+    "ClusterLostError", "WorkersLostError", "SchedulerLostError",
     "extract_features", "register", "unregister", "supported_estimators",
 ]
 __version__ = "0.1.0.dev0"

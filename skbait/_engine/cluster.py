@@ -182,16 +182,23 @@ def _build(make, kwargs, replay, *blocks):
     return held
 
 
-def _run(held, method, args, version):
-    """On a worker: ``method(obj, *args)`` on an object at ``version``."""
-    if held.version != version:
-        raise StaleBlockError(
-            f"the block has applied {held.version} logged calls, the client "
-            f"{version}")
-    out = method(held.obj, *args)
+def _run(helds, method, args, version):
+    """On a worker: ``[method(obj, *args) for obj in helds]`` on objects
+    at ``version`` (all checked before any is changed)."""
+    for held in helds:
+        if held.version != version:
+            raise StaleBlockError(
+                f"a block has applied {held.version} logged calls, the "
+                f"client {version}")
+    out = [method(held.obj, *args) for held in helds]
     if method.skbait_changes:
-        held.version += 1
+        for held in helds:
+            held.version += 1
     return out
+
+
+def _run_one(held, method, args, version):
+    return _run([held], method, args, version)[0]
 
 
 def _add(a, b):
@@ -210,7 +217,7 @@ class Cluster:
     ----------
     client : distributed.Client, optional
         Default: the active client (:func:`dask_client`).
-    poll_seconds : float, default=0.5
+    poll_seconds : float, default=0.2
         How often a wait looks at the cluster (lost workers, the
         scheduler) while results are pending.
     timeout : float, optional
@@ -218,7 +225,7 @@ class Cluster:
         :func:`worker_timeout` (dask config ``skbait.worker-timeout``).
     """
 
-    def __init__(self, client=None, *, poll_seconds=0.5, timeout=None):
+    def __init__(self, client=None, *, poll_seconds=0.2, timeout=None):
         self.client = dask_client() if client is None else client
         self.poll = float(poll_seconds)
         self.timeout = worker_timeout() if timeout is None else float(timeout)
@@ -312,10 +319,11 @@ class Cluster:
                 if status == "cancelled":
                     if self.client.status != "running":
                         self._scheduler_lost()
+                    reason = getattr(future._state, "exception", None)
                     raise ClusterLostError(
                         f"A result the selection needs ({future.key}) was "
-                        "cancelled on the cluster (by a restart or another "
-                        "client); the selection cannot go on.")
+                        f"cancelled on the cluster ({reason}); the "
+                        "selection cannot go on.")
                 if status == "error":
                     exc = future.exception()
                     if not _is_loss(exc):
@@ -412,14 +420,26 @@ class Cluster:
         return [int(s) for s in self.compute(
             [dask.delayed(_rows)(b) for b in x.to_delayed()[:, 0]])]
 
-    def ship(self, obj):
+    def ship(self, obj, inline_below=0, near=None):
         """``obj`` as a future that tasks may take: it reaches each worker
         once. A task holding ``obj`` (not scattered data), so that the
         scheduler can form it again if the worker that holds it is lost;
-        held until :meth:`release`."""
+        held until :meth:`release`. An object of fewer than
+        ``inline_below`` bytes is returned as it is, to travel inside each
+        task that takes it (no task of its own to wait for first).
+        ``near``: workers to put it on where they can take it (those that
+        will use it: a worker just started may still be importing)."""
         if obj is None:
             return None
-        future = self.client.submit(_identity, obj, pure=False)
+        if inline_below:
+            from dask.sizeof import sizeof
+
+            if sizeof(obj) < inline_below:
+                return obj
+        where = {}
+        if near:
+            where = dict(workers=sorted(set(near)), allow_other_workers=True)
+        future = self.client.submit(_identity, obj, pure=False, **where)
         self._held.append(future)
         return future
 
@@ -427,11 +447,21 @@ class Cluster:
         """Let go of the shipped objects."""
         held, self._held = self._held, []
         if held:
-            self.client.cancel(held, force=True)
+            _forget(held)
 
 
 def _rows(block):
     return block.shape[0]
+
+
+def _forget(futures):
+    """Let go of ``futures``: the scheduler releases what no one else
+    needs. Not ``Client.cancel``: it asserts that every task depending on
+    a cancelled one is wanted by a client, and when one is not (a step's
+    task that depended on a lost block) the scheduler drops the client's
+    connection, and every result the client holds with it."""
+    for future in futures:
+        future.release()
 
 
 def _is_loss(exc):
@@ -491,7 +521,7 @@ class WorkerBlocks:
         while indices:
             stale = [self.held[i] for i in indices if self.held[i]]
             if stale:
-                self.client.cancel(stale, force=True)
+                _forget(stale)
             live = self.cluster.wait_for_workers()
             # The blocks first (lineage work), to build each one where it is.
             blocks = self.client.compute([a.blocks[i] for i in indices
@@ -523,13 +553,17 @@ class WorkerBlocks:
                 load[w] = load.get(w, 0) + self.sizes[i]
         return load
 
-    def _submit(self, i, method, args, version):
-        return self.client.submit(
-            _run, self.held[i], method, args, version,
-            workers=[self.workers[i]], allow_other_workers=False, pure=False)
-
-    def _where(self, indices):
-        return {i: (self.workers[i],) for i in indices}
+    def _submit(self, indices, method, args, version):
+        """One task a worker, for the blocks of ``indices`` it holds (a
+        step's cost in tasks is the workers', not the blocks'):
+        ``{worker: (future of the results, [block indices])}``."""
+        groups = {}
+        for i in sorted(indices):
+            groups.setdefault(self.workers[i], []).append(i)
+        return {w: (self.client.submit(
+                    _run, [self.held[i] for i in idx], method, args, version,
+                    workers=[w], allow_other_workers=False, pure=False), idx)
+                for w, idx in groups.items()}
 
     def _recover(self, lost, version):
         """Build the objects ``lost`` again, at ``version``."""
@@ -543,22 +577,21 @@ class WorkerBlocks:
         version = len(self.log)
         if _declared(method):
             self.log.append((method, args))
-        futures = {i: self._submit(i, method, args, version)
-                   for i in range(self.n)}
         results = {}
-        while True:
-            todo = {i: f for i, f in futures.items() if i not in results}
-            lost = self.cluster.settle(todo, self._where(todo))
+        todo = range(self.n)
+        while todo:
+            groups = self._submit(todo, method, args, version)
+            futures = {w: f for w, (f, _) in groups.items()}
+            where = {w: (w,) for w in groups}
+            lost = self.cluster.settle(futures, where)
             got, more = self.cluster.fetch(
-                {i: f for i, f in todo.items() if i not in lost},
-                self._where(todo))
-            results.update(got)
-            lost |= more
-            if not lost:
-                return [results[i] for i in range(self.n)]
-            self._recover(lost, version)
-            for i in lost:
-                futures[i] = self._submit(i, method, args, version)
+                {w: f for w, f in futures.items() if w not in lost}, where)
+            for w, values in got.items():
+                results.update(zip(groups[w][1], values))
+            todo = sorted(i for w in lost | more for i in groups[w][1])
+            if todo:
+                self._recover(todo, version)
+        return [results[i] for i in range(self.n)]
 
     def sum(self, method, *args):
         """The sum of ``method(obj, *args)`` over the blocks' objects
@@ -570,11 +603,15 @@ class WorkerBlocks:
                             "sum takes a method declared with reads.")
         version = len(self.log)
         while True:
-            futures = {i: self._submit(i, method, args, version)
-                       for i in range(self.n)}
-            lost = self.cluster.settle(futures, self._where(futures))
+            # One task a block here: the tree adds them up in block order.
+            futures = {i: self.client.submit(
+                _run_one, self.held[i], method, args, version,
+                workers=[self.workers[i]], allow_other_workers=False,
+                pure=False) for i in range(self.n)}
+            lost = self.cluster.settle(
+                futures, {i: (self.workers[i],) for i in futures})
             if lost:
-                self.client.cancel(list(futures.values()), force=True)
+                _forget(futures.values())
                 self._recover(lost, version)
                 continue
             level = [futures[i] for i in range(self.n)]
@@ -591,7 +628,7 @@ class WorkerBlocks:
                 got, lost = self.cluster.fetch({0: level[0]}, every)
                 if not lost:
                     return got[0]
-            self.client.cancel(list(futures.values()) + level, force=True)
+            _forget(list(futures.values()) + level)
             live = self.cluster.live_workers()
             gone = {i for i in range(self.n) if self.workers[i] not in live}
             if gone:
@@ -601,8 +638,7 @@ class WorkerBlocks:
         """Free the objects on the workers."""
         held = [h for h in self.held if h is not None]
         self.held = [None] * self.n
-        if held:
-            self.client.cancel(held, force=True)
+        _forget(held)
 
 
 def _deal(sizes, holders, nthreads, load):

@@ -60,6 +60,12 @@ __all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
 
 _BLAS_LIMITED = False
 
+# A commit's operand smaller than this travels inside each worker's task of
+# the step (d × 2k² float32 numbers: d = 64, k = 10 is 51 200 bytes); a
+# larger one is shipped once as a task of its own, which every worker
+# fetches before its step can start.
+_INLINE_BYTES = 128 * 1024
+
 
 class BaitChunk:
     """One block of a Dask pool, on the worker that holds it.
@@ -245,10 +251,10 @@ class DaskCandidates:
         self._drops = []
         self._rows = {}
 
-    def _ship(self, obj):
+    def _ship(self, obj, inline_below=0):
         """``obj`` as a future the calls refer to (``Cluster.ship``): it
         reaches each worker once, and a lost copy is formed again."""
-        return self.cluster.ship(obj)
+        return self.cluster.ship(obj, inline_below, near=self.chunks.workers)
 
     def reset(self, states):
         self.chunks.call(BaitChunk.reset, self._ship(states))
@@ -266,7 +272,7 @@ class DaskCandidates:
             else:
                 operand, sigma = self._pending
                 parts = self.chunks.call(
-                    BaitChunk.step, self._ship(operand), sigma,
+                    BaitChunk.step, self._ship(operand, _INLINE_BYTES), sigma,
                     list(self._drops), rtol, maximize)
                 self._pending, self._drops = None, []
         self._rows = {}
@@ -324,7 +330,7 @@ def _labeled_numpy(cluster, x, name):
 def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
                      labeled_proba, lam, lam_factor, oversample, fisher,
                      approximation, dtype, chunk_size, n_jobs, use_numba,
-                     return_info, plan_fn, poll_seconds=0.5):
+                     return_info, plan_fn, poll_seconds=0.2):
     """``bait_select`` for a Dask array pool; arguments as its own (its
     parameters already checked there), with ``plan_fn`` the engine's
     choice of rule (``plan.plan_rule``)."""

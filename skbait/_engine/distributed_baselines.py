@@ -66,7 +66,7 @@ def dask_random_select(n_pool, n_select, rng, piece=_RANDOM_PIECE):
     return best_idx, best_keys
 
 
-def dask_confidence_select(proba, n_select, poll_seconds=0.5):
+def dask_confidence_select(proba, n_select, poll_seconds=0.2):
     """``confidence_select`` for a Dask array ``proba``."""
     import dask
 
@@ -136,7 +136,7 @@ class CoresetChunk:
 
 
 def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
-                        poll_seconds=0.5):
+                        poll_seconds=0.2):
     """``coreset_select`` for a Dask array ``emb``; ``emb_labeled`` (None,
     NumPy or Dask) is small and gathered. One round trip a pick (see the
     module)."""
@@ -149,7 +149,8 @@ def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
         if emb_labeled is not None and len(emb_labeled):
             # Sent to each worker once, as a task the scheduler can redo.
             parts = chunks.call(CoresetChunk.start_from_labeled,
-                                cluster.ship(emb_labeled), chunk_rows)
+                                cluster.ship(emb_labeled, near=chunks.workers),
+                                chunk_rows)
         else:
             total = sum(chunks.call(CoresetChunk.sums))
             parts = chunks.call(CoresetChunk.start_from_mean,
@@ -238,7 +239,7 @@ class BadgeChunk:
         return self.point(i + self.offset)
 
 
-def dask_badge_select(emb, proba, n_select, rng, poll_seconds=0.5):
+def dask_badge_select(emb, proba, n_select, rng, poll_seconds=0.2):
     """``badge_select`` for Dask arrays ``emb`` and ``proba``: the same
     picks for the same ``rng`` up to the rounding of the cumulative D²
     (see the module). Two round trips a pick."""
