@@ -374,7 +374,10 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     scale_s = n_select / (n_lab + n_select)
     arrays = [h] if p is None else [h, p]
     timings = dict.fromkeys(PHASES, 0.0)
-    with timed(timings, "setup"):
+    # The client's products run on the engine's threads, each calling
+    # single-threaded BLAS, as in one process (bait_select): multi-threaded
+    # BLAS inside them oversubscribes the cores.
+    with timed(timings, "setup"), single_threaded_blas(True):
         chunks = WorkerBlocks(cluster, arrays, _make_chunk, dict(
             binary=binary, store=store, gemm=dtype_name, rule=rule_name,
             use_numba=numba_ok, sqrt_s=math.sqrt(scale_s), budget=budget,
@@ -401,9 +404,10 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
         pool.reset(states)
     try:
-        result = greedy_select(rule, pool, n_select, n_forward=n_forward,
-                               rtol=tie_rtol(dtype_name),
-                               refresh=rule.refresh(tie_rtol(dtype_name)))
+        with single_threaded_blas(True):
+            result = greedy_select(rule, pool, n_select, n_forward=n_forward,
+                                   rtol=tie_rtol(dtype_name),
+                                   refresh=rule.refresh(tie_rtol(dtype_name)))
     finally:
         rebuilt = chunks.rebuilt
         pool.release()
