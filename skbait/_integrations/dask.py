@@ -120,23 +120,29 @@ class DaskPool:
         # the cluster holds it while the features may be rebuilt.
         shipped = cluster.ship((estimator, extract))
         run = dask.delayed(_block_features, pure=False)
-        # The columns (and whether there are any) from one sample.
-        block, _, rows, _ = self._blocks[0]
-        first = rows[:1] if rows is not None else np.zeros(1, np.int64)
-        emb0, p0 = cluster.compute([run(shipped, block, first)])[0]
-        tasks = [run(shipped, b, r) for b, _, r, _ in self._blocks]
+        # Every block's features, computed where the block is: the pool's
+        # graph (with its data, for a pool made by da.from_array) is sent
+        # once. The first block's error is raised, in order: the same error
+        # as on NumPy.
+        tasks = cluster.persist([run(shipped, b, r)
+                                 for b, _, r, _ in self._blocks])
+        # The columns (and whether there are any), from the first block.
+        columns = cluster.compute([dask.delayed(_columns)(tasks[0])])[0]
         arrays = {}  # 0: embeddings, 1: proba; both from the same tasks
-        for j, sample in enumerate((emb0, p0)):
-            if sample is not None:
+        for j, (width, dtype) in enumerate(columns):
+            if width is not None:
                 arrays[j] = da.concatenate(
-                    [da.from_delayed(t[j], shape=(size, sample.shape[1]),
-                                     dtype=sample.dtype)
+                    [da.from_delayed(t[j], shape=(size, width), dtype=dtype)
                      for t, size in zip(tasks, self.sizes)], axis=0)
         if arrays:
-            # Persisted once every block is in (the first block's error
-            # raised, in order: the same error as on NumPy).
             arrays = dict(zip(arrays, cluster.persist(list(arrays.values()))))
         return arrays.get(0), arrays.get(1)
+
+
+def _columns(features):
+    """``[(columns, dtype) or (None, None)]`` of a block's features."""
+    return [(None, None) if x is None else (x.shape[1], x.dtype)
+            for x in features]
 
 
 def _block_features(shipped, block, rows):
