@@ -18,6 +18,7 @@ Each selection runs in a thread that is joined with a deadline: a hang
 fails the test (``HANG_SECONDS``) instead of the suite.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -121,17 +122,80 @@ CASES = {
 
 
 # ---- killing and timing ------------------------------------------------------
-def _kill(pid):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:  # already gone
-        pass
+def _kill(pids):
+    for pid in pids if isinstance(pids, tuple) else (pids,):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # already gone
+            pass
 
 
-def _run(select, kills=(), deadline=HANG_SECONDS):
+# A selection's interactions with the workers: every call of these.
+INTERACTIONS = [(WorkerBlocks, "__init__"), (WorkerBlocks, "call"),
+                (WorkerBlocks, "sum"), (cluster_module.Cluster, "compute"),
+                (cluster_module.Cluster, "persist")]
+
+
+class _Interactions:
+    """Records when each of a selection's interactions with the workers
+    starts and ends (``spans``: name, start, end, in seconds from
+    :meth:`reset`), and kills a worker process ``offset`` seconds after
+    the ``j``-th starts when armed. A moment of the undisturbed run (its
+    wall time ``t``) is the interaction in flight then and the time into
+    it: a kill there lands at the same point of the selection however fast
+    the machine runs this time."""
+
+    def __init__(self, monkeypatch):
+        self.spans, self.depth, self.t0, self.armed = [], 0, 0.0, None
+        for owner, name in INTERACTIONS:
+            monkeypatch.setattr(owner, name, self._patched(
+                getattr(owner, name), name))
+
+    def _patched(self, original, name):
+        def patched(obj, *args, **kwargs):
+            top = self.depth == 0
+            self.depth += 1
+            if top:
+                j = len(self.spans)
+                what = name if name != "call" else args[0].__name__
+                self.spans.append([what, time.perf_counter() - self.t0,
+                                   None])
+                if self.armed and self.armed[0] == j:
+                    threading.Timer(self.armed[1], _kill,
+                                    (self.armed[2],)).start()
+                    self.armed = None
+            try:
+                return original(obj, *args, **kwargs)
+            finally:
+                self.depth -= 1
+                if top:
+                    self.spans[j][2] = time.perf_counter() - self.t0
+        return patched
+
+    def reset(self, armed=None):
+        """From now on; ``armed``: ``(j, offset, pid)``."""
+        self.spans, self.depth = [], 0
+        self.t0, self.armed = time.perf_counter(), armed
+
+    def at(self, spans, t):
+        """``(j, offset)`` of the moment ``t`` of the run that gave
+        ``spans``; between interactions, the start of the next one."""
+        for j, (_, start, end) in enumerate(spans):
+            if end > t:
+                # At most half-way in: a faster run still has it in flight.
+                return j, max(0.0, min(t - start, 0.5 * (end - start)))
+        return len(spans) - 1, 0.0
+
+    def first(self, spans, name):
+        return next(j for j, span in enumerate(spans) if span[0] == name)
+
+
+def _run(select, kills=(), deadline=HANG_SECONDS, interactions=None,
+         armed=None):
     """``select()`` in a thread, with ``kills`` (``(seconds, pid)``) fired
-    by timers from its start; ``(result or exception, seconds, fired)``.
-    Fails if it has not returned by ``deadline``."""
+    by timers from its start, and ``interactions`` reset (and ``armed``);
+    ``(result or exception, seconds)``. Fails if it has not returned by
+    ``deadline``."""
     box = {}
 
     def target():
@@ -143,6 +207,8 @@ def _run(select, kills=(), deadline=HANG_SECONDS):
 
     thread = threading.Thread(target=target, daemon=True)
     timers = [threading.Timer(t, _kill, (pid,)) for t, pid in kills]
+    if interactions is not None:
+        interactions.reset(armed)
     start = time.perf_counter()
     thread.start()
     for timer in timers:
@@ -153,8 +219,7 @@ def _run(select, kills=(), deadline=HANG_SECONDS):
     if thread.is_alive():
         pytest.fail(f"the selection had not returned after {deadline:.0f} s "
                     "(a hang)")
-    fired = sum(1 for t, _ in kills if start + t < box["end"])
-    return box["out"], box["end"] - start, fired
+    return box["out"], box["end"] - start
 
 
 def _settle_workers(client, n=2):
@@ -179,20 +244,22 @@ def _warm(client, dask):
     """A small selection: imports and numba kernels loaded on every worker
     (a worker started again is a fresh process)."""
     _settle_workers(client)
-    out, _, _ = _run(lambda: dask(n=400, rows=200))
+    out, _ = _run(lambda: dask(n=400, rows=200))
     if isinstance(out, BaseException):
         raise out
 
 
-def _undisturbed(client, dask, expected):
-    """The median of three undisturbed runs (the machine may be busy)."""
+def _undisturbed(client, dask, expected, interactions=None):
+    """The median of three undisturbed runs (the machine may be busy), and
+    the interactions' spans of the last one."""
     _warm(client, dask)
     times = []
     for _ in range(3):
-        out, seconds, _ = _run(dask)
+        out, seconds = _run(dask, interactions=interactions)
         _check(out, expected, "undisturbed")
         times.append(seconds)
-    return sorted(times)[1]
+    spans = None if interactions is None else list(interactions.spans)
+    return sorted(times)[1], spans
 
 
 def _check(out, expected, what):
@@ -201,64 +268,35 @@ def _check(out, expected, what):
     assert out.tolist() == expected.tolist(), what
 
 
-class _KillAt:
-    """Kill a worker process when ``owner.name`` is first called during the
-    next selection (``match``: which calls), 10 ms after the call starts,
-    so that its tasks are in flight."""
-
-    def __init__(self, monkeypatch, owner, name, pid, match=None):
-        original = getattr(owner, name)
-        self.fired = False
-
-        def patched(obj, *args, **kwargs):
-            if not self.fired and (match is None or match(args)):
-                self.fired = True
-                threading.Timer(0.01, _kill, (pid,)).start()
-            return original(obj, *args, **kwargs)
-
-        monkeypatch.setattr(owner, name, patched)
-
-
-EVENTS = {
-    # The set-up's sum of the blocks' Fisher shares (the measured hang).
-    "fisher sum": (WorkerBlocks, "sum", None),
-    # The chosen points' rows and states, for the backward pass.
-    "take": (WorkerBlocks, "call",
-             lambda args: getattr(args[0], "__name__", "") == "take"),
-    # The sampler's features, persisted on the workers.
-    "features": (cluster_module.Cluster, "persist", None),
-}
+# Named interactions, killed 10 ms in: the set-up's sum of the blocks'
+# Fisher shares (where a lost worker once hung the selection), the chosen
+# points' rows and states for the backward pass, the sampler's features.
+EVENTS = ("sum", "take", "persist")
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_worker_killed_at_any_moment(chaos_client, monkeypatch, case):
     numpy, dask = CASES[case]()
     expected = numpy()
-    undisturbed = _undisturbed(chaos_client, dask, expected)
+    interactions = _Interactions(monkeypatch)
+    undisturbed, spans = _undisturbed(chaos_client, dask, expected,
+                                      interactions)
+    total = spans[-1][2]
     limit = 3 * undisturbed + RESTART_ALLOWANCE
-    report, fired = [], 0
-    for j, moment in enumerate(MOMENTS):
+    kills = [(f"{moment:.2f} T",) + interactions.at(spans, moment * total)
+             for moment in MOMENTS]
+    kills += [(event, interactions.first(spans, event), 0.01)
+              for event in EVENTS if any(s[0] == event for s in spans)]
+    report = []
+    for n, (what, j, offset) in enumerate(kills):
         pids = _settle_workers(chaos_client)
-        victim = pids[sorted(pids)[j % 2]]
-        out, seconds, hit = _run(dask, [(moment * undisturbed, victim)])
-        report.append(f"{moment:.2f} T: {seconds:.1f} s")
-        _check(out, expected, f"killed at {moment:.2f} T")
-        assert seconds <= limit, (case, moment, seconds, undisturbed)
-        fired += hit
-        if hit:
-            _warm(chaos_client, dask)
-    # A kill may land after a run on a fast moment; most must land in it.
-    assert fired >= len(MOMENTS) - 2, report
-    for event, (owner, name, match) in EVENTS.items():
-        if event == "features" and case != "sampler":
-            continue
-        pids = _settle_workers(chaos_client)
-        with monkeypatch.context() as patch:
-            killer = _KillAt(patch, owner, name, pids[sorted(pids)[1]], match)
-            out, seconds, _ = _run(dask)
-        assert killer.fired, event
-        _check(out, expected, f"killed at the {event}")
-        assert seconds <= limit, (case, event, seconds, undisturbed)
+        victim = pids[sorted(pids)[n % 2]]
+        out, seconds = _run(dask, interactions=interactions,
+                            armed=(j, offset, victim))
+        report.append(f"{what} ({spans[j][0]}): {seconds:.1f} s")
+        _check(out, expected, f"killed at {what}")
+        assert interactions.armed is None, f"{what}: no kill"
+        assert seconds <= limit, (case, what, seconds, undisturbed)
         _warm(chaos_client, dask)
     print(f"\n{case}: undisturbed {undisturbed:.1f} s; " + "; ".join(report))
 
@@ -269,13 +307,13 @@ def test_two_workers_lost_in_one_selection(chaos_client):
     address)."""
     numpy, dask = CASES["exact"]()
     expected = numpy()
-    undisturbed = _undisturbed(chaos_client, dask, expected)
+    undisturbed, _ = _undisturbed(chaos_client, dask, expected)
     pids = _settle_workers(chaos_client)
     first, second = (pids[a] for a in sorted(pids))
-    out, seconds, fired = _run(dask, [(0.2 * undisturbed, first),
-                                      (0.6 * undisturbed, second)])
+    out, seconds = _run(dask, [(0.2 * undisturbed, first),
+                               (0.6 * undisturbed, second)])
     _check(out, expected, "two workers killed")
-    assert fired == 2
+    assert not set(_settle_workers(chaos_client).values()) & {first, second}
     assert seconds <= 3 * undisturbed + 2 * RESTART_ALLOWANCE
     _warm(chaos_client, dask)
 
@@ -286,46 +324,13 @@ def test_every_worker_lost_and_back_on_new_addresses(chaos_client):
     nannies start, on new addresses."""
     numpy, dask = CASES["block_diagonal"]()
     expected = numpy()
-    undisturbed = _undisturbed(chaos_client, dask, expected)
+    undisturbed, _ = _undisturbed(chaos_client, dask, expected)
     pids = _settle_workers(chaos_client)
     at = 0.4 * undisturbed
-    out, seconds, fired = _run(dask, [(at, pid) for pid in pids.values()])
+    out, seconds = _run(dask, [(at, pid) for pid in pids.values()])
     _check(out, expected, "every worker killed")
-    assert fired == 2
     assert seconds <= 3 * undisturbed + 2 * RESTART_ALLOWANCE
     assert not set(_settle_workers(chaos_client)) & set(pids)
-
-
-def test_the_last_worker_gone_is_a_clear_error(monkeypatch):
-    """A cluster whose only worker and its nanny are killed: the selection
-    raises WorkersLostError, naming the lost worker, once the configured
-    timeout has passed (not a wait forever)."""
-    import dask
-
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True,
-        dashboard_address=None, silence_logs=60)
-    client = distributed.Client(cluster)
-    try:
-        _, select = CASES["exact"]()
-        _run(lambda: select(n=400, rows=200))  # warm
-        (address, pid), = client.run(os.getpid).items()
-        nanny = client.run(os.getppid)[address]
-        timeout = 3.0
-        with dask.config.set({"skbait.worker-timeout": timeout}):
-            out, seconds, fired = _run(
-                select, [(0.3, nanny), (0.3, pid)], deadline=60)
-        assert fired == 2
-        assert isinstance(out, WorkersLostError), repr(out)
-        assert address in str(out) and "skbait.worker-timeout" in str(out)
-        assert isinstance(out, skbait.ClusterLostError)
-        assert seconds < 0.3 + timeout + 15, seconds
-    finally:
-        client.close(timeout=10)
-        try:
-            cluster.close(timeout=10)
-        except Exception:  # its nanny is gone: nothing left to close
-            pass
 
 
 def _free_port():
@@ -334,46 +339,80 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_the_scheduler_gone_is_a_clear_error(tmp_path):
-    """A scheduler process killed mid-selection: SchedulerLostError,
-    naming the scheduler, within seconds."""
+@contextlib.contextmanager
+def _deployed(tmp_path, n_workers):
+    """A scheduler process and ``n_workers`` worker processes without
+    nannies (a killed one stays dead), as ``dask scheduler`` and ``dask
+    worker`` deploy them; ``(client, scheduler process, worker
+    processes)``, the client active."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                 env=env)
-    procs = [subprocess.Popen(
+                 env=dict(os.environ, OMP_NUM_THREADS="1"))
+    scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
          "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
-        **quiet)]
+        **quiet)
+    workers = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address,
+         "--nthreads", "1", "--no-nanny", "--no-dashboard",
+         "--local-directory", str(tmp_path)], **quiet)
+        for _ in range(n_workers)]
+    client = None
     try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address,
-             "--nworkers", "2", "--nthreads", "1", "--no-nanny",
-             "--local-directory", str(tmp_path)], **quiet))
         deadline = time.time() + 90
-        while True:
+        while client is None:
             try:
                 client = distributed.Client(address, timeout=5)
-                break
             except OSError:
                 if time.time() > deadline:
                     raise
                 time.sleep(1)
-        try:
-            client.wait_for_workers(2, timeout=90)
-            _, select = CASES["exact"]()
-            _run(lambda: select(n=400, rows=200))  # warm
-            out, seconds, fired = _run(select, [(0.5, procs[0].pid)],
-                                       deadline=90)
-            assert fired == 1
-            assert isinstance(out, SchedulerLostError), repr(out)
-            assert address in str(out)
-            assert seconds < 0.5 + 40, seconds
-        finally:
-            client.close(timeout=10)
+        client.wait_for_workers(n_workers, timeout=90)
+        yield client, scheduler, workers
     finally:
-        for proc in reversed(procs):
+        if client is not None:
+            client.close(timeout=10)
+        for proc in workers + [scheduler]:
             proc.kill()
-        for proc in procs:
+        for proc in workers + [scheduler]:
             proc.wait(timeout=30)
+
+
+def test_the_last_worker_gone_is_a_clear_error(tmp_path, monkeypatch):
+    """The only worker process killed (no nanny to start it again): the
+    selection raises WorkersLostError, naming the lost worker, once the
+    configured timeout has passed, instead of waiting forever."""
+    import dask
+
+    with _deployed(tmp_path, 1) as (client, _, (worker,)):
+        _, select = CASES["exact"]()
+        _run(lambda: select(n=400, rows=200))  # warm
+        address, = client.nthreads()
+        timeout = 3.0
+        with dask.config.set({"skbait.worker-timeout": timeout}):
+            interactions = _Interactions(monkeypatch)
+            out, seconds = _run(select, deadline=60,
+                                interactions=interactions,
+                                armed=(3, 0.01, worker.pid))
+        assert interactions.armed is None
+        assert isinstance(out, WorkersLostError), repr(out)
+        assert isinstance(out, skbait.ClusterLostError)
+        assert address in str(out) and "skbait.worker-timeout" in str(out)
+        assert timeout < seconds < timeout + 20, seconds
+
+
+def test_the_scheduler_gone_is_a_clear_error(tmp_path, monkeypatch):
+    """The scheduler process killed mid-selection: SchedulerLostError,
+    naming the scheduler, within seconds."""
+    with _deployed(tmp_path, 2) as (client, scheduler, _):
+        address = client.scheduler.address
+        _, select = CASES["exact"]()
+        _run(lambda: select(n=400, rows=200))  # warm
+        interactions = _Interactions(monkeypatch)
+        out, seconds = _run(select, deadline=90, interactions=interactions,
+                            armed=(3, 0.01, scheduler.pid))
+        assert interactions.armed is None
+        assert isinstance(out, SchedulerLostError), repr(out)
+        assert address in str(out)
+        assert seconds < 40, seconds

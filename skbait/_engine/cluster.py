@@ -420,15 +420,17 @@ class Cluster:
         return [int(s) for s in self.compute(
             [dask.delayed(_rows)(b) for b in x.to_delayed()[:, 0]])]
 
-    def ship(self, obj, inline_below=0, near=None):
+    def ship(self, obj, inline_below=0):
         """``obj`` as a future that tasks may take: it reaches each worker
         once. A task holding ``obj`` (not scattered data), so that the
         scheduler can form it again if the worker that holds it is lost;
         held until :meth:`release`. An object of fewer than
         ``inline_below`` bytes is returned as it is, to travel inside each
         task that takes it (no task of its own to wait for first).
-        ``near``: workers to put it on where they can take it (those that
-        will use it: a worker just started may still be importing)."""
+
+        The task is not restricted to any worker: a task whose workers are
+        all gone waits for them forever, even with loose restrictions, and
+        so would every task that takes it."""
         if obj is None:
             return None
         if inline_below:
@@ -436,10 +438,7 @@ class Cluster:
 
             if sizeof(obj) < inline_below:
                 return obj
-        where = {}
-        if near:
-            where = dict(workers=sorted(set(near)), allow_other_workers=True)
-        future = self.client.submit(_identity, obj, pure=False, **where)
+        future = self.client.submit(_identity, obj, pure=False)
         self._held.append(future)
         return future
 
@@ -452,6 +451,19 @@ class Cluster:
 
 def _rows(block):
     return block.shape[0]
+
+
+def _futures_in(args):
+    """The futures in ``args`` (nested tuples and lists)."""
+    from distributed import Future
+
+    out = []
+    for arg in args:
+        if isinstance(arg, Future):
+            out.append(arg)
+        elif isinstance(arg, (tuple, list)):
+            out += _futures_in(arg)
+    return out
 
 
 def _forget(futures):
@@ -519,6 +531,9 @@ class WorkerBlocks:
         replay = list(self.log[:version])
         n_arrays = len(self.arrays)
         while indices:
+            # The shipped objects the replay takes: recomputed (or retried)
+            # as lineage work first, not waited for inside a block's task.
+            self.cluster.settle(dict(enumerate(_futures_in(replay))))
             stale = [self.held[i] for i in indices if self.held[i]]
             if stale:
                 _forget(stale)
@@ -580,6 +595,7 @@ class WorkerBlocks:
         results = {}
         todo = range(self.n)
         while todo:
+            self.cluster.settle(dict(enumerate(_futures_in(args))))
             groups = self._submit(todo, method, args, version)
             futures = {w: f for w, (f, _) in groups.items()}
             where = {w: (w,) for w in groups}

@@ -254,7 +254,7 @@ class DaskCandidates:
     def _ship(self, obj, inline_below=0):
         """``obj`` as a future the calls refer to (``Cluster.ship``): it
         reaches each worker once, and a lost copy is formed again."""
-        return self.cluster.ship(obj, inline_below, near=self.chunks.workers)
+        return self.cluster.ship(obj, inline_below)
 
     def reset(self, states):
         self.chunks.call(BaitChunk.reset, self._ship(states))

@@ -149,8 +149,7 @@ def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
         if emb_labeled is not None and len(emb_labeled):
             # Sent to each worker once, as a task the scheduler can redo.
             parts = chunks.call(CoresetChunk.start_from_labeled,
-                                cluster.ship(emb_labeled, near=chunks.workers),
-                                chunk_rows)
+                                cluster.ship(emb_labeled), chunk_rows)
         else:
             total = sum(chunks.call(CoresetChunk.sums))
             parts = chunks.call(CoresetChunk.start_from_mean,
