@@ -86,6 +86,43 @@ def _footprint(n, d, k):
     return n * d * 4 + n * k * 4 + 2 * 8 * n * (k * (k + 1) // 2)
 
 
+def _cpu_seconds():
+    """CPU seconds this process has used (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _worker_cpu(client):
+    return sum(client.run(_cpu_seconds).values())
+
+
+def dense_objective(h, p, h_lab, p_lab, indices, lam, n_select):
+    """``tr(M⁻¹ F)`` of the batch ``indices`` in float64 (docs/design.md
+    §2), with F formed in chunks of rows: the same yardstick for batches
+    selected in float32 by one process and by the cluster."""
+    d, k = h.shape[1], p.shape[1]
+
+    def fisher_sum(h, p):
+        total = np.zeros((k * d, k * d))
+        for start in range(0, len(h), 20_000):
+            hc = np.asarray(h[start:start + 20_000], dtype=np.float64)
+            pc = np.asarray(p[start:start + 20_000], dtype=np.float64)
+            # I(x) = (diag(p) - p pᵀ) ⊗ h hᵀ, class-major.
+            z = (pc[:, :, None] * hc[:, None, :]).reshape(len(hc), k * d)
+            total -= z.T @ z
+            for c in range(k):
+                block = (hc * pc[:, c:c + 1]).T @ hc
+                total[c * d:(c + 1) * d, c * d:(c + 1) * d] += block
+        return total
+
+    n_lab = len(h_lab)
+    f = (fisher_sum(h, p) + fisher_sum(h_lab, p_lab)) / (len(h) + n_lab)
+    idx = np.sort(np.asarray(indices))
+    m = (lam * np.eye(k * d) + fisher_sum(h_lab, p_lab) / (n_lab + n_select)
+         + fisher_sum(h[idx], p[idx]) * n_select / (n_lab + n_select))
+    return float(np.trace(np.linalg.solve(m, f)))
+
+
 def _worker_peak_rss(client):
     def peak():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -116,29 +153,31 @@ def _install_worker_instruments(dask_worker):
     if getattr(dask_worker, "skbait_bench", None) is not None:
         return
     stats = dask_worker.skbait_bench = dict(times=defaultdict(float),
+                                            cpu=defaultdict(float),
                                             calls=defaultdict(int),
                                             sent=defaultdict(int))
     run = cluster._run
 
     def timed_run(helds, method, args, version):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             return run(helds, method, args, version)
         finally:
             stats["times"][method.__name__] += time.perf_counter() - start
+            stats["cpu"][method.__name__] += time.process_time() - cpu
             stats["calls"][method.__name__] += 1
 
     cluster._run = timed_run
     get_data = dask_worker.handlers["get_data"]
 
     async def counting(comm, keys=(), who=None, **kwargs):
-        to = "worker" if who else "client"
+        from dask.utils import key_split
+
+        to = "to a worker" if who else "to the client"
         for key in keys:
             ts = dask_worker.state.tasks.get(key)
             if ts is not None and key in dask_worker.data:
-                name = key[0] if isinstance(key, tuple) else key
-                prefix = str(name).rsplit("-", 1)[0]
-                stats["sent"][f"{to}:{prefix}"] += ts.nbytes or 0
+                stats["sent"][f"{key_split(key)} {to}"] += ts.nbytes or 0
         return await get_data(comm, keys=keys, who=who, **kwargs)
 
     dask_worker.handlers["get_data"] = counting
@@ -157,7 +196,7 @@ class _Instruments:
     gathers (``dask.sizeof``, distributed's measure of a key's bytes), the
     time each ``WorkerBlocks`` call takes, and the workers' own counts."""
 
-    def __init__(self, client):
+    def __init__(self, client, split=False):
         from dask.sizeof import sizeof
 
         from skbait._engine import cluster
@@ -165,6 +204,9 @@ class _Instruments:
         self.client = client
         client.run(_install_worker_instruments)
         self.calls = defaultdict(list)   # method -> [(seconds, tasks, ...)]
+        # With ``split``: the workers' counts up to the first greedy step
+        # (the set-up) apart from the steps' (read at the first step).
+        self.split, self.setup = split, None
         self._patched = [(cluster.WorkerBlocks, "call",
                           cluster.WorkerBlocks.call),
                          (cluster.WorkerBlocks, "__init__",
@@ -175,6 +217,8 @@ class _Instruments:
         calls = self.calls
 
         def timed_call(blocks, method, *args):
+            if split and method.__name__ == "step" and self.setup is None:
+                self.setup = self.workers()
             start = time.perf_counter()
             results = call(blocks, method, *args)
             tasks = len(set(blocks.workers))
@@ -209,13 +253,14 @@ class _Instruments:
 
     def reset(self):
         self.calls.clear()
+        self.setup = None
         return self.workers()
 
     def workers(self):
         """``{"times": {method: s}, "calls": ..., "sent": {kind: bytes}}``
         summed over the workers since the last read."""
-        total = dict(times=defaultdict(float), calls=defaultdict(int),
-                     sent=defaultdict(int))
+        total = dict(times=defaultdict(float), cpu=defaultdict(float),
+                     calls=defaultdict(int), sent=defaultdict(int))
         for stats in self.client.run(_read_worker_instruments).values():
             for kind, values in stats.items():
                 for key, value in values.items():
@@ -225,7 +270,8 @@ class _Instruments:
 
 # ---- runs ---------------------------------------------------------------------
 def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
-                n_select=B, keep=False, persist=False, warm=False):
+                n_select=B, keep=False, persist=False, warm=False,
+                split=False):
     """One selection on a fresh 2-worker cluster; its figures."""
     from skbait import bait_select
 
@@ -242,9 +288,10 @@ def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
             bait_select(h[:2000], 5, pool_proba=p[:2000],
                         labeled_embeddings=h_lab, labeled_proba=p_lab,
                         approximation=approximation)
-        stats = _Instruments(client)
+        stats = _Instruments(client, split=split)
         try:
             stats.reset()
+            cpu = _cpu_seconds(), _worker_cpu(client)
             start = time.perf_counter()
             idx, info = bait_select(h, n_select, pool_proba=p,
                                     labeled_embeddings=h_lab,
@@ -252,8 +299,10 @@ def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
                                     approximation=approximation,
                                     return_info=True)
             seconds = time.perf_counter() - start
+            cpu = (_cpu_seconds() - cpu[0], _worker_cpu(client) - cpu[1])
             calls = {m: list(v) for m, v in stats.calls.items()}
             workers = stats.workers()
+            setup_sent = dict(stats.setup["sent"]) if stats.setup else None
         finally:
             stats.close()
         steps = [c for c in calls.get("step", ())]
@@ -263,6 +312,8 @@ def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
             per_step=info.timings["kernel"] / max(1, info.n_forward),
             timings=dict(info.timings), n_forward=info.n_forward,
             steps=len(steps), calls=calls, workers=workers,
+            client_cpu=cpu[0], workers_cpu=cpu[1], lam=float(info.lam),
+            setup_sent=setup_sent,
             bytes_per_step=_step_bytes(steps, workers, len(steps)),
             client_peak_rss=resource.getrusage(
                 resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -296,11 +347,13 @@ def run_numpy(h, p, h_lab, p_lab, n_select=B, n_jobs=None):
 
     bait_select(h[:2000], 5, pool_proba=p[:2000], labeled_embeddings=h_lab,
                 labeled_proba=p_lab, n_jobs=n_jobs)  # numba loaded
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     idx, info = bait_select(h, n_select, pool_proba=p,
                             labeled_embeddings=h_lab, labeled_proba=p_lab,
                             return_info=True, n_jobs=n_jobs)
     return dict(seconds=time.perf_counter() - start,
+                cpu=_cpu_seconds() - cpu, lam=float(info.lam),
                 per_step=(info.timings["kernel"] + info.timings["gemm"])
                 / max(1, info.n_forward),
                 timings=dict(info.timings), n_forward=info.n_forward,
@@ -335,6 +388,7 @@ def _profile(c, o, o1):
     # Each worker runs its blocks one after the other: a step waits for the
     # slower worker, about the sum over both workers / 2 when balanced.
     step_work = wt.get("step", 0.0) / 2 / n
+    step_cpu = c["workers"]["cpu"].get("step", 0.0) / n
     commit = c["timings"]["commit"] / n
     setup_calls = {m: sum(x["seconds"] for x in v) for m, v in calls.items()
                    if m not in ("step", "records", "take", "maxima")}
@@ -357,9 +411,12 @@ def _profile(c, o, o1):
         ("a step: round trip (wall - compute)", step_wall - step_work,
          None),
         ("one process, 1 thread: a step's update", None, one1),
+        ("a step's update, CPU s (both workers)", step_cpu, None),
         ("refreshes (whole)", c["timings"]["refresh"],
          o["timings"]["refresh"]),
         ("total", c["seconds"], o["seconds"]),
+        ("CPU s: client and scheduler | process", c["client_cpu"], o["cpu"]),
+        ("CPU s: workers", c["workers_cpu"], None),
     ]
     return rows
 
@@ -378,21 +435,25 @@ def part_b(sizes, rows_for, quick=False):
         o1 = run_numpy(h, p, h_lab, p_lab, n_select, n_jobs=1)
         ratio = c["seconds"] / o["seconds"]
         common = len(set(c["picks"]) & set(o["picks"]))
-        gap = (c["objective"] - o["objective"]) / abs(o["objective"])
+        # Both batches on one yardstick: the float64 objective with one λ.
+        dense = [dense_objective(h, p, h_lab, p_lab, picks, o["lam"],
+                                 n_select)
+                 for picks in (c["picks"], o["picks"])]
+        gap = (dense[0] - dense[1]) / abs(dense[1])
         print(f"(b) N = {n}, {c['n_chunks']} blocks: one process (2 threads) "
               f"{o['seconds']:.1f} s, cluster (2 workers x 1 thread) "
               f"{c['seconds']:.1f} s: ratio {ratio:.2f}; one process with "
               f"1 thread {o1['seconds']:.1f} s; {common} of {n_select} picks "
-              f"in common (final objective: cluster {c['objective']:.6g}, "
-              f"one process {o['objective']:.6g}, relative difference "
-              f"{gap:+.1e}; float32 near-ties may go either way)")
+              f"in common; float64 objective of the batches: cluster "
+              f"{dense[0]:.7g}, one process {dense[1]:.7g} (relative "
+              f"difference {gap:+.1e}; λ {c['lam']:.6g} vs {o['lam']:.6g})")
         print(f"    {'':40s} {'cluster s':>10} {'one proc s':>10}")
         for name, cv, ov in _profile(c, o, o1):
             cs = "" if cv is None else f"{cv:10.4f}"
             os_ = "" if ov is None else f"{ov:10.4f}"
             print(f"    {name:40s} {cs:>10} {os_:>10}")
         out.append(dict(n=n, numpy=o, numpy_1thread=o1, cluster=c,
-                        ratio=ratio, common=common))
+                        ratio=ratio, common=common, dense_objectives=dense))
     return out
 
 
@@ -408,28 +469,35 @@ def part_c(n, rows, memory_limit):
 
 def part_t(sizes, blocks=8, n_select=20):
     """Bytes a greedy step moves, by message type, at each pool size
-    (the same number of blocks)."""
+    (the same number of blocks); the set-up's apart."""
     rows = []
     for n in sizes:
         r = run_cluster(n, D, K, n // blocks, 2 * 2**30, persist=True,
-                        n_select=n_select, warm=True)
+                        n_select=n_select, warm=True, split=True)
         steps = r["calls"].get("step", [])
-        sent = r["workers"]["sent"]
         per = max(1, len(steps))
-        row = dict(
-            n=n, steps=len(steps),
-            task_specs=int(np.median([s["shipped"] for s in steps])),
-            gathered=int(np.median([s["gathered"] for s in steps])),
-            **{kind: int(v / per) for kind, v in sent.items()})
+        row = {"N": n, "steps": len(steps),
+               "step: task specs (operand), client to workers": int(
+                   np.median([s["shipped"] for s in steps])),
+               "step: answers gathered, workers to client": int(
+                   np.median([s["gathered"] for s in steps]))}
+        for kind, value in sorted(r["workers"]["sent"].items()):
+            row[f"step: {kind} (get_data)"] = int(value / per)
+        for kind, value in sorted((r["setup_sent"] or {}).items()):
+            row[f"set-up, whole: {kind} (get_data)"] = int(value)
         rows.append(row)
-    kinds = sorted({k for r in rows for k in r} - {"n", "steps"})
-    print(f"(t) bytes a greedy step moves (d = {D}, k = {K}, {blocks} blocks, "
-          "2 workers); worker sends are the whole selection's divided by "
-          "its steps (set-up included)")
-    print("    " + f"{'N':>9} " + " ".join(f"{k:>28}" for k in kinds))
-    for r in rows:
-        print("    " + f"{r['n']:>9} " + " ".join(
-            f"{r.get(k, 0):>28}" for k in kinds))
+    print(f"(t) bytes moved (d = {D}, k = {K}, float32, {blocks} blocks, "
+          f"2 workers, B = {n_select}): a greedy step's by message type "
+          "(median; worker sends: the steps' total / steps), and the "
+          "set-up's whole; the workers' get_data counts sizeof, "
+          "distributed's own measure")
+    kinds = []
+    for row in rows:
+        kinds += [k for k in row if k not in kinds]
+    print("    " + f"{'':58s}" + "".join(f"{r['N']:>12}" for r in rows))
+    for kind in kinds[1:]:
+        print("    " + f"{kind:58s}" + "".join(
+            f"{r.get(kind, 0):>12}" for r in rows))
     return rows
 
 
