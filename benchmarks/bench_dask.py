@@ -43,17 +43,31 @@ import numpy as np
 K, D, B, N_LABELED = 10, 64, 100, 100
 
 
-def _cluster(memory_limit, threads=1, workers=2):
+# distributed's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536
+# (memory freed goes back to the OS at once); glibc then also serves every
+# allocation over 128 KiB by a fresh mmap, so each chunk's temporaries
+# page-fault anew (docs/results.md §13).
+TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
+def _cluster(memory_limit, threads=1, workers=2, malloc_trim=True):
     import dask
     from distributed import Client, LocalCluster
 
+    extra = {}
+    if not malloc_trim:
+        # Unset for the workers; a nanny started before may have set it in
+        # this process's environment, which the workers inherit.
+        extra[TRIM_KEY] = None
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     # The blocks' objects are changed in place on their workers: spilling
     # them to disk is correct but slow, and the worker memory limits are
     # tight on purpose. Workers keep running up to 95 % of their limit.
     with dask.config.set({"distributed.worker.memory.target": False,
                           "distributed.worker.memory.spill": False,
                           "distributed.worker.memory.pause": 0.95,
-                          "distributed.worker.memory.terminate": 0.98}):
+                          "distributed.worker.memory.terminate": 0.98,
+                          **extra}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads,
                                processes=True, memory_limit=memory_limit,
                                dashboard_address=None, silence_logs=40)
@@ -271,11 +285,11 @@ class _Instruments:
 # ---- runs ---------------------------------------------------------------------
 def run_cluster(n, d, k, rows, memory_limit, approximation="exact",
                 n_select=B, keep=False, persist=False, warm=False,
-                split=False):
+                split=False, malloc_trim=True):
     """One selection on a fresh 2-worker cluster; its figures."""
     from skbait import bait_select
 
-    cluster, client = _cluster(memory_limit)
+    cluster, client = _cluster(memory_limit, malloc_trim=malloc_trim)
     try:
         h, p = _pool(n, d, k, rows)
         h_lab, p_lab = _labeled(d, k)
@@ -426,14 +440,17 @@ def part_b(sizes, rows_for, quick=False):
     out = []
     for n in sizes:
         limit = max(2 * 2**30, int(_footprint(n, D, K) * 1.5))
-        c = run_cluster(n, D, K, rows_for(n), limit, keep=True,
-                        persist=True, warm=True,
-                        n_select=20 if quick else B)
-        h, p, h_lab, p_lab = c.pop("arrays")
         n_select = 20 if quick else B
+        # Workers as distributed starts them, then without the malloc trim.
+        c = run_cluster(n, D, K, rows_for(n), limit, keep=True,
+                        persist=True, warm=True, n_select=n_select)
+        c0 = run_cluster(n, D, K, rows_for(n), limit, persist=True,
+                         warm=True, n_select=n_select, malloc_trim=False)
+        h, p, h_lab, p_lab = c.pop("arrays")
         o = run_numpy(h, p, h_lab, p_lab, n_select, n_jobs=2)
         o1 = run_numpy(h, p, h_lab, p_lab, n_select, n_jobs=1)
         ratio = c["seconds"] / o["seconds"]
+        ratio0 = c0["seconds"] / o["seconds"]
         common = len(set(c["picks"]) & set(o["picks"]))
         # Both batches on one yardstick: the float64 objective with one λ.
         dense = [dense_objective(h, p, h_lab, p_lab, picks, o["lam"],
@@ -447,13 +464,18 @@ def part_b(sizes, rows_for, quick=False):
               f"in common; float64 objective of the batches: cluster "
               f"{dense[0]:.7g}, one process {dense[1]:.7g} (relative "
               f"difference {gap:+.1e}; λ {c['lam']:.6g} vs {o['lam']:.6g})")
-        print(f"    {'':40s} {'cluster s':>10} {'one proc s':>10}")
-        for name, cv, ov in _profile(c, o, o1):
-            cs = "" if cv is None else f"{cv:10.4f}"
-            os_ = "" if ov is None else f"{ov:10.4f}"
-            print(f"    {name:40s} {cs:>10} {os_:>10}")
+        print(f"    workers without MALLOC_TRIM_THRESHOLD_: cluster "
+              f"{c0['seconds']:.1f} s, ratio {ratio0:.2f}")
+        print(f"    {'':40s} {'cluster s':>10} {'no trim s':>10} "
+              f"{'one proc s':>10}")
+        for (name, cv, ov), (_, cv0, _) in zip(_profile(c, o, o1),
+                                               _profile(c0, o, o1)):
+            cells = ["" if v is None else f"{v:10.4f}" for v in (cv, cv0, ov)]
+            print(f"    {name:40s} " + " ".join(f"{x:>10}" for x in cells))
         out.append(dict(n=n, numpy=o, numpy_1thread=o1, cluster=c,
-                        ratio=ratio, common=common, dense_objectives=dense))
+                        cluster_no_trim=c0, ratio=ratio,
+                        ratio_no_trim=ratio0, common=common,
+                        dense_objectives=dense))
     return out
 
 
@@ -537,7 +559,7 @@ def main(argv=None):
     for part in results.values():
         for r in part if isinstance(part, list) else [part]:
             for side in (r, r.get("numpy"), r.get("numpy_1thread"),
-                         r.get("cluster")):
+                         r.get("cluster"), r.get("cluster_no_trim")):
                 if isinstance(side, dict):
                     side.pop("picks", None)
     if args.out:

@@ -276,6 +276,14 @@ class Cluster:
                 "selection.")
         return live
 
+    def who_has(self, futures):
+        """``{key: [addresses]}`` of ``futures`` (an RPC to the
+        scheduler)."""
+        try:
+            return self.client.who_has(futures)
+        except (OSError, RuntimeError) as exc:  # comms closed, timed out
+            self._scheduler_lost(exc)
+
     def wait_for_workers(self):
         """The live workers, once there is one (bounded as above)."""
         while True:
@@ -542,7 +550,7 @@ class WorkerBlocks:
             blocks = self.client.compute([a.blocks[i] for i in indices
                                           for a in self.arrays])
             self.cluster.settle(dict(enumerate(blocks)))
-            holders = self.client.who_has(blocks[::n_arrays])
+            holders = self.cluster.who_has(blocks[::n_arrays])
             places = _deal([self.sizes[i] for i in indices],
                            [holders.get(b.key, ()) for b in blocks[::n_arrays]],
                            live, self._load(exclude=indices))
@@ -619,6 +627,7 @@ class WorkerBlocks:
                             "sum takes a method declared with reads.")
         version = len(self.log)
         while True:
+            self.cluster.settle(dict(enumerate(_futures_in(args))))
             # One task a block here: the tree adds them up in block order.
             futures = {i: self.client.submit(
                 _run_one, self.held[i], method, args, version,
