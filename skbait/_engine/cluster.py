@@ -34,7 +34,7 @@ import math
 import time
 
 __all__ = [
-    "Cluster", "WorkerBlocks", "reads", "changes", "rows_chunked",
+    "Cluster", "WorkerBlocks", "reads", "changes", "rows_chunked", "computed",
     "ClusterLostError", "WorkersLostError", "SchedulerLostError",
     "StaleBlockError", "worker_timeout", "worker_threads", "dask_client",
     "is_dask_collection", "DASK_HINT", "TIMEOUT_KEY",
@@ -95,6 +95,24 @@ def dask_client():
             "and there is no active client. Start one first, e.g. "
             "`from distributed import Client; client = Client()` (a "
             "LocalCluster) or `Client('tcp://scheduler:8786')`.") from None
+
+
+def computed(x):
+    """A small Dask collection (a labeled set) computed: on the cluster of
+    the active client (:meth:`Cluster.compute`), or by dask's local
+    scheduler when there is no client (no worker to lose); anything else
+    as it is."""
+    if x is None or not is_dask_collection(x):
+        return x
+    try:
+        from distributed import get_client
+
+        get_client()
+    except (ImportError, ValueError):
+        import dask
+
+        return dask.compute(x, scheduler="threads")[0]
+    return Cluster().compute([x])[0]
 
 
 def worker_timeout():

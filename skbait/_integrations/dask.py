@@ -25,17 +25,9 @@ import math
 
 import numpy as np
 
-from .._engine.cluster import Cluster, is_dask_collection
+from .._engine.cluster import Cluster, computed
 
 __all__ = ["DaskPool", "computed"]
-
-
-def computed(X):
-    """A small Dask collection (a labeled set) as NumPy or pandas, computed
-    on the cluster of the active client; anything else as it is."""
-    if X is not None and is_dask_collection(X):
-        return Cluster().compute([X])[0]
-    return X
 
 
 class DaskPool:
