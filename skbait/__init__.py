@@ -2,6 +2,11 @@
 
 from ._engine.bait import bait_select
 from ._query.base import NoLabeledSetWarning, Selection
+from ._engine.cluster import (
+    ClusterLostError,
+    SchedulerLostError,
+    WorkersLostError,
+)
 from ._query.extractors import (
     extract_features,
     register,
@@ -29,6 +34,7 @@ __all__ = [
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
     "RandomSampler", "Selection", "NoLabeledSetWarning",
+    "ClusterLostError", "WorkersLostError", "SchedulerLostError",
     "extract_features", "register", "unregister", "supported_estimators",
 ]
 __version__ = "0.1.0.dev0"

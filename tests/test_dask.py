@@ -6,16 +6,19 @@ are added in another order. The exactness cases compare float64
 selections with NumPy's and with the literal dense rule.
 """
 
+import ast
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import skbait
 from skbait import bait_select
 from skbait._engine.reference import dense_select
 
@@ -265,3 +268,100 @@ def test_a_dask_pool_gets_numpys_parameter_errors(kwargs, match):
                                  da.from_array(p, chunks=(10, 4)))):
         with pytest.raises(ValueError, match=match):
             bait_select(pool, 5, pool_proba=proba, **kwargs)
+
+
+# ---- the protocol: one module waits for the workers ---------------------------
+# Calls that hand work to a Dask cluster or wait for it. Outside
+# skbait/_engine/cluster.py they may only be made on its Cluster (an object
+# named ``cluster``): any other would wait outside the protected loop.
+_WAITS = {"result", "gather", "compute", "persist", "compute_chunk_sizes",
+          "submit", "scatter", "wait", "who_has", "cancel", "retry", "run",
+          "map", "exception", "wait_for_workers", "get_client",
+          "futures_of", "as_completed"}
+# ... and as functions (``from distributed import wait``, ``dask.compute``).
+_WAIT_FUNCTIONS = {"wait", "get_client", "futures_of", "as_completed",
+                   "compute", "persist"}
+# threads.py: a concurrent.futures thread pool (not Dask).
+_ALLOWED = {("skbait/_engine/threads.py", "submit"),
+            ("skbait/_engine/threads.py", "result")}
+
+
+def _cluster_receiver(node):
+    """``cluster.x(...)``, ``self.cluster.x(...)``, ``Cluster().x(...)``."""
+    if isinstance(node, ast.Name):
+        return node.id == "cluster"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "cluster"
+    if isinstance(node, ast.Call):
+        return getattr(node.func, "id", None) == "Cluster"
+    return False
+
+
+def _waits_outside_the_protocol(source, path):
+    """``[(line, what)]``: imports of dask.distributed, and calls that
+    wait for a Dask cluster other than through ``cluster``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) or (
+                isinstance(node, ast.ImportFrom) and not node.level):
+            names = [a.name for a in node.names] if isinstance(
+                node, ast.Import) else [node.module or ""]
+            if any(n.split(".")[0] == "distributed" for n in names):
+                found.append((node.lineno, "import distributed"))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                name, waits = func.attr, _WAITS
+            else:
+                name, waits = getattr(func, "id", None), _WAIT_FUNCTIONS
+            if name not in waits or (path, name) in _ALLOWED:
+                continue
+            if isinstance(func, ast.Attribute) and \
+                    _cluster_receiver(func.value):
+                continue
+            found.append((node.lineno, name))
+    return found
+
+
+def test_only_cluster_py_waits_for_the_workers():
+    """Every interaction with the workers passes through
+    skbait/_engine/cluster.py (docs/design.md §11): a ``.result()``,
+    ``gather``, ``wait`` or ``compute`` anywhere else fails this test."""
+    root = Path(skbait.__file__).parent.parent
+    offences = []
+    for path in sorted((root / "skbait").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel == "skbait/_engine/cluster.py":
+            continue
+        offences += [f"{rel}:{line}: {what}" for line, what in
+                     _waits_outside_the_protocol(path.read_text(), rel)]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_protocol_check_sees_a_wait():
+    source = ("from distributed import wait\n"
+              "def f(client, futures, x, cluster):\n"
+              "    futures[0].result()\n"
+              "    client.gather(futures)\n"
+              "    x.compute()\n"
+              "    wait(futures)\n"
+              "    return cluster.compute([x])\n")
+    assert _waits_outside_the_protocol(source, "skbait/x.py") == [
+        (1, "import distributed"), (3, "result"), (4, "gather"),
+        (5, "compute"), (6, "wait")]
+
+
+def test_worker_methods_are_declared():
+    """A block method must say whether it changes its block: an
+    undeclared one is refused before anything is sent."""
+    from skbait._engine.cluster import WorkerBlocks
+
+    class Blocks(WorkerBlocks):
+        def __init__(self):  # no cluster: the check comes first
+            self.log = []
+
+    def undeclared(obj):
+        return obj
+
+    with pytest.raises(TypeError, match="not a declared worker method"):
+        Blocks().call(undeclared)

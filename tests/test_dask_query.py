@@ -23,7 +23,7 @@ from skbait._engine.baselines import (
     coreset_select,
     random_select,
 )
-from skbait._engine.chunked import DASK_HINT, Chunks
+from skbait._engine.cluster import DASK_HINT, WorkerBlocks
 from skbait._engine import distributed_baselines as db
 
 from .conftest import require
@@ -305,16 +305,16 @@ def test_a_rebuilt_block_replays_its_steps(dask_client, monkeypatch):
     proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     ref_c = coreset_select(emb, 8)
     ref_b = badge_select(emb, proba, 8, np.random.RandomState(0))
-    call = Chunks.call
+    call = WorkerBlocks.call
     calls = []
 
     def losing(self, method, *args, **kwargs):
         calls.append(method)
         if len(calls) % 5 == 0:
-            self._recover(1, list(self.log))
+            self._recover({1}, len(self.log))
         return call(self, method, *args, **kwargs)
 
-    monkeypatch.setattr(Chunks, "call", losing)
+    monkeypatch.setattr(WorkerBlocks, "call", losing)
     demb = da.from_array(emb, chunks=60)
     got_c = db.dask_coreset_select(demb, 8)
     got_b = db.dask_badge_select(demb, da.from_array(proba, chunks=60), 8,

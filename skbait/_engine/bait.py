@@ -3,7 +3,7 @@
 import math
 
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
-from .chunked import is_dask_collection
+from .cluster import is_dask_collection
 from .kernels import resolve_numba
 from .plan import plan_rule, plan_selection
 from .problem import GreedyProblem

@@ -109,16 +109,16 @@ def machine_rates(xp=np, n_jobs=1, remeasure=False, device=None):
 def _best_rate(fn, work, n_jobs=1, repeats=3):
     """``work`` (flops or bytes, per thread) per second of ``fn``, the best
     of ``repeats`` runs, on ``n_jobs`` threads each calling it."""
-    from concurrent.futures import ThreadPoolExecutor
+    from .threads import run_tasks
 
+    n_jobs = max(1, n_jobs)
     best = np.inf
-    with ThreadPoolExecutor(max(1, n_jobs)) as pool:
-        fn()  # warm caches, load BLAS kernels
-        for _ in range(repeats):
-            start = time.perf_counter()
-            list(pool.map(lambda _: fn(), range(max(1, n_jobs))))
-            best = min(best, time.perf_counter() - start)
-    return max(1, n_jobs) * work / max(best, 1e-9)
+    fn()  # warm caches, load BLAS kernels
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_tasks([fn] * n_jobs, n_jobs)
+        best = min(best, time.perf_counter() - start)
+    return n_jobs * work / max(best, 1e-9)
 
 
 def _measure_numpy(n_jobs):

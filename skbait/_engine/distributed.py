@@ -10,7 +10,9 @@ M⁻¹: O((dk)²)) and runs the one greedy loop of ``greedy.py`` over a
 numbers, once per worker) and brings back each block's best candidates
 (``ties.band_records``) and their rows; the client applies the tie rule
 (``ties.merge_records``). The set-up's sums are per-block partial sums
-added up on the cluster.
+added up on the cluster. Every interaction with the workers goes through
+``cluster.py`` (:class:`~skbait._engine.cluster.WorkerBlocks`), which
+carries the selection through lost workers.
 """
 
 import math
@@ -33,7 +35,15 @@ from .rules.block_diagonal import (
     get_block_kernel,
 )
 from .candidates import Candidates
-from .chunked import Chunks, dask_client
+from .cluster import (
+    Cluster,
+    WorkerBlocks,
+    changes,
+    is_dask_collection,
+    reads,
+    rows_chunked,
+    worker_threads,
+)
 from .rules.exact import ExactRule
 from .rules.exact_setup import fisher_and_inverse, pool_fisher_sum
 from .fisher import binary_embeddings
@@ -50,17 +60,11 @@ __all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
 
 _BLAS_LIMITED = False
 
-
-def _worker_threads():
-    """Threads of the worker running the current task (1 elsewhere)."""
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return 1
-    state = getattr(worker, "state", worker)
-    return max(1, int(getattr(state, "nthreads", 1) or 1))
+# A commit's operand smaller than this travels inside each worker's task of
+# the step (d × 2k² float32 numbers: d = 64, k = 10 is 51 200 bytes); a
+# larger one is shipped once as a task of its own, which every worker
+# fetches before its step can start.
+_INLINE_BYTES = 128 * 1024
 
 
 class BaitChunk:
@@ -71,6 +75,8 @@ class BaitChunk:
     embeddings (docs/design.md §3) and sets up the candidates of ``rule``
     ("exact" or "block_diagonal"); then the methods below run the greedy
     steps on them. Indices in and out are global (``offset`` + position).
+    Its methods are declared ``reads`` or ``changes`` (``cluster.py``):
+    the client calls them as ``blocks.call(BaitChunk.step, ...)``.
     """
 
     def __init__(self, h, p, *, offset, binary, store, gemm, rule,
@@ -89,17 +95,20 @@ class BaitChunk:
         self.cands = None
 
     # -- the set-up ---------------------------------------------------------
+    @reads
     def peak(self):
         """``max |h|`` of the block."""
         h = self.raw
         return float(np.max(np.abs(h))) if h.shape[0] else 0.0
 
+    @reads
     def norm_sums(self, peak):
         """The block's share of the Fisher's mean eigenvalue (``scale``)."""
         xp = array_namespace(self.raw)
         return _norm_sums(xp, self.raw, self.p_raw, peak,
                           self.meta["budget"])
 
+    @changes
     def prepare(self, inv_root):
         """Rescale the embeddings and set up the candidates (no states)."""
         xp = array_namespace(self.raw)
@@ -127,7 +136,7 @@ class BaitChunk:
         managers cost milliseconds a call) and numba's threads set to
         them."""
         global _BLAS_LIMITED
-        threads = _worker_threads()
+        threads = worker_threads()
         if not _BLAS_LIMITED:
             from threadpoolctl import threadpool_limits
 
@@ -139,6 +148,7 @@ class BaitChunk:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         return threads
 
+    @reads
     def fisher_sum(self):
         """The block's share of F: the upper triangle of ``Σ I(x)``
         (exact), or the k class Gram matrices (block-diagonal)."""
@@ -149,12 +159,14 @@ class BaitChunk:
                                self.meta["budget"], threads)
         return pool_fisher_sum(problem, self.meta["budget"], threads)
 
+    @changes
     def reset(self, states):
         """Fresh states from ``states`` (a rule's ``states()``)."""
         threads = self._threads()
         self.cands.reset(lambda problem: states(problem, n_jobs=threads))
 
     # -- the greedy steps ---------------------------------------------------
+    @changes
     def step(self, operand, sigma, drops, rtol, maximize):
         """Drop the points ``drops`` that are here, apply a commit's
         ``operand`` (None: score the states as they are) and return this
@@ -167,6 +179,7 @@ class BaitChunk:
         cands.update(operand, sigma)
         return self.records(rtol, maximize)
 
+    @reads
     def records(self, rtol, maximize):
         """``(extreme, records, rows)``: this block's part of the tie rule
         and the rows (h, p) of the points it names."""
@@ -177,9 +190,11 @@ class BaitChunk:
             rows[index] = (np.array(h), None if p is None else np.array(p))
         return extreme, recs, rows
 
+    @reads
     def maxima(self):
         return self.cands.maxima()
 
+    @reads
     def take(self, indices):
         """The rows and states of the points ``indices`` that are here."""
         cands = self.cands
@@ -227,7 +242,7 @@ class DaskCandidates:
 
     def __init__(self, chunks, gemm_dtype, sqrt_s, timings):
         self.chunks = chunks
-        self.client = chunks.client
+        self.cluster = chunks.cluster
         self.gemm_dtype = gemm_dtype
         self.sqrt_s = sqrt_s
         self.timings = timings
@@ -235,21 +250,14 @@ class DaskCandidates:
         self._pending = None
         self._drops = []
         self._rows = {}
-        self._scattered = []
 
-    def _ship(self, obj):
-        """``obj`` as a future that the calls refer to: it reaches each
-        worker once. A task holding ``obj`` rather than scattered data,
-        so that the scheduler can form it again if the worker that holds
-        it is lost."""
-        if obj is None:
-            return None
-        future = self.client.submit(_identity, obj, pure=False)
-        self._scattered.append(future)
-        return future
+    def _ship(self, obj, inline_below=0):
+        """``obj`` as a future the calls refer to (``Cluster.ship``): it
+        reaches each worker once, and a lost copy is formed again."""
+        return self.cluster.ship(obj, inline_below)
 
     def reset(self, states):
-        self.chunks.call("reset", self._ship(states))
+        self.chunks.call(BaitChunk.reset, self._ship(states))
 
     def rescore(self):
         self._pending = (None, 1.0)
@@ -260,13 +268,12 @@ class DaskCandidates:
     def best(self, rtol, maximize):
         with timed(self.timings, "kernel"):
             if self._pending is None:
-                parts = self.chunks.call("records", rtol, maximize,
-                                         changes=False)
+                parts = self.chunks.call(BaitChunk.records, rtol, maximize)
             else:
                 operand, sigma = self._pending
                 parts = self.chunks.call(
-                    "step", self._ship(operand), sigma, list(self._drops),
-                    rtol, maximize)
+                    BaitChunk.step, self._ship(operand, _INLINE_BYTES), sigma,
+                    list(self._drops), rtol, maximize)
                 self._pending, self._drops = None, []
         self._rows = {}
         for _, _, rows in parts:
@@ -280,7 +287,7 @@ class DaskCandidates:
         return self._rows[index]
 
     def maxima(self):
-        parts = [m for m in self.chunks.call("maxima", changes=False)
+        parts = [m for m in self.chunks.call(BaitChunk.maxima)
                  if m is not None]
         if not parts:
             return None
@@ -288,8 +295,8 @@ class DaskCandidates:
 
     def take(self, indices, kernel):
         """The points ``indices`` (ascending) as in-process candidates."""
-        parts = [p for p in self.chunks.call("take", list(indices),
-                                             changes=False) if p is not None]
+        parts = [p for p in self.chunks.call(BaitChunk.take, list(indices))
+                 if p is not None]
         order = np.concatenate([p[0] for p in parts])
         assert order.tolist() == list(indices)
         xp = array_namespace(parts[0][1])
@@ -302,62 +309,36 @@ class DaskCandidates:
 
     def release(self):
         self.chunks.release()
-        if self._scattered:
-            self.client.cancel(self._scattered, force=True)
-        self._scattered = []
+        self.cluster.release()
 
 
-def _tree_sum(client, futures):
-    """The sum of the arrays of ``futures``, added up on the cluster."""
-    futures = list(futures)
-    while len(futures) > 1:
-        pairs = []
-        for i in range(0, len(futures) - 1, 2):
-            pairs.append(client.submit(_add, futures[i], futures[i + 1],
-                                       pure=False))
-        if len(futures) % 2:
-            pairs.append(futures[-1])
-        futures = pairs
-    return futures[0].result()
-
-
-def _add(a, b):
-    return a + b
-
-
-def _identity(x):
-    return x
-
-
-def _adder(client, futures):
-    """``Σ`` the arrays of ``futures``, when called (``pool_sum`` of
-    ``fisher_and_inverse``)."""
+def _adder(chunks):
+    """``Σ`` the blocks' shares of F, when called (``pool_sum`` of
+    ``fisher_and_inverse``), added up on the cluster."""
     def add():
-        return _tree_sum(client, futures)
+        return chunks.sum(BaitChunk.fisher_sum)
     return add
 
 
-def _labeled_numpy(x, name):
+def _labeled_numpy(cluster, x, name):
     """A labeled set given as a Dask array, computed (it is small)."""
-    from .chunked import is_dask_collection
-
     if x is not None and is_dask_collection(x):
-        return np.asarray(x.compute())
+        return np.asarray(cluster.compute([x])[0])
     return None if x is None else np.asarray(x)
 
 
 def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
                      labeled_proba, lam, lam_factor, oversample, fisher,
                      approximation, dtype, chunk_size, n_jobs, use_numba,
-                     return_info, plan_fn, poll_seconds=1.0):
+                     return_info, plan_fn, poll_seconds=0.2):
     """``bait_select`` for a Dask array pool; arguments as its own (its
     parameters already checked there), with ``plan_fn`` the engine's
     choice of rule (``plan.plan_rule``)."""
-    client = dask_client()
+    cluster = Cluster(poll_seconds=poll_seconds)
     started = time.perf_counter()
-    h, p = _rows_chunked(h_pool, pool_proba)
-    h_lab = _labeled_numpy(labeled_embeddings, "labeled_embeddings")
-    p_lab = _labeled_numpy(labeled_proba, "labeled_proba")
+    h, p = _rows_chunked(cluster, h_pool, pool_proba)
+    h_lab = _labeled_numpy(cluster, labeled_embeddings, "labeled_embeddings")
+    p_lab = _labeled_numpy(cluster, labeled_proba, "labeled_proba")
     xp = array_namespace(np.zeros(1))
     n_pool, d = h.shape
     if n_pool == 0:
@@ -393,16 +374,19 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     scale_s = n_select / (n_lab + n_select)
     arrays = [h] if p is None else [h, p]
     timings = dict.fromkeys(PHASES, 0.0)
-    with timed(timings, "setup"):
-        chunks = Chunks(client, arrays, _make_chunk, dict(
+    # The client's products run on the engine's threads, each calling
+    # single-threaded BLAS, as in one process (bait_select): multi-threaded
+    # BLAS inside them oversubscribes the cores.
+    with timed(timings, "setup"), single_threaded_blas(True):
+        chunks = WorkerBlocks(cluster, arrays, _make_chunk, dict(
             binary=binary, store=store, gemm=dtype_name, rule=rule_name,
             use_numba=numba_ok, sqrt_s=math.sqrt(scale_s), budget=budget,
-            with_proba=p is not None), poll_seconds=poll_seconds)
+            with_proba=p is not None))
         scale = _fisher_scale(chunks, h_lab, None if binary else p_lab,
                               budget, n_pool, d, 1 if binary else k)
         rel_lam = lam_factor if lam == "auto" else relative_lam(
             float(lam), scale)
-        chunks.call("prepare", scale.inv_root)
+        chunks.call(BaitChunk.prepare, scale.inv_root)
         lab = None
         if h_lab is not None:
             lab = rescaled(xp, h_lab, scale.inv_root, getattr(xp, store),
@@ -412,7 +396,7 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
             xp, np.zeros((0, d), dtype=store),
             None if (p is None or binary) else np.zeros((0, k)),
             lab, p_lab, gemm)
-        rule, states = _rule(client, chunks, meta, rule_name, n_pool,
+        rule, states = _rule(chunks, meta, rule_name, n_pool,
                              n_select=n_select, n_forward=n_forward,
                              lam=rel_lam, identity=fisher == "identity",
                              budget=budget, timings=timings,
@@ -420,9 +404,10 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
         pool.reset(states)
     try:
-        result = greedy_select(rule, pool, n_select, n_forward=n_forward,
-                               rtol=tie_rtol(dtype_name),
-                               refresh=rule.refresh(tie_rtol(dtype_name)))
+        with single_threaded_blas(True):
+            result = greedy_select(rule, pool, n_select, n_forward=n_forward,
+                                   rtol=tie_rtol(dtype_name),
+                                   refresh=rule.refresh(tie_rtol(dtype_name)))
     finally:
         rebuilt = chunks.rebuilt
         pool.release()
@@ -442,39 +427,23 @@ def _make_chunk(*blocks, with_proba, **kwargs):
     return BaitChunk(h, p, **kwargs)
 
 
-def _rows_chunked(h, p):
+def _rows_chunked(cluster, h, p):
     """The pool chunked by rows only, the probabilities like it."""
-    if h.ndim != 2:
-        raise ValueError(f"pool_embeddings must be 2-D; got a Dask array of "
-                         f"shape {h.shape}.")
-    if any(math.isnan(c) for c in h.chunks[0]):
-        h = h.compute_chunk_sizes()
-    h = h.rechunk({1: -1})
-    if p is None:
-        return h, None
-    from .chunked import is_dask_collection
-
-    if not is_dask_collection(p):
-        import dask.array as da
-
-        p = da.from_array(np.asarray(p), chunks=(h.chunks[0], -1))
-    if p.ndim != 2 or p.shape[0] != h.shape[0]:
-        raise ValueError(
-            f"pool_proba must have shape (n_pool={h.shape[0]}, n_classes); "
-            f"got {p.shape}.")
-    return h, p.rechunk((h.chunks[0], -1))
+    h = rows_chunked(cluster, h, "pool_embeddings")
+    return h, None if p is None else rows_chunked(cluster, p, "pool_proba",
+                                                  like=h)
 
 
 def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
     """μ of docs/design.md §3 from the blocks' partial sums."""
     xp = array_namespace(np.zeros(1))
-    peaks = chunks.call("peak", changes=False)
+    peaks = chunks.call(BaitChunk.peak)
     if h_lab is not None:
         peaks.append(float(np.max(np.abs(h_lab))) if h_lab.size else 0.0)
     peak = max(peaks)
     if peak == 0.0:
         return FisherScale(0.0, 1.0)
-    sums = chunks.call("norm_sums", peak, changes=False)
+    sums = chunks.call(BaitChunk.norm_sums, peak)
     if h_lab is not None:
         sums.append(_norm_sums(xp, h_lab, p_lab, peak, budget))
     weighted = sum(s[0] for s in sums)
@@ -486,14 +455,12 @@ def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
     return FisherScale(peak, ratio)
 
 
-def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
+def _rule(chunks, meta, rule_name, n_pool, *, n_select, n_forward,
           lam, identity, budget, timings, threads):
     """The rule (client side) and its first states' maker, from the
-    blocks' partial sums."""
-    # The partial sums stay on the workers and are added up there.
-    futures = chunks.call("fisher_sum", changes=False, keep=True)
+    blocks' partial sums (added up on the cluster: ``chunks.sum``)."""
     if rule_name == "block_diagonal":
-        fisher = _tree_sum(client, futures)
+        fisher = chunks.sum(BaitChunk.fisher_sum)
         if meta.n_lab:
             fisher += block_grams(meta, meta.h_lab, meta.p_lab, budget, 1)
         fisher /= n_pool + meta.n_lab
@@ -503,13 +470,11 @@ def _rule(client, chunks, meta, rule_name, n_pool, *, n_select, n_forward,
             budget_bytes=budget, n_jobs=threads, timings=timings)
         return rule, rule.states()
 
-    if identity:  # F = I: no sums
-        client.cancel(futures, force=True)
     with single_threaded_blas(True):
         f, base = fisher_and_inverse(
             meta, lam=lam, n_select=n_select, identity_fisher=identity,
             budget_bytes=budget, n_jobs=threads, n_pool=n_pool,
-            pool_sum=None if identity else _adder(client, futures))
+            pool_sum=None if identity else _adder(chunks))
     rule = ExactRule(meta, f, base, lam=lam, n_select=n_select,
                      n_forward=n_forward, budget_bytes=budget,
                      n_jobs=threads,

@@ -3,8 +3,9 @@
 Everything with a row per pool point stays on the workers, in its block:
 the embeddings and probabilities and the running distances. Each block is
 an object on a worker (a :class:`CoresetChunk` or :class:`BadgeChunk`,
-kept by ``chunked.Chunks``, which rebuilds a lost one and replays the
-calls that changed it); the client keeps the picks and a few rows.
+kept by ``cluster.WorkerBlocks``, which rebuilds a lost one and replays
+the calls that changed it); the client keeps the picks and a few rows.
+Every interaction with the workers goes through ``cluster.py``.
 
 - RANDOM needs only the pool's size: the same keys as ``random_select``,
   drawn in pieces on the client.
@@ -31,7 +32,14 @@ within that rounding of each other.
 import numpy as np
 
 from .baselines import _gradient_factors, nearest_sq_distances
-from .chunked import Chunks, dask_client, is_dask_collection
+from .cluster import (
+    Cluster,
+    WorkerBlocks,
+    changes,
+    is_dask_collection,
+    reads,
+    rows_chunked,
+)
 
 __all__ = ["dask_random_select", "dask_confidence_select",
            "dask_coreset_select", "dask_badge_select",
@@ -58,16 +66,16 @@ def dask_random_select(n_pool, n_select, rng, piece=_RANDOM_PIECE):
     return best_idx, best_keys
 
 
-def dask_confidence_select(proba, n_select):
+def dask_confidence_select(proba, n_select, poll_seconds=0.2):
     """``confidence_select`` for a Dask array ``proba``."""
     import dask
 
-    client = dask_client()
-    proba = _rows_chunked(proba, "pool_proba")
+    cluster = Cluster(poll_seconds=poll_seconds)
+    proba = rows_chunked(cluster, proba, "pool_proba")
     offsets = np.cumsum((0,) + proba.chunks[0])
     tops = [dask.delayed(_least_confident, pure=False)(b, int(o), n_select)
             for b, o in zip(proba.to_delayed().reshape(-1), offsets)]
-    parts = client.gather(client.compute(tops))
+    parts = cluster.compute(tops)
     idx = np.concatenate([i for i, _ in parts])
     uncertainty = np.concatenate([u for _, u in parts])
     # Blocks in order: the indices ascend, and the stable sort breaks ties
@@ -93,18 +101,22 @@ class CoresetChunk:
         self.offset = offset
         self.min_dist = None
 
+    @reads
     def sums(self):
         return self.h.sum(axis=0)
 
+    @changes
     def start_from_mean(self, centre):
         self.min_dist = np.maximum(((self.h - centre) ** 2).sum(1), 0.0)
         return self.farthest()
 
+    @changes
     def start_from_labeled(self, labeled, chunk_rows):
         min_dist = nearest_sq_distances(self.h, self.sq, labeled, chunk_rows)
         self.min_dist = np.maximum(min_dist, 0.0)
         return self.farthest()
 
+    @changes
     def step(self, row, sq_row, index):
         """Add the centre ``row`` (the pool's point ``index``)."""
         d2 = np.maximum(self.sq + sq_row - 2.0 * self.h @ row, 0.0)
@@ -124,25 +136,24 @@ class CoresetChunk:
 
 
 def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
-                        poll_seconds=1.0):
+                        poll_seconds=0.2):
     """``coreset_select`` for a Dask array ``emb``; ``emb_labeled`` (None,
     NumPy or Dask) is small and gathered. One round trip a pick (see the
     module)."""
-    client = dask_client()
-    emb = _rows_chunked(emb, "pool_embeddings")
+    cluster = Cluster(poll_seconds=poll_seconds)
+    emb = rows_chunked(cluster, emb, "pool_embeddings")
     if emb_labeled is not None and is_dask_collection(emb_labeled):
-        emb_labeled = np.asarray(emb_labeled.compute())  # small
-    chunks = Chunks(client, [emb], _make_coreset, {},
-                    poll_seconds=poll_seconds)
-    shipped = []
+        emb_labeled = np.asarray(cluster.compute([emb_labeled])[0])  # small
+    chunks = WorkerBlocks(cluster, [emb], _make_coreset, {})
     try:
         if emb_labeled is not None and len(emb_labeled):
             # Sent to each worker once, as a task the scheduler can redo.
-            shipped.append(client.submit(_identity, emb_labeled, pure=False))
-            parts = chunks.call("start_from_labeled", shipped[0], chunk_rows)
+            parts = chunks.call(CoresetChunk.start_from_labeled,
+                                cluster.ship(emb_labeled), chunk_rows)
         else:
-            total = sum(chunks.call("sums", changes=False))
-            parts = chunks.call("start_from_mean", total / emb.shape[0])
+            total = sum(chunks.call(CoresetChunk.sums))
+            parts = chunks.call(CoresetChunk.start_from_mean,
+                                total / emb.shape[0])
         chosen, scores = [], []
         while True:
             value, best, row, sq_row = _farthest(parts)
@@ -150,11 +161,10 @@ def dask_coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024,
             scores.append(float(np.sqrt(value)))
             if len(chosen) == n_select:
                 break
-            parts = chunks.call("step", row, sq_row, best)
+            parts = chunks.call(CoresetChunk.step, row, sq_row, best)
     finally:
         chunks.release()
-        if shipped:
-            client.cancel(shipped, force=True)
+        cluster.release()
     return np.asarray(chosen, dtype=np.int64), np.asarray(scores)
 
 
@@ -185,6 +195,7 @@ class BadgeChunk:
         self.offset = offset
         self.min_dist = np.full(len(h), np.inf)
 
+    @reads
     def largest(self):
         """The point of largest gradient norm (the first of equals)."""
         if not len(self.h):
@@ -192,6 +203,7 @@ class BadgeChunk:
         i = int(np.argmax(self.sq_norm))
         return (float(self.sq_norm[i]),) + self.point(i + self.offset)[1:]
 
+    @reads
     def point(self, index):
         """``(D², index, q, h, ‖g‖²)`` of the pool's point ``index``, or
         None when it is not in this block."""
@@ -201,6 +213,7 @@ class BadgeChunk:
         return (float(self.min_dist[i]), index, self.q[i].copy(),
                 self.h[i].copy(), self.sq_norm[i])
 
+    @changes
     def step(self, q_last, h_last, sq_last, last):
         """Add the centre ``last``; return the block's ``ΣD²`` as a
         running sum (the one :meth:`locate` walks)."""
@@ -211,6 +224,7 @@ class BadgeChunk:
             self.min_dist[last - self.offset] = 0.0
         return float(np.cumsum(self.min_dist)[-1]) if len(self.h) else 0.0
 
+    @reads
     def locate(self, offset, target):
         """In the block at ``offset`` only: the first point where the
         running sum of D² exceeds ``target`` (rounding aside, one exists:
@@ -224,22 +238,20 @@ class BadgeChunk:
         return self.point(i + self.offset)
 
 
-def dask_badge_select(emb, proba, n_select, rng, poll_seconds=1.0):
+def dask_badge_select(emb, proba, n_select, rng, poll_seconds=0.2):
     """``badge_select`` for Dask arrays ``emb`` and ``proba``: the same
     picks for the same ``rng`` up to the rounding of the cumulative D²
     (see the module). Two round trips a pick."""
-    client = dask_client()
-    emb = _rows_chunked(emb, "pool_embeddings")
-    proba = _rows_chunked(proba, "pool_proba", like=emb)
+    cluster = Cluster(poll_seconds=poll_seconds)
+    emb = rows_chunked(cluster, emb, "pool_embeddings")
+    proba = rows_chunked(cluster, proba, "pool_proba", like=emb)
     n = emb.shape[0]
-    chunks = Chunks(client, [emb, proba], _make_badge, {},
-                    poll_seconds=poll_seconds)
+    chunks = WorkerBlocks(cluster, [emb, proba], _make_badge, {})
     try:
-        score, last, q, h, sq = _farthest(chunks.call("largest",
-                                                      changes=False))
+        score, last, q, h, sq = _farthest(chunks.call(BadgeChunk.largest))
         chosen, scores = [last], [score]
         while len(chosen) < n_select:
-            totals = chunks.call("step", q, h, sq, last)
+            totals = chunks.call(BadgeChunk.step, q, h, sq, last)
             total = sum(totals)
             if total > 0:
                 # What rng.choice(n, p=D² / ΣD²) draws: one uniform number,
@@ -247,12 +259,12 @@ def dask_badge_select(emb, proba, n_select, rng, poll_seconds=1.0):
                 target = rng.random() * total
                 b = _crossing(totals, target)
                 before = sum(totals[:b])
-                point = chunks.call("locate", chunks.offsets[b],
-                                    target - before, changes=False)[b]
+                point = chunks.call(BadgeChunk.locate, chunks.offsets[b],
+                                    target - before)[b]
             else:  # every point coincides with a centre: uniform
                 last = _nth_unchosen(int(rng.choice(n - len(chosen))),
                                      chosen)
-                point = _owner(chunks.call("point", last, changes=False))
+                point = _owner(chunks.call(BadgeChunk.point, last))
             value, last, q, h, sq = point
             chosen.append(last)
             scores.append(value)
@@ -289,24 +301,3 @@ def _nth_unchosen(j, chosen):
 
 def _owner(parts):
     return next(p for p in parts if p is not None)
-
-
-# ---- shared ----------------------------------------------------------------
-def _identity(x):
-    return x
-
-
-def _rows_chunked(x, name, like=None):
-    """``x`` as a 2-D Dask array chunked by rows only (like ``like``'s)."""
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D; got a Dask array of shape "
-                         f"{x.shape}.")
-    if any(np.isnan(c) for c in x.chunks[0]):
-        x = x.compute_chunk_sizes()
-    if like is not None:
-        if x.shape[0] != like.shape[0]:
-            raise ValueError(
-                f"{name} must have a row per pool point ({like.shape[0]}); "
-                f"got shape {x.shape}.")
-        return x.rechunk((like.chunks[0], -1))
-    return x.rechunk({1: -1})

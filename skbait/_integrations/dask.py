@@ -14,8 +14,10 @@ scheduler can form it again if the worker that holds it is lost. The
 features are persisted there, and the engine (``bait_select`` or
 ``distributed_baselines``) selects from them on the workers.
 
-The query layer loads this module only for a Dask pool; it needs
-dask.distributed and an active client (``chunked.dask_client``).
+Every interaction with the workers goes through
+``skbait._engine.cluster.Cluster`` (bounded waits; lost results formed
+again from their lineage). The query layer loads this module only for a
+Dask pool; it needs dask.distributed and an active client.
 """
 
 import copy
@@ -23,17 +25,9 @@ import math
 
 import numpy as np
 
-from .._engine.chunked import dask_client, is_dask_collection
+from .._engine.cluster import Cluster, computed
 
 __all__ = ["DaskPool", "computed"]
-
-
-def computed(X):
-    """A small Dask collection (a labeled set) as NumPy or pandas; anything
-    else as it is."""
-    if X is not None and is_dask_collection(X):
-        return X.compute()
-    return X
 
 
 class DaskPool:
@@ -49,7 +43,8 @@ class DaskPool:
 
     Attributes
     ----------
-    client : distributed.Client
+    cluster : skbait._engine.cluster.Cluster
+        The active client's cluster, through which every task is run.
     n : int
         The number of samples (of the subset, after :meth:`take`).
     sizes : list of int
@@ -58,10 +53,10 @@ class DaskPool:
     """
 
     def __init__(self, X, name):
-        self.client = dask_client()
+        self.cluster = Cluster()
         self.name = name
         blocks = _row_blocks(X, name)
-        sizes = _block_sizes(self.client, X, blocks)
+        sizes = _block_sizes(self.cluster, X, blocks)
         starts = np.cumsum([0] + sizes[:-1])
         # Each block: (delayed block, its first pool index, the rows to use
         # or None for all, how many). Blocks without samples are left out.
@@ -110,34 +105,36 @@ class DaskPool:
         """
         import dask
         import dask.array as da
-        from distributed import futures_of
 
-        client = self.client
+        cluster = self.cluster
         # A task holding the estimator (not scattered data), so that it
-        # reaches each worker once and can be formed again after a loss.
-        shipped = client.submit(_identity, (estimator, extract), pure=False)
-        self._shipped = shipped  # alive while the features may be rebuilt
+        # reaches each worker once and can be formed again after a loss;
+        # the cluster holds it while the features may be rebuilt.
+        shipped = cluster.ship((estimator, extract))
         run = dask.delayed(_block_features, pure=False)
-        # The columns (and whether there are any) from one sample.
-        block, _, rows, _ = self._blocks[0]
-        first = rows[:1] if rows is not None else np.zeros(1, np.int64)
-        emb0, p0 = client.compute(run(shipped, block, first)).result()
-        tasks = [run(shipped, b, r) for b, _, r, _ in self._blocks]
+        # Every block's features, computed where the block is: the pool's
+        # graph (with its data, for a pool made by da.from_array) is sent
+        # once. The first block's error is raised, in order: the same error
+        # as on NumPy.
+        tasks = cluster.persist([run(shipped, b, r)
+                                 for b, _, r, _ in self._blocks])
+        # The columns (and whether there are any), from the first block.
+        columns = cluster.compute([dask.delayed(_columns)(tasks[0])])[0]
         arrays = {}  # 0: embeddings, 1: proba; both from the same tasks
-        for j, sample in enumerate((emb0, p0)):
-            if sample is not None:
+        for j, (width, dtype) in enumerate(columns):
+            if width is not None:
                 arrays[j] = da.concatenate(
-                    [da.from_delayed(t[j], shape=(size, sample.shape[1]),
-                                     dtype=sample.dtype)
+                    [da.from_delayed(t[j], shape=(size, width), dtype=dtype)
                      for t, size in zip(tasks, self.sizes)], axis=0)
         if arrays:
-            arrays = dict(zip(arrays, client.persist(list(arrays.values()))))
-            _raise_first_error(futures_of(list(arrays.values())))
+            arrays = dict(zip(arrays, cluster.persist(list(arrays.values()))))
         return arrays.get(0), arrays.get(1)
 
 
-def _identity(x):
-    return x
+def _columns(features):
+    """``[(columns, dtype) or (None, None)]`` of a block's features."""
+    return [(None, None) if x is None else (x.shape[1], x.dtype)
+            for x in features]
 
 
 def _block_features(shipped, block, rows):
@@ -168,7 +165,7 @@ def _row_blocks(X, name):
         "array, DataFrame or Series (samples along the first axis).")
 
 
-def _block_sizes(client, X, blocks):
+def _block_sizes(cluster, X, blocks):
     """The samples of each block, computed on the workers when Dask does
     not know them (a DataFrame's partitions, an array with unknown
     chunks)."""
@@ -179,17 +176,6 @@ def _block_sizes(client, X, blocks):
         return [int(c) for c in chunks[0]]
     from .._validation import num_samples
 
-    sizes = client.compute([dask.delayed(num_samples, pure=False)(b, "X")
-                            for b in blocks])
-    return [int(s) for s in client.gather(sizes)]
-
-
-def _raise_first_error(futures):
-    """Wait for ``futures`` and raise the error of the first one that
-    failed (an extraction's own exception)."""
-    from distributed import wait
-
-    wait(futures)
-    for future in futures:
-        if future.status == "error":
-            future.result()
+    sizes = cluster.compute([dask.delayed(num_samples, pure=False)(b, "X")
+                             for b in blocks])
+    return [int(s) for s in sizes]
