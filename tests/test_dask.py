@@ -81,6 +81,28 @@ def test_same_picks_as_numpy(dask_client, case, rows):
     assert dask_info.n_chunks == -(-400 // rows)
 
 
+def test_a_registered_rule_runs_on_the_cluster(dask_client):
+    """A rule added to the registry (the toy of test_rules.py) runs on the
+    workers with no change to the Dask path: its inputs, Fisher sum and
+    kernel come from its declaration."""
+    from skbait._engine.rules import register_rule, unregister_rule
+
+    from .test_rules import GiniSpec
+
+    register_rule(GiniSpec())
+    try:
+        prob = random_problem(np.random.default_rng(3), 300, 5, 4, n_lab=6)
+        numpy_idx, numpy_info, dask_idx, dask_info = _both(
+            prob, 8, 64, dtype="float64", approximation="gini")
+    finally:
+        unregister_rule("gini")
+    assert dask_info.approximation == numpy_info.approximation == "gini"
+    assert dask_idx.tolist() == numpy_idx.tolist()
+    np.testing.assert_allclose(dask_info.objective, numpy_info.objective,
+                               rtol=1e-9,
+                               atol=1e-12 * numpy_info.objective[0])
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_literal_rule(dask_client, seed):
     """Against the dense float64 evaluation of docs/design.md §2."""

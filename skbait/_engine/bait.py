@@ -5,7 +5,7 @@ import math
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .cluster import is_dask_collection
 from .kernels import resolve_numba
-from .plan import plan_rule, plan_selection
+from .plan import plan_selection
 from .problem import GreedyProblem
 from .progress import report_plan, step_progress
 from .rules import Shape, get_rule
@@ -202,7 +202,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
             oversample=oversample, fisher=fisher,
             approximation=approximation, dtype=dtype,
             chunk_size=chunk_size, n_jobs=n_jobs, use_numba=use_numba,
-            return_info=return_info, plan_fn=plan_rule)
+            verbose=verbose, return_info=return_info)
     names = ("pool_embeddings", "pool_proba", "labeled_embeddings",
              "labeled_proba")
     arrays = [as_array(a, n) for a, n in zip(
@@ -217,9 +217,6 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     n_select = check_n_select(n_select, n_pool)
     lam_factor = float(lam_factor)
     lam = lam if isinstance(lam, str) else float(lam)
-    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
-    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
-    oversample = float(min(oversample, n_pool))
     dtype_name = check_dtype_name(dtype) or _natural_dtype(xp, h_pool)
     gemm_dtype = float_dtype(xp, dtype_name)
     if h_lab is not None and h_lab.shape[0] == 0:
@@ -230,17 +227,10 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     threads = effective_n_jobs(check_n_jobs(n_jobs))
     if not is_numpy_namespace(xp):
         threads = 1  # torch, CuPy, ...: their own threading
-    shape = Shape(
-        n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],
-        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
-        n_forward=min(n_pool, math.ceil(oversample * n_select)),
-        classification=p_pool is not None,
-        identity_fisher=fisher == "identity", chunk_size=chunk_size,
-        n_jobs=threads, store_bytes=_itemsize(xp, h_pool.dtype),
-        gemm_bytes=4 if dtype_name == "float32" else 8,
-        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
-        numba=resolve_numba(use_numba, xp),
-        on_numpy=is_numpy_namespace(xp))
+    shape = selection_shape(xp, h_pool, p_pool, h_lab, n_select=n_select,
+                            oversample=oversample, fisher=fisher,
+                            chunk_size=chunk_size, n_jobs=threads,
+                            dtype_name=dtype_name, use_numba=use_numba)
     plan = plan_selection(approximation, xp=xp, x=h_pool, shape=shape,
                           fisher=fisher)
     report_plan(plan, verbose)
@@ -296,12 +286,40 @@ def _check_rule(approximation, classification, fisher):
         raise ValueError(error + ".")
 
 
+def selection_shape(xp, h_pool, p_pool, h_lab, *, n_select, oversample,
+                    fisher, chunk_size, n_jobs, dtype_name, use_numba):
+    """The :class:`~skbait._engine.rules.Shape` of a selection on checked
+    inputs (the pool in memory, or the Dask arrays of a cluster's pool)."""
+    n_pool, d = h_pool.shape
+    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
+    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
+    oversample = float(min(oversample, n_pool))
+    return Shape(
+        n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],
+        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
+        n_forward=min(n_pool, math.ceil(oversample * n_select)),
+        classification=p_pool is not None,
+        identity_fisher=fisher == "identity", chunk_size=chunk_size,
+        n_jobs=n_jobs, store_bytes=_itemsize(xp, h_pool.dtype),
+        gemm_bytes=4 if dtype_name == "float32" else 8,
+        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
+        numba=resolve_numba(use_numba, xp),
+        on_numpy=is_numpy_namespace(xp))
+
+
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
     check_matrix(xp, h_pool, "pool_embeddings")
     n_pool, d = h_pool.shape
     if p_pool is not None:
         check_proba(xp, p_pool, "pool_proba", n_rows=n_pool,
                     rows_name="pool_embeddings")
+    check_labeled(xp, h_lab, p_lab, d,
+                  None if p_pool is None else p_pool.shape[1])
+
+
+def check_labeled(xp, h_lab, p_lab, d, k):
+    """The labeled set against a pool of ``d`` columns and ``k`` classes
+    (None: regression), wherever the pool is."""
     if h_lab is None:
         if p_lab is not None:
             raise ValueError("labeled_proba was given without "
@@ -309,7 +327,7 @@ def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
         return
     check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
                  cols_name="pool_embeddings", allow_empty=True)
-    if p_pool is None:
+    if k is None:
         if p_lab is not None:
             raise ValueError(
                 "labeled_proba was given but pool_proba is None; regression "
@@ -322,7 +340,7 @@ def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
             "pool_proba is given (the labeled Fisher uses the model's "
             "probabilities).")
     check_proba(xp, p_lab, "labeled_proba", n_rows=h_lab.shape[0],
-                rows_name="labeled_embeddings", n_classes=p_pool.shape[1],
+                rows_name="labeled_embeddings", n_classes=k,
                 classes_name="pool_proba")
 
 

@@ -27,13 +27,7 @@ from .._validation import (
     check_n_select,
     check_proba,
 )
-from .rules.base import PHASES
-from .rules.block_diagonal import (
-    BlockDiagonalRule,
-    block_grams,
-    block_inverse,
-    get_block_kernel,
-)
+from .bait import check_labeled, selection_shape
 from .candidates import Candidates
 from .cluster import (
     Cluster,
@@ -44,12 +38,12 @@ from .cluster import (
     rows_chunked,
     worker_threads,
 )
-from .rules.exact import ExactRule
-from .rules.exact_setup import fisher_and_inverse, pool_fisher_sum
-from .fisher import binary_embeddings
 from .greedy import greedy_select
-from .kernels import get_kernel, resolve_numba
+from .kernels import resolve_numba
+from .plan import plan_selection
 from .problem import GreedyProblem
+from .progress import report_plan
+from .rules.base import PHASES
 from .scale import FisherScale, _norm_sums, relative_lam, rescaled
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import merge_records, tie_rtol
@@ -70,24 +64,24 @@ _INLINE_BYTES = 128 * 1024
 class BaitChunk:
     """One block of a Dask pool, on the worker that holds it.
 
-    Built from the raw block (``h``, ``p``; ``binary`` turns them into
-    binary BAIT's weighted embeddings first); ``prepare`` rescales the
-    embeddings (docs/design.md §3) and sets up the candidates of ``rule``
-    ("exact" or "block_diagonal"); then the methods below run the greedy
-    steps on them. Indices in and out are global (``offset`` + position).
-    Its methods are declared ``reads`` or ``changes`` (``cluster.py``):
-    the client calls them as ``blocks.call(BaitChunk.step, ...)``.
+    Built from the raw block (``h``, ``p``), as the inputs of ``rule``
+    (a registered ``RuleSpec``: ``spec.inputs``; binary BAIT's weighted
+    embeddings); ``prepare`` rescales the embeddings (docs/design.md §3)
+    and sets up the candidates with the rule's kernel; then the methods
+    below run the greedy steps on them. Indices in and out are global
+    (``offset`` + position). Its methods are declared ``reads`` or
+    ``changes`` (``cluster.py``): the client calls them as
+    ``blocks.call(BaitChunk.step, ...)``.
     """
 
-    def __init__(self, h, p, *, offset, binary, store, gemm, rule,
-                 use_numba, sqrt_s, budget):
+    def __init__(self, h, p, *, offset, store, gemm, rule, use_numba,
+                 sqrt_s, budget):
         xp = array_namespace(h)
         check_matrix(xp, h, "pool_embeddings")
         if p is not None:
             check_proba(xp, p, "pool_proba", n_rows=h.shape[0],
                         rows_name="pool_embeddings")
-        if binary:
-            h, p = binary_embeddings(xp, h, p), None
+        h, p = rule.inputs(xp, h, p)
         self.raw, self.p_raw = h, p
         self.offset = offset
         self.meta = dict(store=store, gemm=gemm, rule=rule,
@@ -121,11 +115,12 @@ class BaitChunk:
                          xp.ones((h.shape[0],), dtype=xp.bool))
 
     def _candidates(self, problem, a, b, alive):
-        xp, meta = problem.xp, self.meta
-        if meta["rule"] == "block_diagonal":
-            kernel = get_block_kernel(xp, meta["use_numba"])
-        else:
-            kernel = get_kernel(xp, problem.rank_one, meta["use_numba"])
+        meta = self.meta
+        kernel = meta["rule"].kernel(problem.xp, problem.rank_one,
+                                     meta["use_numba"])
+        # The worker's threads run a kernel that works in pieces (its BLAS
+        # is limited once, by _threads).
+        kernel.n_jobs = worker_threads()
         self.cands = Candidates(problem, a, b, kernel, meta["sqrt_s"],
                                 meta["budget"], {})
         self.cands.alive = alive
@@ -150,14 +145,12 @@ class BaitChunk:
 
     @reads
     def fisher_sum(self):
-        """The block's share of F: the upper triangle of ``Σ I(x)``
-        (exact), or the k class Gram matrices (block-diagonal)."""
+        """The block's share of F (the rule's ``pool_sum``: exact BAIT the
+        upper triangle of ``Σ I(x)``, block-diagonal the k class Gram
+        matrices)."""
         threads = self._threads()
-        problem = self.cands.problem
-        if self.meta["rule"] == "block_diagonal":
-            return block_grams(problem, problem.h_pool, problem.p_pool,
-                               self.meta["budget"], threads)
-        return pool_fisher_sum(problem, self.meta["budget"], threads)
+        return self.meta["rule"].pool_sum(self.cands.problem,
+                                          self.meta["budget"], threads)
 
     @changes
     def reset(self, states):
@@ -312,14 +305,6 @@ class DaskCandidates:
         self.cluster.release()
 
 
-def _adder(chunks):
-    """``Σ`` the blocks' shares of F, when called (``pool_sum`` of
-    ``fisher_and_inverse``), added up on the cluster."""
-    def add():
-        return chunks.sum(BaitChunk.fisher_sum)
-    return add
-
-
 def _labeled_numpy(cluster, x, name):
     """A labeled set given as a Dask array, computed (it is small)."""
     if x is not None and is_dask_collection(x):
@@ -330,10 +315,11 @@ def _labeled_numpy(cluster, x, name):
 def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
                      labeled_proba, lam, lam_factor, oversample, fisher,
                      approximation, dtype, chunk_size, n_jobs, use_numba,
-                     return_info, plan_fn, poll_seconds=0.2):
+                     verbose, return_info, poll_seconds=0.2):
     """``bait_select`` for a Dask array pool; arguments as its own (its
-    parameters already checked there), with ``plan_fn`` the engine's
-    choice of rule (``plan.plan_rule``)."""
+    parameters already checked there). The rule is chosen as in one
+    process (``plan.plan_selection``, from the registry); the client's
+    memory must hold the rule's (dk)² matrices and one block's rows."""
     cluster = Cluster(poll_seconds=poll_seconds)
     started = time.perf_counter()
     h, p = _rows_chunked(cluster, h_pool, pool_proba)
@@ -345,31 +331,28 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
         raise ValueError("pool_embeddings is empty: there is nothing to "
                          "select from.")
     n_select = check_n_select(n_select, n_pool)
-    if h_lab is not None:
-        check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
-                     cols_name="pool_embeddings", allow_empty=True)
-        if h_lab.shape[0] == 0:
-            h_lab = p_lab = None
+    k = None if p is None else p.shape[1]
+    check_labeled(xp, h_lab, p_lab, d, k)
+    if h_lab is not None and h_lab.shape[0] == 0:
+        h_lab = p_lab = None
+    lam_factor = float(lam_factor)
+    lam = lam if isinstance(lam, str) else float(lam)
     store = "float32" if h.dtype == np.float32 else "float64"
     dtype_name = check_dtype_name(dtype) or store
-    k = 1 if p is None else p.shape[1]
-    oversample = float(min(oversample, n_pool))
-    n_forward = min(n_pool, math.ceil(oversample * n_select))
-    # The client holds the rule's (dk)² matrices and the largest block's
-    # rows at a time: that is what is checked against its memory.
-    plan, budget, binary = plan_fn(
-        xp, np.zeros(1), n_pool=max(int(c) for c in h.chunks[0]), d=d, k=k,
-        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
-        n_forward=n_forward, classification=p is not None, fisher=fisher,
-        approximation=approximation, chunk_size=chunk_size,
-        store=store, dtype_name=dtype_name, use_numba=use_numba)
-    rule_name = "block_diagonal" if plan.method == "block_diagonal" \
-        else "exact"
+    threads = effective_n_jobs(check_n_jobs(n_jobs))
+    shape = selection_shape(xp, h, p, h_lab, n_select=n_select,
+                            oversample=oversample, fisher=fisher,
+                            chunk_size=chunk_size, n_jobs=threads,
+                            dtype_name=dtype_name, use_numba=use_numba)
+    plan = plan_selection(
+        approximation, xp=xp, x=np.zeros(1), shape=shape, fisher=fisher,
+        memory_shape=shape.replace(n_pool=max(int(c) for c in h.chunks[0])))
+    report_plan(plan, verbose)
+    spec = plan.spec
+    budget = spec.budget(shape)
     numba_ok = resolve_numba(use_numba, xp)
-    if binary:
-        if h_lab is not None:
-            h_lab = binary_embeddings(xp, h_lab, p_lab)
-        p_lab = None
+    h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
+    rank = spec.rank(shape.k)
     n_lab = 0 if h_lab is None else h_lab.shape[0]
     scale_s = n_select / (n_lab + n_select)
     arrays = [h] if p is None else [h, p]
@@ -379,35 +362,36 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     # BLAS inside them oversubscribes the cores.
     with timed(timings, "setup"), single_threaded_blas(True):
         chunks = WorkerBlocks(cluster, arrays, _make_chunk, dict(
-            binary=binary, store=store, gemm=dtype_name, rule=rule_name,
-            use_numba=numba_ok, sqrt_s=math.sqrt(scale_s), budget=budget,
+            store=store, gemm=dtype_name, rule=spec, use_numba=numba_ok,
+            sqrt_s=math.sqrt(scale_s), budget=budget,
             with_proba=p is not None))
-        scale = _fisher_scale(chunks, h_lab, None if binary else p_lab,
-                              budget, n_pool, d, 1 if binary else k)
-        rel_lam = lam_factor if lam == "auto" else relative_lam(
-            float(lam), scale)
+        scale = _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, rank)
+        rel_lam = lam_factor if lam == "auto" else relative_lam(lam, scale)
         chunks.call(BaitChunk.prepare, scale.inv_root)
         lab = None
         if h_lab is not None:
             lab = rescaled(xp, h_lab, scale.inv_root, getattr(xp, store),
                            budget)
         gemm = getattr(xp, dtype_name)
+        # The pool as the rule's set-up sees it: no rows here, its share of
+        # F added up on the cluster (``pool_sum``).
         meta = GreedyProblem.from_arrays(
             xp, np.zeros((0, d), dtype=store),
-            None if (p is None or binary) else np.zeros((0, k)),
-            lab, p_lab, gemm)
-        rule, states = _rule(chunks, meta, rule_name, n_pool,
-                             n_select=n_select, n_forward=n_forward,
-                             lam=rel_lam, identity=fisher == "identity",
-                             budget=budget, timings=timings,
-                             threads=effective_n_jobs(check_n_jobs(n_jobs)))
+            None if rank == 1 else np.zeros((0, rank)), lab, p_lab, gemm)
+        rule = spec.start(
+            meta, lam=rel_lam, n_select=n_select, n_forward=shape.n_forward,
+            identity_fisher=fisher == "identity", budget_bytes=budget,
+            n_jobs=threads, timings=timings,
+            pool_sum=lambda: chunks.sum(BaitChunk.fisher_sum),
+            n_pool=n_pool)
         pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
-        pool.reset(states)
+        pool.reset(rule.states())
     try:
         with single_threaded_blas(True):
-            result = greedy_select(rule, pool, n_select, n_forward=n_forward,
-                                   rtol=tie_rtol(dtype_name),
-                                   refresh=rule.refresh(tie_rtol(dtype_name)))
+            result = greedy_select(
+                rule, pool, n_select, n_forward=shape.n_forward,
+                rtol=tie_rtol(dtype_name),
+                refresh=rule.refresh(tie_rtol(dtype_name)))
     finally:
         rebuilt = chunks.rebuilt
         pool.release()
@@ -453,30 +437,3 @@ def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
     if ratio == 0.0:
         ratio = plain / (n * d)
     return FisherScale(peak, ratio)
-
-
-def _rule(chunks, meta, rule_name, n_pool, *, n_select, n_forward,
-          lam, identity, budget, timings, threads):
-    """The rule (client side) and its first states' maker, from the
-    blocks' partial sums (added up on the cluster: ``chunks.sum``)."""
-    if rule_name == "block_diagonal":
-        fisher = chunks.sum(BaitChunk.fisher_sum)
-        if meta.n_lab:
-            fisher += block_grams(meta, meta.h_lab, meta.p_lab, budget, 1)
-        fisher /= n_pool + meta.n_lab
-        rule = BlockDiagonalRule(
-            meta, fisher, block_inverse(meta, lam, n_select, budget, 1),
-            lam=lam, n_select=n_select, n_forward=n_forward,
-            budget_bytes=budget, n_jobs=threads, timings=timings)
-        return rule, rule.states()
-
-    with single_threaded_blas(True):
-        f, base = fisher_and_inverse(
-            meta, lam=lam, n_select=n_select, identity_fisher=identity,
-            budget_bytes=budget, n_jobs=threads, n_pool=n_pool,
-            pool_sum=None if identity else _adder(chunks))
-    rule = ExactRule(meta, f, base, lam=lam, n_select=n_select,
-                     n_forward=n_forward, budget_bytes=budget,
-                     n_jobs=threads,
-                     timings=timings)
-    return rule, rule.states()

@@ -49,6 +49,12 @@ class Kernel(Protocol):
     #: then calls ``gemm_update`` instead of ``update``.
     fuses_gemm: bool
 
+    #: Threads the steps run on, for a kernel that runs its rows in pieces
+    #: on the engine's threads (the numba kernels): set by
+    #: ``step_context``, or directly where BLAS is already limited (a Dask
+    #: worker's blocks); the other kernels ignore it.
+    n_jobs: int
+
     def row_bytes(self, k):
         """Bytes of temporaries per candidate row (sizes the chunks)."""
 

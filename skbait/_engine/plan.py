@@ -28,7 +28,7 @@ from .memory import MEMORY_FRACTION, format_bytes, memory_limit
 from .rules import RULES, get_rule
 
 __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
-           "plan_selection", "plan_rule"]
+           "plan_selection"]
 
 #: ``approximation="auto"`` runs exact BAIT when it is predicted to take at
 #: most this many seconds, whatever the other rules cost.
@@ -164,26 +164,3 @@ def _refuse(spec, plan, usable, shape, fisher):
         f"only {format_bytes(limit.available)} is available "
         f"({limit.source}) and a selection may use at most "
         f"{MEMORY_FRACTION:.0%} of it ({format_bytes(usable)}).{hint}")
-
-
-def plan_rule(xp, x, *, n_pool, d, k, n_lab, n_select, n_forward,
-              classification, fisher, approximation, chunk_size, store,
-              dtype_name, n_jobs=1, use_numba=None, p_bytes=8):
-    """The plan of a pool on a Dask cluster (``distributed.py``): the
-    ``Plan``, its chunk budget and whether the rule is binary BAIT."""
-    from .array_api import is_numpy_namespace
-    from .kernels import resolve_numba
-    from .rules import Shape
-
-    shape = Shape(n_pool=n_pool, d=d, k=k, n_lab=n_lab, n_select=n_select,
-                  n_forward=n_forward, classification=classification,
-                  identity_fisher=fisher == "identity",
-                  chunk_size=chunk_size, n_jobs=n_jobs,
-                  store_bytes=4 if store == "float32" else 8,
-                  gemm_bytes=4 if dtype_name == "float32" else 8,
-                  p_bytes=p_bytes, numba=resolve_numba(use_numba, xp),
-                  on_numpy=is_numpy_namespace(xp))
-    plan = plan_selection("exact" if approximation is None else approximation,
-                          xp=xp, x=x, shape=shape, fisher=fisher)
-    binary = plan.spec.rank(k) == 1 and k > 1
-    return plan, plan.spec.budget(shape), binary
