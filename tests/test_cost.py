@@ -90,6 +90,25 @@ def test_auto_takes_the_cheapest_qualifying_rule_when_exact_is_slow():
     assert chosen.method in chosen.reason
 
 
+def test_below_the_protocols_classes_auto_keeps_exact_bait():
+    """Block-diagonal BAIT qualifies from k = 10 (docs/results.md §15):
+    at k = 5 exact BAIT runs however slow it is predicted, while it fits."""
+    from skbait._engine.rules.block_diagonal import QUALIFIES_FROM_K
+
+    assert QUALIFIES_FROM_K == 10
+    assert RULES["block_diagonal"].qualifies(_shape(k=10))
+    assert not RULES["block_diagonal"].qualifies(_shape(k=9))
+    assert not RULES["binary"].qualifies(_shape(k=100))
+    slow = plan.plan_selection("auto", xp=np, x=np.zeros(1),
+                               shape=_shape(d=2048, k=5, n_pool=200_000),
+                               rates=NOMINAL)
+    seconds = slow.seconds()
+    assert seconds["exact"] > plan.AUTO_EXACT_SECONDS
+    assert seconds["exact"] > 2 * seconds["block_diagonal"]
+    assert slow.method == "exact"
+    assert "no other rule qualifies" in slow.reason
+
+
 def test_predictions_grow_with_the_problem():
     for name, spec in RULES.items():
         base = spec.cost(_shape(k=20), NOMINAL).total

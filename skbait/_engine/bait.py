@@ -95,11 +95,14 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         memory O(k·d²), a step O(N·k·d). "binary" is the binary
         reformulation of Fast Fishing (Huseljic et al., 2024): the Fisher
         ``q (1 - q) h hᵀ`` of the top class's probability q, d × d, a step
-        O(N·d). "auto" runs exact BAIT where it fits in memory and
-        dk = d·k is at most 5120, else block-diagonal BAIT where it fits,
-        else binary BAIT (docs/design.md §10 has the rule and its
-        measurements; docs/results.md how close the approximations' batches
-        come to exact BAIT's). Every choice refuses, with a MemoryError
+        O(N·d). "auto" chooses by predicted time and memory: exact BAIT
+        where it fits in memory and is predicted to take at most 5 s or at
+        most twice the cheapest approximation that qualifies (block-diagonal
+        BAIT from k = 10 classes: its batches were measured as good as
+        exact BAIT's), else the cheapest qualifying rule that fits, else the
+        cheapest that fits (docs/design.md §10 has the rule and the cost
+        model; docs/results.md §15 the protocol and its measurements).
+        ``info.approximation_reason`` says why. Every choice refuses, with a MemoryError
         naming the others' needs, what would not fit in 80 % of the
         available memory. Regression BAIT is rank one: "auto" and "exact"
         run it, the approximations are errors there. None means "exact".

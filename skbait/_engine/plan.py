@@ -119,7 +119,8 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
         return plan
     if fitting:
         plan.spec = min(fitting, key=lambda s: seconds[s.name])
-        plan.reason = (f"no rule that qualifies here fits in memory; "
+        plan.reason = (f"{_why_not_exact(plan, exact, fitting, seconds, None)}"
+                       f"; no rule that qualifies here fits in memory; "
                        f"{plan.spec.name} fits "
                        f"({format_bytes(plan.needed[plan.spec.name])})")
         return plan
@@ -135,6 +136,8 @@ def _exact_reason(seconds, cheapest):
     text = f"exact BAIT is {_fmt(seconds['exact'])}"
     if seconds["exact"] <= AUTO_EXACT_SECONDS:
         return f"{text} <= {AUTO_EXACT_SECONDS:g} s"
+    if cheapest is None:
+        return f"{text}; no other rule qualifies here"
     return (f"{text}, within {AUTO_EXACT_FACTOR:g}x of {cheapest.name} "
             f"({_fmt(seconds[cheapest.name])})")
 

@@ -46,9 +46,11 @@ approximation : {"auto", "exact", "block_diagonal", "binary"}, \
 default="auto"
     "exact" is exact BAIT; the approximations are for many classes,
     where the exact (dk)² matrices are slow or do not fit. "auto" runs
-    exact BAIT where it fits and d·k <= 5120, else an approximation
-    that fits (see :func:`skbait.bait_select`; ``info_.approximation``
-    says which ran and why, and ``verbose=1`` prints it).""",
+    exact BAIT where it fits and is predicted to be fast (at most 5 s, or
+    at most twice the cheapest approximation measured as good as exact
+    BAIT), else the cheapest such approximation that fits (see
+    :func:`skbait.bait_select`; ``info_.approximation`` says which ran and
+    why, and ``verbose=1`` prints it).""",
     "dtype": """\
 dtype : {None, "float32", "float64"}, default=None
     Precision of the O(N) products (see :func:`skbait.bait_select`).""",
