@@ -17,6 +17,7 @@ steps apart. Run it on an otherwise idle machine:
 
 import argparse
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -86,7 +87,8 @@ def main(argv=None):
 
     blas = [(i["internal_api"], i.get("architecture"), i["num_threads"])
             for i in threadpool_info()]
-    print(f"thread pools: {blas}; n_jobs={args.n_jobs}")
+    print(f"thread pools: {blas}; n_jobs={args.n_jobs}; OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE')}")
     # Compile the numba kernel before timing anything.
     h, p, _, _ = _problem(50, 8, 10, 0)
     bait_select(h, 2, pool_proba=p)

@@ -81,6 +81,20 @@ def run(checkout, case):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _machine():
+    """The threads, OPENBLAS_CORETYPE and the GEMM rates measured now (the
+    absolute figures depend on them)."""
+    from skbait._engine.cost import machine_rates
+    from skbait._engine.threads import effective_n_jobs
+
+    import numpy as np
+
+    threads = effective_n_jobs(None)
+    rates = machine_rates(np, threads, remeasure=True)
+    return (f"machine ({threads} threads, OPENBLAS_CORETYPE="
+            f"{os.environ.get('OPENBLAS_CORETYPE')}): {rates.describe()}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--other", required=True,
@@ -90,6 +104,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default=None, help="JSON file")
     args = parser.parse_args(argv)
+    print(_machine(), flush=True)
     rows = []
     for name in args.case:
         case = CASES[name]
