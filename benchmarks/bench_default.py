@@ -19,6 +19,8 @@ import skbait
 from skbait._engine.cost import machine_rates
 from skbait._engine.threads import effective_n_jobs
 
+from bench_cost import problem  # the same problems as the cost grid
+
 # (what it stands for, N, d, k, B); k = 1 is regression.
 SHAPES = [
     ("digits-sized MLP", 2_000, 128, 10, 20),
@@ -29,17 +31,6 @@ SHAPES = [
     ("1 000 classes", 100_000, 128, 1000, 100),
     ("regression", 100_000, 256, 1, 100),
 ]
-
-
-def problem(n, d, k, seed=0, n_lab=100):
-    rng = np.random.default_rng(seed)
-    h = rng.normal(size=(n + n_lab, d)).astype(np.float32)
-    if k == 1:
-        return h[n_lab:], None, h[:n_lab], None
-    logits = 2.0 * rng.normal(size=(n + n_lab, k))
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p = (p / p.sum(1, keepdims=True)).astype(np.float32)
-    return h[n_lab:], p[n_lab:], h[:n_lab], p[:n_lab]
 
 
 def main(argv=None):
