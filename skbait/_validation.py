@@ -18,6 +18,7 @@ __all__ = [
     "as_array",
     "check_matrix",
     "check_proba",
+    "check_labeled",
     "check_n_select",
     "check_positive",
     "check_at_least_one",
@@ -477,3 +478,30 @@ def num_samples(X, name):
     except TypeError:
         raise TypeError(f"{name} must be an array-like of samples; got "
                         f"{type(X).__name__}.") from None
+
+
+def check_labeled(xp, h_lab, p_lab, d, k):
+    """The labeled set against a pool of ``d`` columns and ``k`` classes
+    (None: regression), wherever the pool is."""
+    if h_lab is None:
+        if p_lab is not None:
+            raise ValueError("labeled_proba was given without "
+                             "labeled_embeddings; pass both or neither.")
+        return
+    check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
+                 cols_name="pool_embeddings", allow_empty=True)
+    if k is None:
+        if p_lab is not None:
+            raise ValueError(
+                "labeled_proba was given but pool_proba is None; regression "
+                "BAIT takes no probabilities. Pass pool_proba for "
+                "classification, or drop labeled_proba.")
+        return
+    if p_lab is None:
+        raise ValueError(
+            "labeled_proba is required with labeled_embeddings when "
+            "pool_proba is given (the labeled Fisher uses the model's "
+            "probabilities).")
+    check_proba(xp, p_lab, "labeled_proba", n_rows=h_lab.shape[0],
+                rows_name="labeled_embeddings", n_classes=k,
+                classes_name="pool_proba")

@@ -1,14 +1,12 @@
 """``bait_select``: the BAIT selection on embeddings and probabilities."""
 
-import math
-
 from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .cluster import is_dask_collection
 from .kernels import resolve_numba
-from .plan import plan_selection
+from .plan import plan_selection, selection_shape
 from .problem import GreedyProblem
 from .progress import report_plan, step_progress
-from .rules import Shape, get_rule
+from .rules import get_rule
 from .scale import fisher_scale, relative_lam, rescaled
 from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .ties import tie_rtol
@@ -19,6 +17,7 @@ from .._validation import (
     check_matrix,
     check_n_select,
     check_parameters,
+    check_labeled,
     check_proba,
 )
 
@@ -289,27 +288,6 @@ def _check_rule(approximation, classification, fisher):
         raise ValueError(error + ".")
 
 
-def selection_shape(xp, h_pool, p_pool, h_lab, *, n_select, oversample,
-                    fisher, chunk_size, n_jobs, dtype_name, use_numba):
-    """The :class:`~skbait._engine.rules.Shape` of a selection on checked
-    inputs (the pool in memory, or the Dask arrays of a cluster's pool)."""
-    n_pool, d = h_pool.shape
-    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
-    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
-    oversample = float(min(oversample, n_pool))
-    return Shape(
-        n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],
-        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
-        n_forward=min(n_pool, math.ceil(oversample * n_select)),
-        classification=p_pool is not None,
-        identity_fisher=fisher == "identity", chunk_size=chunk_size,
-        n_jobs=n_jobs, store_bytes=_itemsize(xp, h_pool.dtype),
-        gemm_bytes=4 if dtype_name == "float32" else 8,
-        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
-        numba=resolve_numba(use_numba, xp),
-        on_numpy=is_numpy_namespace(xp))
-
-
 def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
     check_matrix(xp, h_pool, "pool_embeddings")
     n_pool, d = h_pool.shape
@@ -320,38 +298,7 @@ def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
                   None if p_pool is None else p_pool.shape[1])
 
 
-def check_labeled(xp, h_lab, p_lab, d, k):
-    """The labeled set against a pool of ``d`` columns and ``k`` classes
-    (None: regression), wherever the pool is."""
-    if h_lab is None:
-        if p_lab is not None:
-            raise ValueError("labeled_proba was given without "
-                             "labeled_embeddings; pass both or neither.")
-        return
-    check_matrix(xp, h_lab, "labeled_embeddings", n_cols=d,
-                 cols_name="pool_embeddings", allow_empty=True)
-    if k is None:
-        if p_lab is not None:
-            raise ValueError(
-                "labeled_proba was given but pool_proba is None; regression "
-                "BAIT takes no probabilities. Pass pool_proba for "
-                "classification, or drop labeled_proba.")
-        return
-    if p_lab is None:
-        raise ValueError(
-            "labeled_proba is required with labeled_embeddings when "
-            "pool_proba is given (the labeled Fisher uses the model's "
-            "probabilities).")
-    check_proba(xp, p_lab, "labeled_proba", n_rows=h_lab.shape[0],
-                rows_name="labeled_embeddings", n_classes=k,
-                classes_name="pool_proba")
-
-
 def _natural_dtype(xp, h):
     if h.dtype == xp.float32:
         return "float32"
     return "float64"
-
-
-def _itemsize(xp, dtype):
-    return 4 if dtype == xp.float32 else 8

@@ -23,11 +23,11 @@ from array_api_compat import array_namespace
 
 from .._validation import (
     check_dtype_name,
+    check_labeled,
     check_matrix,
     check_n_select,
     check_proba,
 )
-from .bait import check_labeled, selection_shape
 from .candidates import Candidates
 from .cluster import (
     Cluster,
@@ -40,7 +40,7 @@ from .cluster import (
 )
 from .greedy import greedy_select
 from .kernels import resolve_numba
-from .plan import plan_selection
+from .plan import plan_selection, selection_shape
 from .problem import GreedyProblem
 from .progress import report_plan
 from .rules.base import PHASES

@@ -20,15 +20,17 @@ docs/results.md, "Choosing a rule: the protocol"):
 5. else a ``MemoryError``.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from .array_api import device, is_numpy_namespace
 from .cost import machine_rates
+from .kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
-from .rules import RULES, get_rule
+from .rules import RULES, Shape, get_rule
 
 __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
-           "plan_selection"]
+           "plan_selection", "selection_shape"]
 
 #: ``approximation="auto"`` runs exact BAIT when it is predicted to take at
 #: most this many seconds, whatever the other rules cost.
@@ -167,3 +169,28 @@ def _refuse(spec, plan, usable, shape, fisher):
         f"only {format_bytes(limit.available)} is available "
         f"({limit.source}) and a selection may use at most "
         f"{MEMORY_FRACTION:.0%} of it ({format_bytes(usable)}).{hint}")
+
+
+def selection_shape(xp, h_pool, p_pool, h_lab, *, n_select, oversample,
+                    fisher, chunk_size, n_jobs, dtype_name, use_numba):
+    """The :class:`~skbait._engine.rules.Shape` of a selection on checked
+    inputs (the pool in memory, or the Dask arrays of a cluster's pool)."""
+    n_pool, d = h_pool.shape
+    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
+    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
+    oversample = float(min(oversample, n_pool))
+    return Shape(
+        n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],
+        n_lab=0 if h_lab is None else h_lab.shape[0], n_select=n_select,
+        n_forward=min(n_pool, math.ceil(oversample * n_select)),
+        classification=p_pool is not None,
+        identity_fisher=fisher == "identity", chunk_size=chunk_size,
+        n_jobs=n_jobs, store_bytes=_itemsize(xp, h_pool.dtype),
+        gemm_bytes=4 if dtype_name == "float32" else 8,
+        p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
+        numba=resolve_numba(use_numba, xp),
+        on_numpy=is_numpy_namespace(xp))
+
+
+def _itemsize(xp, dtype):
+    return 4 if dtype == xp.float32 else 8
