@@ -106,9 +106,12 @@ def machine_rates(xp=np, n_jobs=1, remeasure=False, device=None):
 
 
 # ---- measuring -------------------------------------------------------------
-def _best_rate(fn, work, n_jobs=1, repeats=3):
+def _best_rate(fn, work, n_jobs=1, repeats=9):
     """``work`` (flops or bytes, per thread) per second of ``fn``, the best
-    of ``repeats`` runs, on ``n_jobs`` threads each calling it."""
+    of ``repeats`` runs, on ``n_jobs`` threads each calling it. (A run
+    lasts milliseconds: with three, one descheduled thread once halved a
+    two-thread GEMM rate that another process measured at twice it a few
+    minutes before.)"""
     from .threads import run_tasks
 
     n_jobs = max(1, n_jobs)
