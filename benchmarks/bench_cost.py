@@ -63,11 +63,52 @@ def run(rule, n, d, k, batch=100):
                 timings=dict(info.timings))
 
 
+def predicted(rule, n, d, k, rates, batch=100):
+    """The current model's prediction for ``run``'s selection, at
+    ``rates``."""
+    from skbait._engine.plan import selection_shape
+    from skbait._engine.rules import get_rule
+
+    h, p, h_lab, _ = problem(n, d, k)
+    shape = selection_shape(np, h, p, h_lab, n_select=batch, oversample=2.0,
+                            fisher="pool", chunk_size=None,
+                            n_jobs=effective_n_jobs(None),
+                            dtype_name="float32", use_numba=None)
+    return get_rule(rule).cost(shape, rates).as_dict()
+
+
+def repredict(path):
+    from skbait._engine.cost import Rates
+
+    with open(path) as f:
+        stored = json.load(f)
+    rates = Rates(**stored["rates"])
+    print(f"{path}: measured times, predicted again by the current model "
+          f"at that run's rates ({rates.describe()})")
+    ratios = []
+    for row in stored["rows"]:
+        pred = predicted(row["rule"], row["n"], row["d"], row["k"], rates)
+        ratios.append(pred["total"] / row["seconds"])
+        print(f"{row['rule']:15} {row['n']:>7} {row['d']:>4} {row['k']:>5} | "
+              f"{row['seconds']:>10.2f} {pred['total']:>11.2f} "
+              f"{ratios[-1]:>6.2f} | was {row['ratio']:.2f}", flush=True)
+    print(f"predicted / measured: {min(ratios):.2f} .. {max(ratios):.2f} "
+          f"(target 0.5 .. 2)")
+    return ratios
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="results/bench_cost.json")
+    parser.add_argument(
+        "--repredict", metavar="JSON", default=None,
+        help="no selection runs: the measured times of an earlier run's "
+             "JSON predicted again by the current cost model, at the rates "
+             "measured in that run (to check a change to the model)")
     args = parser.parse_args(argv)
+    if args.repredict:
+        return repredict(args.repredict)
     rates = machine_rates(np, effective_n_jobs(None), remeasure=True)
     print(f"machine ({effective_n_jobs(None)} threads, OPENBLAS_CORETYPE="
           f"{os.environ.get('OPENBLAS_CORETYPE')}): {rates.describe()}")

@@ -37,6 +37,15 @@ def test_rates_are_measured_once_and_cached(tmp_path, monkeypatch):
     assert cost.machine_rates(np, 1) is NOMINAL
 
 
+def test_numpy_under_any_name_shares_its_rates():
+    """A selection's namespace is ``array_api_compat.numpy``; a benchmark's
+    ``numpy``: remeasuring one must refresh what the other reads."""
+    import array_api_compat.numpy as compat_numpy
+
+    assert cost._key(np, 2) == cost._key(compat_numpy, 2)
+    assert cost._key(np, 2) != cost._key(np, 1)
+
+
 def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

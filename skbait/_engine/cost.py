@@ -234,8 +234,12 @@ def _measure_namespace(xp, device):
 
 # ---- the cache ---------------------------------------------------------------
 def _key(xp, n_jobs, device=None):
+    # NumPy under any name (``numpy``, ``array_api_compat.numpy``: what a
+    # selection's inputs give) is one set of rates.
+    name = "numpy" if is_numpy_namespace(xp) else getattr(
+        xp, "__name__", str(xp))
     parts = [platform.machine(), _cpu_name(), str(os.cpu_count()),
-             str(n_jobs), getattr(xp, "__name__", str(xp)), np.__version__,
+             str(n_jobs), name, np.__version__,
              os.environ.get("OPENBLAS_CORETYPE", ""), str(device)]
     if is_numpy_namespace(xp):
         try:

@@ -575,7 +575,10 @@ def block_diagonal_cost(shape, rates):
         fold_at = (d - n_lab) if low_rank else d // 8
         width = min(commits, max(1, fold_at))
         read = blocks + 4 * (base + 8 * k * d * width / 2)
-    commit = commits * (read / (rates.bandwidth / 3) + 2 * rates.step)
+    # The k blocks' batched products read at a sixth of the streaming rate
+    # (calibrated on bench_cost.py's grid, 2026-12: at a third, commits of
+    # d = 128-256 were predicted 3x short; d = 512, k = 100 within 10 %).
+    commit = commits * (read / (rates.bandwidth / 6) + 2 * rates.step)
     chosen = shape.n_forward if shape.n_forward > shape.n_select else 0
     backward = chosen * 8 * k * d * d * 2 / rates.gemm64 if chosen else 0.0
     return Cost(setup=setup, steps=shape.steps * per_step, commits=commit,

@@ -641,8 +641,11 @@ def exact_cost(shape, rates):
     # rank-one kernel reads the pool and a dozen float64 vectors).
     steps = shape.steps
     if k == 1:  # one fused pass over the rows (numba), or a dozen
+        # It reads at 40 % of the streaming sum's rate (calibrated on
+        # bench_cost.py's grid, 2026-12: rank-one steps took 2.2-2.7x the
+        # bytes at that rate; the rows are a dot product each, in pieces).
         per_step = (n * d * g + (4 if shape.numba else 14) * 8 * n) \
-            / rates.bandwidth
+            / (0.4 * rates.bandwidth)
     else:
         kernel = rates.kernel if shape.numba else rates.kernel / 8
         per_step = 4 * n * d * k * k / (0.85 * gemm) \
