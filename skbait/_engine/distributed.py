@@ -33,7 +33,7 @@ from .cluster import (
     Cluster,
     WorkerBlocks,
     changes,
-    is_dask_collection,
+    computed,
     reads,
     rows_chunked,
     worker_threads,
@@ -305,13 +305,6 @@ class DaskCandidates:
         self.cluster.release()
 
 
-def _labeled_numpy(cluster, x, name):
-    """A labeled set given as a Dask array, computed (it is small)."""
-    if x is not None and is_dask_collection(x):
-        return np.asarray(cluster.compute([x])[0])
-    return None if x is None else np.asarray(x)
-
-
 def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
                      labeled_proba, lam, lam_factor, oversample, fisher,
                      approximation, dtype, chunk_size, n_jobs, use_numba,
@@ -323,8 +316,9 @@ def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
     cluster = Cluster(poll_seconds=poll_seconds)
     started = time.perf_counter()
     h, p = _rows_chunked(cluster, h_pool, pool_proba)
-    h_lab = _labeled_numpy(cluster, labeled_embeddings, "labeled_embeddings")
-    p_lab = _labeled_numpy(cluster, labeled_proba, "labeled_proba")
+    # The labeled set is small: computed here, as NumPy.
+    h_lab, p_lab = (None if x is None else np.asarray(computed(x))
+                    for x in (labeled_embeddings, labeled_proba))
     xp = array_namespace(np.zeros(1))
     n_pool, d = h.shape
     if n_pool == 0:
