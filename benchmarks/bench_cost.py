@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 import skbait
-from skbait._engine.cost import machine_rates
-from skbait._engine.threads import effective_n_jobs
+from skbait._engine.planning.cost import machine_rates
+from skbait._engine.backends.threads import effective_n_jobs
 
 # (rule, N, d, k): regression is k = 1.
 GRID = [
@@ -66,7 +66,7 @@ def run(rule, n, d, k, batch=100):
 def predicted(rule, n, d, k, rates, batch=100):
     """The current model's prediction for ``run``'s selection, at
     ``rates``."""
-    from skbait._engine.plan import selection_shape
+    from skbait._engine.planning.plan import selection_shape
     from skbait._engine.rules import get_rule
 
     h, p, h_lab, _ = problem(n, d, k)
@@ -78,7 +78,7 @@ def predicted(rule, n, d, k, rates, batch=100):
 
 
 def repredict(path):
-    from skbait._engine.cost import Rates
+    from skbait._engine.planning.cost import Rates
 
     with open(path) as f:
         stored = json.load(f)

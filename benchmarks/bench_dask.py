@@ -162,7 +162,7 @@ def _install_worker_instruments(dask_worker):
     """On a worker: time each block method (inside ``cluster._run``) and
     count the bytes its ``get_data`` handler sends, by requester (another
     worker, or the scheduler gathering for the client) and key."""
-    from skbait._engine import cluster
+    from skbait._engine.cluster import client as cluster
 
     if getattr(dask_worker, "skbait_bench", None) is not None:
         return
@@ -213,7 +213,7 @@ class _Instruments:
     def __init__(self, client, split=False):
         from dask.sizeof import sizeof
 
-        from skbait._engine import cluster
+        from skbait._engine.cluster import client as cluster
 
         self.client = client
         client.run(_install_worker_instruments)

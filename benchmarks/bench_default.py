@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 import skbait
-from skbait._engine.cost import machine_rates
-from skbait._engine.threads import effective_n_jobs
+from skbait._engine.planning.cost import machine_rates
+from skbait._engine.backends.threads import effective_n_jobs
 
 from bench_cost import problem  # the same problems as the cost grid
 

@@ -84,8 +84,8 @@ def run(checkout, case):
 def _machine():
     """The threads, OPENBLAS_CORETYPE and the GEMM rates measured now (the
     absolute figures depend on them)."""
-    from skbait._engine.cost import machine_rates
-    from skbait._engine.threads import effective_n_jobs
+    from skbait._engine.planning.cost import machine_rates
+    from skbait._engine.backends.threads import effective_n_jobs
 
     import numpy as np
 

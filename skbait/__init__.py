@@ -2,7 +2,7 @@
 
 from ._engine.bait import bait_select
 from ._query.base import NoLabeledSetWarning, Selection
-from ._engine.cluster import (
+from ._engine.cluster.client import (
     ClusterLostError,
     SchedulerLostError,
     WorkersLostError,

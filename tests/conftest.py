@@ -46,7 +46,7 @@ def random_problem(rng, n, d, k, n_lab=0, scale=1.0, peaked=2.0):
 def select_kwargs(prob, lam=1.0):
     """Translate a ``random_problem`` dict to ``bait_select`` keywords.
 
-    ``lam`` defaults to the oracle's (``skbait._engine.reference``) float λ = 1.
+    ``lam`` defaults to the oracle's (``tests/reference.py``) float λ = 1.
     """
     return dict(pool_proba=prob["p_pool"],
                 labeled_embeddings=prob["h_lab"],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._engine.reference import dense_select
+from .reference import dense_select
 
 from .conftest import random_problem
 

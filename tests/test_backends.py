@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._engine.reference import set_objective
+from .reference import set_objective
 
 from .conftest import random_problem, require
 

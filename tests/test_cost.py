@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import skbait
-from skbait._engine import cost, plan, progress
-from skbait._engine.cost import NOMINAL, Rates
+from skbait._engine.planning import cost, plan, progress
+from skbait._engine.planning.cost import NOMINAL, Rates
 from skbait._engine.rules import RULES, Shape
 
 from .conftest import random_problem

@@ -20,7 +20,7 @@ import pytest
 
 import skbait
 from skbait import bait_select
-from skbait._engine.reference import dense_select
+from .reference import dense_select
 
 from .conftest import random_problem, require
 
@@ -179,7 +179,7 @@ def test_without_a_client_the_error_says_how_to_start_one():
 def _kill_a_worker_at(dask_client, monkeypatch, step):
     """Kill one worker process at the ``step``-th round trip of the next
     selection."""
-    import skbait._engine.distributed as distributed
+    import skbait._engine.cluster.bait as distributed
 
     calls = {"n": 0}
     best = distributed.DaskCandidates.best
@@ -294,7 +294,7 @@ def test_a_dask_pool_gets_numpys_parameter_errors(kwargs, match):
 
 # ---- the protocol: one module waits for the workers ---------------------------
 # Calls that hand work to a Dask cluster or wait for it. Outside
-# skbait/_engine/cluster.py they may only be made on its Cluster (an object
+# skbait/_engine/cluster/client.py they may only be made on its Cluster (an object
 # named ``cluster``): any other would wait outside the protected loop.
 _WAITS = {"result", "gather", "compute", "persist", "compute_chunk_sizes",
           "submit", "scatter", "wait", "who_has", "cancel", "retry", "run",
@@ -304,8 +304,8 @@ _WAITS = {"result", "gather", "compute", "persist", "compute_chunk_sizes",
 _WAIT_FUNCTIONS = {"wait", "get_client", "futures_of", "as_completed",
                    "compute", "persist"}
 # threads.py: a concurrent.futures thread pool (not Dask).
-_ALLOWED = {("skbait/_engine/threads.py", "submit"),
-            ("skbait/_engine/threads.py", "result")}
+_ALLOWED = {("skbait/_engine/backends/threads.py", "submit"),
+            ("skbait/_engine/backends/threads.py", "result")}
 
 
 def _cluster_receiver(node):
@@ -347,13 +347,13 @@ def _waits_outside_the_protocol(source, path):
 
 def test_only_cluster_py_waits_for_the_workers():
     """Every interaction with the workers passes through
-    skbait/_engine/cluster.py (docs/design.md §11): a ``.result()``,
+    skbait/_engine/cluster/client.py (docs/design.md §11): a ``.result()``,
     ``gather``, ``wait`` or ``compute`` anywhere else fails this test."""
     root = Path(skbait.__file__).parent.parent
     offences = []
     for path in sorted((root / "skbait").rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel == "skbait/_engine/cluster.py":
+        if rel == "skbait/_engine/cluster/client.py":
             continue
         offences += [f"{rel}:{line}: {what}" for line, what in
                      _waits_outside_the_protocol(path.read_text(), rel)]
@@ -376,7 +376,7 @@ def test_the_protocol_check_sees_a_wait():
 def test_worker_methods_are_declared():
     """A block method must say whether it changes its block: an
     undeclared one is refused before anything is sent."""
-    from skbait._engine.cluster import WorkerBlocks
+    from skbait._engine.cluster.client import WorkerBlocks
 
     class Blocks(WorkerBlocks):
         def __init__(self):  # no cluster: the check comes first

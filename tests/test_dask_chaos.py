@@ -9,7 +9,7 @@ scheduler) at moments spread over the selection's undisturbed wall time
 set-up, to its end: the last steps, ``take`` and the backward pass), and
 at named calls (the set-up's Fisher sum, ``take``, the features' persist).
 Every run must return NumPy's batch (float64 products: the same numbers
-give the same picks) within ``3 T`` plus ``RESTART_ALLOWANCE`` plus
+give the same picks) before a deadline of ``3 T`` plus ``RESTART_ALLOWANCE`` plus
 ``CONNECT_SECONDS`` seconds: a worker process started again imports
 skbait, NumPy and the numba kernels before its first task, and the blocks
 it is given wait for that (the allowance covers it on a loaded two-core
@@ -18,8 +18,10 @@ the killed worker retries the connection until dask's
 ``distributed.comm.timeouts.connect`` runs out (30 s by default; set to
 ``CONNECT_SECONDS`` on this cluster) before the result is computed again.
 
-Each selection runs in a thread that is joined with a deadline: a hang
-fails the test (``HANG_SECONDS``) instead of the suite.
+Each selection runs in a thread that is joined with a deadline: a run
+past it fails the test as a hang instead of hanging the suite. The fast
+tier kills in the set-up and in the steps of one selection; the rest is
+the slow tier (``make test-slow``).
 """
 
 import contextlib
@@ -36,8 +38,8 @@ import pytest
 
 import skbait
 from skbait import bait_select
-from skbait._engine import cluster as cluster_module
-from skbait._engine.cluster import (
+from skbait._engine.cluster import client as cluster_module
+from skbait._engine.cluster.client import (
     SchedulerLostError,
     WorkerBlocks,
     WorkersLostError,
@@ -282,33 +284,51 @@ def _check(out, expected, what):
 EVENTS = ("sum", "take", "persist")
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_a_worker_killed_at_any_moment(chaos_client, monkeypatch, case):
+def _killed_at(client, monkeypatch, case, moments, events):
+    """A worker killed at each of ``moments`` (fractions of the undisturbed
+    run) and 10 ms into each of the named ``events``, one kill a run: every
+    run returns NumPy's batch before its deadline (3 T plus the restart
+    and reconnection allowances; past it the run counts as a hang)."""
     numpy, dask = CASES[case]()
     expected = numpy()
     interactions = _Interactions(monkeypatch)
-    undisturbed, spans = _undisturbed(chaos_client, dask, expected,
-                                      interactions)
+    undisturbed, spans = _undisturbed(client, dask, expected, interactions)
     total = spans[-1][2]
-    limit = 3 * undisturbed + RESTART_ALLOWANCE + CONNECT_SECONDS
+    deadline = 3 * undisturbed + RESTART_ALLOWANCE + CONNECT_SECONDS
     kills = [(f"{moment:.2f} T",) + interactions.at(spans, moment * total)
-             for moment in MOMENTS]
+             for moment in moments]
     kills += [(event, interactions.first(spans, event), 0.01)
-              for event in EVENTS if any(s[0] == event for s in spans)]
+              for event in events if any(s[0] == event for s in spans)]
+    assert kills, "no moment to kill at"
     report = []
     for n, (what, j, offset) in enumerate(kills):
-        pids = _settle_workers(chaos_client)
+        pids = _settle_workers(client)
         victim = pids[sorted(pids)[n % 2]]
-        out, seconds = _run(dask, interactions=interactions,
+        out, seconds = _run(dask, deadline=deadline,
+                            interactions=interactions,
                             armed=(j, offset, victim))
         report.append(f"{what} ({spans[j][0]}): {seconds:.1f} s")
         _check(out, expected, f"killed at {what}")
         assert interactions.armed is None, f"{what}: no kill"
-        assert seconds <= limit, (case, what, seconds, undisturbed)
-        _warm(chaos_client, dask)
+        _warm(client, dask)
     print(f"\n{case}: undisturbed {undisturbed:.1f} s; " + "; ".join(report))
 
 
+def test_a_worker_killed_in_the_setup_and_in_the_steps(chaos_client,
+                                                       monkeypatch):
+    """The fast tier's chaos case: one kill in the set-up's Fisher sum,
+    one in the greedy steps (60 % of the way)."""
+    _killed_at(chaos_client, monkeypatch, "exact", moments=(0.6,),
+               events=("sum",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_worker_killed_at_any_moment(chaos_client, monkeypatch, case):
+    _killed_at(chaos_client, monkeypatch, case, MOMENTS, EVENTS)
+
+
+@pytest.mark.slow
 def test_two_workers_lost_in_one_selection(chaos_client):
     """Both original workers killed, one after the other: the second
     loss sends the blocks to the first one's replacement (a new
@@ -318,15 +338,16 @@ def test_two_workers_lost_in_one_selection(chaos_client):
     undisturbed, _ = _undisturbed(chaos_client, dask, expected)
     pids = _settle_workers(chaos_client)
     first, second = (pids[a] for a in sorted(pids))
-    out, seconds = _run(dask, [(0.2 * undisturbed, first),
-                               (0.6 * undisturbed, second)])
+    out, _ = _run(dask, [(0.2 * undisturbed, first),
+                         (0.6 * undisturbed, second)],
+                  deadline=3 * undisturbed + 2 * (RESTART_ALLOWANCE
+                                                  + CONNECT_SECONDS))
     _check(out, expected, "two workers killed")
     assert not set(_settle_workers(chaos_client).values()) & {first, second}
-    assert seconds <= 3 * undisturbed + 2 * (RESTART_ALLOWANCE
-                                             + CONNECT_SECONDS)
     _warm(chaos_client, dask)
 
 
+@pytest.mark.slow
 def test_every_worker_lost_and_back_on_new_addresses(chaos_client):
     """Both workers killed at once: for a moment the cluster has none;
     the selection waits (bounded) and goes on with the workers the
@@ -336,10 +357,10 @@ def test_every_worker_lost_and_back_on_new_addresses(chaos_client):
     undisturbed, _ = _undisturbed(chaos_client, dask, expected)
     pids = _settle_workers(chaos_client)
     at = 0.4 * undisturbed
-    out, seconds = _run(dask, [(at, pid) for pid in pids.values()])
+    out, _ = _run(dask, [(at, pid) for pid in pids.values()],
+                  deadline=3 * undisturbed + 2 * (RESTART_ALLOWANCE
+                                                  + CONNECT_SECONDS))
     _check(out, expected, "every worker killed")
-    assert seconds <= 3 * undisturbed + 2 * (RESTART_ALLOWANCE
-                                             + CONNECT_SECONDS)
     assert not set(_settle_workers(chaos_client)) & set(pids)
 
 
@@ -402,14 +423,15 @@ def test_the_last_worker_gone_is_a_clear_error(tmp_path, monkeypatch):
         timeout = 3.0
         with dask.config.set({"skbait.worker-timeout": timeout}):
             interactions = _Interactions(monkeypatch)
-            out, seconds = _run(select, deadline=60,
+            out, seconds = _run(select, deadline=timeout + 20,
                                 interactions=interactions,
                                 armed=(3, 0.01, worker.pid))
         assert interactions.armed is None
         assert isinstance(out, WorkersLostError), repr(out)
         assert isinstance(out, skbait.ClusterLostError)
         assert address in str(out) and "skbait.worker-timeout" in str(out)
-        assert timeout < seconds < timeout + 20, seconds
+        # It waited the configured time before giving up.
+        assert seconds > timeout, seconds
 
 
 def test_the_scheduler_gone_is_a_clear_error(tmp_path, monkeypatch):
@@ -420,9 +442,8 @@ def test_the_scheduler_gone_is_a_clear_error(tmp_path, monkeypatch):
         _, select = CASES["exact"]()
         _run(lambda: select(n=400, rows=200))  # warm
         interactions = _Interactions(monkeypatch)
-        out, seconds = _run(select, deadline=90, interactions=interactions,
-                            armed=(3, 0.01, scheduler.pid))
+        out, _ = _run(select, deadline=40, interactions=interactions,
+                      armed=(3, 0.01, scheduler.pid))
         assert interactions.armed is None
         assert isinstance(out, SchedulerLostError), repr(out)
         assert address in str(out)
-        assert seconds < 40, seconds

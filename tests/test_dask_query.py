@@ -23,8 +23,8 @@ from skbait._engine.baselines import (
     coreset_select,
     random_select,
 )
-from skbait._engine.cluster import DASK_HINT, WorkerBlocks
-from skbait._engine import distributed_baselines as db
+from skbait._engine.cluster.client import DASK_HINT, WorkerBlocks
+from skbait._engine.cluster import baselines as db
 
 from .conftest import require
 

@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from skbait._engine import kernels as _kernels
-from skbait._engine.chunks import chunks, row_chunks, rows_per_chunk
-from skbait._engine.fisher import unpack_symmetric
+from skbait._engine.backends import kernels as _kernels
+from skbait._engine.core.chunks import chunks, row_chunks, rows_per_chunk
+from skbait._engine.core.fisher import unpack_symmetric
 from skbait._engine.rules import exact as _exact
-from skbait._engine.candidates import Candidates
+from skbait._engine.core.candidates import Candidates
 from skbait._engine.rules.exact import _Commits
-from skbait._engine.problem import GreedyProblem
+from skbait._engine.core.problem import GreedyProblem
 from skbait._engine.rules.exact_setup import (
     DenseInverse,
     NullShift,
@@ -22,8 +22,8 @@ from skbait._engine.rules.exact_setup import (
     fisher_and_inverse,
     initial_states,
 )
-from skbait._engine.reference import _setup
-from skbait._engine.ties import argbest
+from .reference import _setup
+from skbait._engine.core.ties import argbest
 
 BUDGET = 1 << 16  # small: several chunks of rows
 

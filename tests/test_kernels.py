@@ -14,7 +14,7 @@ are. Nothing here looks at how a kernel is written.
 import numpy as np
 import pytest
 
-from skbait._engine.kernels import (
+from skbait._engine.backends.kernels import (
     get_block_kernel,
     get_kernel,
     numba_available,

@@ -5,7 +5,7 @@ import pytest
 
 from skbait import bait_select
 from skbait._engine.bait import AUTO_LAM_FACTOR
-from skbait._engine.reference import dense_select
+from .reference import dense_select
 
 from .conftest import random_problem
 

@@ -18,11 +18,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-import skbait._engine.plan as plan
+from skbait._engine.planning import plan
 from skbait import bait_select
-from skbait._engine import memory
-from skbait._engine.array_api import is_numpy_namespace
-from skbait._engine.memory import MEMORY_FRACTION, MemoryLimit
+from skbait._engine.planning import memory
+from skbait._engine.backends.array_api import is_numpy_namespace
+from skbait._engine.planning.memory import MEMORY_FRACTION, MemoryLimit
 from skbait._engine.rules.block_diagonal import block_diagonal_bytes
 from skbait._engine.rules.exact import exact_bytes
 

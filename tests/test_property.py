@@ -2,7 +2,7 @@
 
 The oracle below is a literal implementation of the rule (docs/design.md
 §2, with the weighting of the authors' code), written here independently
-of skbait/_engine/reference.py:
+of tests/reference.py:
 
 - I(x) = (diag(p) - p pᵀ) ⊗ h hᵀ, class-major (regression: h hᵀ);
 - F = mean of I(x) over pool ∪ labeled;
@@ -14,7 +14,7 @@ of skbait/_engine/reference.py:
   tr((M - Ĩ(x))⁻¹ F);
 - S is returned in the order the kept points were added.
 
-Tie rule (the engine's, skbait._engine.ties.argbest): scores within 1e-9
+Tie rule (the engine's, skbait._engine.core.ties.argbest): scores within 1e-9
 relative of the best count as tied and the smallest pool index wins. The
 scores compared are the forward gains tr(M⁻¹F) - tr((M + Ĩ)⁻¹F) and the
 backward costs tr((M - Ĩ)⁻¹F) - tr(M⁻¹F), so the tolerance is relative to

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import skbait
-from skbait._engine import plan
-from skbait._engine.cost import NOMINAL
-from skbait._engine.fisher import binary_embeddings
-from skbait._engine.reference import dense_select
+from skbait._engine.planning import plan
+from skbait._engine.planning.cost import NOMINAL
+from skbait._engine.core.fisher import binary_embeddings
+from .reference import dense_select
 from skbait._engine.rules import (
     RULES,
     RuleSpec,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._engine.kernels import numba_available
-from skbait._engine.reference import dense_select, materialized_select, set_objective
+from skbait._engine.backends.kernels import numba_available
+from .reference import dense_select, materialized_select, set_objective
 
 from .conftest import random_problem, require, select_kwargs
 

@@ -19,8 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 import skbait
 from skbait import BADGESampler, BAITSampler, CoresetSampler, bait_select
-from skbait._engine.reference import dense_objective, dense_select
-from skbait._engine.reference import fisher_factors
+from .reference import dense_objective, dense_select
+from .reference import fisher_factors
 
 from .conftest import require
 

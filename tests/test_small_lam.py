@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from skbait import bait_select
-from skbait._engine.candidates import Candidates
-from skbait._engine.reference import _setup, dense_select
+from skbait._engine.core.candidates import Candidates
+from .reference import _setup, dense_select
 
 REL_LAMS = [1e-2, 1e-3, 1e-4]
 

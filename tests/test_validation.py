@@ -233,8 +233,8 @@ def test_memory_error_before_allocation():
 
 
 def test_memory_error_names_sizes(monkeypatch, prob):
-    import skbait._engine.plan as plan
-    from skbait._engine.memory import MemoryLimit
+    import skbait._engine.planning.plan as plan
+    from skbait._engine.planning.memory import MemoryLimit
 
     monkeypatch.setattr(plan, "memory_limit",
                         lambda xp, x: MemoryLimit(1024, "a tiny limit"))

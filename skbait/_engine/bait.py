@@ -1,15 +1,15 @@
 """``bait_select``: the BAIT selection on embeddings and probabilities."""
 
-from .array_api import device, float_dtype, get_namespace, is_numpy_namespace
-from .cluster import is_dask_collection
-from .kernels import resolve_numba
-from .plan import plan_selection, selection_shape
-from .problem import GreedyProblem
-from .progress import report_plan, step_progress
+from .backends.array_api import device, float_dtype, get_namespace, is_numpy_namespace
+from .cluster.client import is_dask_collection
+from .backends.kernels import resolve_numba
+from .planning.plan import plan_selection, selection_shape
+from .core.problem import GreedyProblem
+from .planning.progress import report_plan, step_progress
 from .rules import get_rule
-from .scale import fisher_scale, relative_lam, rescaled
-from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
-from .ties import tie_rtol
+from .core.scale import fisher_scale, relative_lam, rescaled
+from .backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
+from .core.ties import tie_rtol
 from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
     as_array,
@@ -195,7 +195,7 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         return_info=return_info), BAIT_SELECT_CONSTRAINTS)
     _check_rule(approximation, pool_proba is not None, fisher)
     if is_dask_collection(pool_embeddings):
-        from .distributed import dask_bait_select
+        from .cluster.bait import dask_bait_select
 
         return dask_bait_select(
             pool_embeddings, n_select, pool_proba=pool_proba,

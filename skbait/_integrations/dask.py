@@ -15,7 +15,7 @@ features are persisted there, and the engine (``bait_select`` or
 ``distributed_baselines``) selects from them on the workers.
 
 Every interaction with the workers goes through
-``skbait._engine.cluster.Cluster`` (bounded waits; lost results formed
+``skbait._engine.cluster.client.Cluster`` (bounded waits; lost results formed
 again from their lineage). The query layer loads this module only for a
 Dask pool; it needs dask.distributed and an active client.
 """
@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .._engine.cluster import Cluster, computed
+from .._engine.cluster.client import Cluster, computed
 
 __all__ = ["DaskPool", "computed"]
 
@@ -43,7 +43,7 @@ class DaskPool:
 
     Attributes
     ----------
-    cluster : skbait._engine.cluster.Cluster
+    cluster : skbait._engine.cluster.client.Cluster
         The active client's cluster, through which every task is run.
     n : int
         The number of samples (of the subset, after :meth:`take`).

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .._engine.cluster import is_dask_collection
+from .._engine.cluster.client import is_dask_collection
 from .._validation import num_samples
 
 __all__ = ["split_learner", "dask_inputs", "on_dask", "count_samples",

@@ -25,7 +25,7 @@ from .._engine.baselines import (
     coreset_select,
     random_select,
 )
-from .._engine.distributed_baselines import (
+from .._engine.cluster.baselines import (
     dask_badge_select,
     dask_confidence_select,
     dask_coreset_select,

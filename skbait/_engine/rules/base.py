@@ -20,10 +20,10 @@ updates and scores.
 import dataclasses
 from dataclasses import dataclass
 
-from ..candidates import Candidates, take_all
-from ..chunks import chunk_budget
-from ..greedy import greedy_select
-from ..timing import timed
+from ..core.candidates import Candidates, take_all
+from ..core.chunks import chunk_budget
+from ..core.greedy import greedy_select
+from ..core.timing import timed
 
 __all__ = ["Shape", "Cost", "RuleSpec", "PHASES", "input_bytes",
            "with_margin", "memory_kwargs"]

@@ -9,7 +9,7 @@ other inputs; only the inputs, the memory they add and their cost are
 its own.
 """
 
-from ..fisher import binary_embeddings
+from ..core.fisher import binary_embeddings
 from .base import Cost
 from .exact import ExactSpec, exact_bytes, exact_cost
 from .base import memory_kwargs

@@ -34,12 +34,12 @@ import math
 
 from array_api_compat import device
 
-from ..array_api import is_numpy_namespace
-from ..chunks import chunks
-from ..greedy import Refresh
-from ..kernels import get_block_kernel
-from ..threads import pieces, row_ranges, run_tasks
-from ..timing import timed
+from ..backends.array_api import is_numpy_namespace
+from ..core.chunks import chunks
+from ..core.greedy import Refresh
+from ..backends.kernels import get_block_kernel
+from ..backends.threads import pieces, row_ranges, run_tasks
+from ..core.timing import timed
 from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
 from .exact import DENSE_BELOW
 

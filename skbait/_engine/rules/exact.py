@@ -13,15 +13,15 @@ import math
 
 from array_api_compat import device
 
-from ..array_api import subtract_symmetric_product
-from ..fisher import unpack_symmetric
-from ..greedy import Refresh
-from ..kernels import get_kernel
-from ..threads import inner_split_matmul, threaded_matmul
-from ..timing import timed
-from ..cost import kernel_flops
+from ..backends.array_api import subtract_symmetric_product
+from ..core.fisher import unpack_symmetric
+from ..core.greedy import Refresh
+from ..backends.kernels import get_kernel
+from ..backends.threads import inner_split_matmul, threaded_matmul
+from ..core.timing import timed
+from ..planning.cost import kernel_flops
 from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
-from ..chunks import chunks
+from ..core.chunks import chunks
 from .exact_setup import (
     COLUMN_GROUP,
     DenseInverse,
@@ -104,7 +104,7 @@ class ExactRule:
         self.rows = {}  # committed point -> (h, p), for a refresh
 
     def refresh(self, rtol):
-        """The :class:`~skbait._engine.greedy.Refresh` of this rule: only
+        """The :class:`~skbait._engine.core.greedy.Refresh` of this rule: only
         with float64 GEMMs, as in float32 the fresh states themselves
         carry rounding of ~1e-7 relative to b_max (a refresh could not
         restore more, and the tie tolerance, 1e-5, allows for it)."""

@@ -5,7 +5,7 @@ the embeddings and probabilities and the running distances. Each block is
 an object on a worker (a :class:`CoresetChunk` or :class:`BadgeChunk`,
 kept by ``cluster.WorkerBlocks``, which rebuilds a lost one and replays
 the calls that changed it); the client keeps the picks and a few rows.
-Every interaction with the workers goes through ``cluster.py``.
+Every interaction with the workers goes through ``client.py``.
 
 - RANDOM needs only the pool's size: the same keys as ``random_select``,
   drawn in pieces on the client.
@@ -31,8 +31,8 @@ within that rounding of each other.
 
 import numpy as np
 
-from .baselines import _gradient_factors, nearest_sq_distances
-from .cluster import (
+from ..baselines import _gradient_factors, nearest_sq_distances
+from .client import (
     Cluster,
     WorkerBlocks,
     changes,

@@ -12,7 +12,7 @@ rest to the caller's own arrays, the model and other processes.
 import os
 from dataclasses import dataclass
 
-from .array_api import is_numpy_namespace
+from ..backends.array_api import is_numpy_namespace
 
 __all__ = ["MEMORY_FRACTION", "MemoryLimit", "memory_limit", "check_fits",
            "format_bytes"]

@@ -4,7 +4,7 @@ anything large is allocated.
 Every registered rule (``rules/``) declares its memory and predicts its
 time on this machine; :func:`plan_selection` reads them. A rule named by
 ``approximation`` runs if it applies to the problem and fits in
-:data:`~skbait._engine.memory.MEMORY_FRACTION` of the available memory
+:data:`~skbait._engine.planning.memory.MEMORY_FRACTION` of the available memory
 (else a ``MemoryError`` that names what the other rules would need).
 ``"auto"`` (docs/design.md §10, "Choosing a rule"; the evidence is
 docs/results.md, "Choosing a rule: the protocol"):
@@ -23,11 +23,11 @@ docs/results.md, "Choosing a rule: the protocol"):
 import math
 from dataclasses import dataclass, field
 
-from .array_api import device, is_numpy_namespace
+from ..backends.array_api import device, is_numpy_namespace
 from .cost import machine_rates
-from .kernels import resolve_numba
+from ..backends.kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
-from .rules import RULES, Shape, get_rule
+from ..rules import RULES, Shape, get_rule
 
 __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
            "plan_selection", "selection_shape"]

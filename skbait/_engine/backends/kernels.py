@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from array_api_compat import device, is_numpy_namespace
 
-from .fisher import gt_apply, pack_symmetric, unpack_symmetric
+from ..core.fisher import gt_apply, pack_symmetric, unpack_symmetric
 
 __all__ = ["Kernel", "get_kernel", "get_block_kernel", "numba_available",
            "resolve_numba"]

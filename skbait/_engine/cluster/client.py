@@ -169,7 +169,7 @@ def _declared(method):
     if kind is None:
         raise TypeError(
             f"{getattr(method, '__qualname__', method)!r} is not a declared "
-            "worker method: decorate it with skbait._engine.cluster.reads "
+            "worker method: decorate it with skbait._engine.cluster.client.reads "
             "(leaves the block unchanged) or changes (changes it in "
             "place), and pass the function itself (e.g. BaitChunk.step).")
     return kind

@@ -11,7 +11,7 @@ numbers, once per worker) and brings back each block's best candidates
 (``ties.band_records``) and their rows; the client applies the tie rule
 (``ties.merge_records``). The set-up's sums are per-block partial sums
 added up on the cluster. Every interaction with the workers goes through
-``cluster.py`` (:class:`~skbait._engine.cluster.WorkerBlocks`), which
+``client.py`` (:class:`~skbait._engine.cluster.client.WorkerBlocks`), which
 carries the selection through lost workers.
 """
 
@@ -21,15 +21,15 @@ import time
 import numpy as np
 from array_api_compat import array_namespace
 
-from .._validation import (
+from ..._validation import (
     check_dtype_name,
     check_labeled,
     check_matrix,
     check_n_select,
     check_proba,
 )
-from .candidates import Candidates
-from .cluster import (
+from ..core.candidates import Candidates
+from .client import (
     Cluster,
     WorkerBlocks,
     changes,
@@ -38,16 +38,16 @@ from .cluster import (
     rows_chunked,
     worker_threads,
 )
-from .greedy import greedy_select
-from .kernels import resolve_numba
-from .plan import plan_selection, selection_shape
-from .problem import GreedyProblem
-from .progress import report_plan
-from .rules.base import PHASES
-from .scale import FisherScale, _norm_sums, relative_lam, rescaled
-from .threads import check_n_jobs, effective_n_jobs, single_threaded_blas
-from .ties import merge_records, tie_rtol
-from .timing import timed
+from ..core.greedy import greedy_select
+from ..backends.kernels import resolve_numba
+from ..planning.plan import plan_selection, selection_shape
+from ..core.problem import GreedyProblem
+from ..planning.progress import report_plan
+from ..rules.base import PHASES
+from ..core.scale import FisherScale, _norm_sums, relative_lam, rescaled
+from ..backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
+from ..core.ties import merge_records, tie_rtol
+from ..core.timing import timed
 
 __all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
 
@@ -70,7 +70,7 @@ class BaitChunk:
     and sets up the candidates with the rule's kernel; then the methods
     below run the greedy steps on them. Indices in and out are global
     (``offset`` + position). Its methods are declared ``reads`` or
-    ``changes`` (``cluster.py``): the client calls them as
+    ``changes`` (``client.py``): the client calls them as
     ``blocks.call(BaitChunk.step, ...)``.
     """
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .array_api import is_numpy_namespace
+from ..backends.array_api import is_numpy_namespace
 
 __all__ = ["Rates", "NOMINAL", "machine_rates"]
 
@@ -112,7 +112,7 @@ def _best_rate(fn, work, n_jobs=1, repeats=9):
     lasts milliseconds: with three, one descheduled thread once halved a
     two-thread GEMM rate that another process measured at twice it a few
     minutes before.)"""
-    from .threads import run_tasks
+    from ..backends.threads import run_tasks
 
     n_jobs = max(1, n_jobs)
     best = np.inf
@@ -127,7 +127,7 @@ def _best_rate(fn, work, n_jobs=1, repeats=9):
 def _measure_numpy(n_jobs):
     from threadpoolctl import threadpool_limits
 
-    from .threads import threaded_matmul
+    from ..backends.threads import threaded_matmul
 
     rng = np.random.default_rng(0)
     out = {}
@@ -158,7 +158,7 @@ def _measure_numpy(n_jobs):
 def _kernel_rates(n_jobs):
     """Per-candidate flops per second of the exact and block-diagonal
     kernels (compiled when numba is there), without their GEMM."""
-    from .kernels import get_block_kernel, get_kernel
+    from ..backends.kernels import get_block_kernel, get_kernel
 
     rng = np.random.default_rng(1)
     n = 4096
@@ -185,9 +185,9 @@ def kernel_flops(k):
 
 def _step_seconds():
     """Fixed cost of a step: a small update through the loop's objects."""
-    from .candidates import Candidates
-    from .kernels import RankOneKernel
-    from .problem import GreedyProblem
+    from ..core.candidates import Candidates
+    from ..backends.kernels import RankOneKernel
+    from ..core.problem import GreedyProblem
 
     h = np.ones((64, 2))
     problem = GreedyProblem.from_arrays(np, h, None, None, None, np.float64)
