@@ -1,7 +1,8 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._engine.bait import bait_select
-from ._query.base import NoLabeledSetWarning, Selection
+from ._engine.info import SelectionInfo
+from ._query.base import NoLabeledSetWarning, SamplerInfo, Selection
 from ._engine.cluster.client import (
     ClusterLostError,
     SchedulerLostError,
@@ -33,7 +34,8 @@ __all__ = [
     "bait_sampling", "badge_sampling", "coreset_sampling",
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",
-    "RandomSampler", "Selection", "NoLabeledSetWarning",
+    "RandomSampler", "Selection", "SelectionInfo", "SamplerInfo",
+    "NoLabeledSetWarning",
     "ClusterLostError", "WorkersLostError", "SchedulerLostError",
     "extract_features", "register", "unregister", "supported_estimators",
 ]

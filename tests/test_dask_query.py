@@ -102,6 +102,22 @@ def test_picks_equal_numpy(dask_client, data, strategy, model_name, kind):
     assert info is sampler.info_ and info.n_pool == N_POOL
     assert info.candidates is None
     assert joblib.hash(model) == before  # neither refitted nor changed
+    # The same documented type as in one process, the blocks filled in.
+    assert type(info) is skbait.SamplerInfo
+    assert set(info) == set(sampler.info_)
+    if strategy == "bait":
+        assert info.n_chunks >= 2 and info.chunks_rebuilt == 0
+    else:
+        assert info.n_chunks is None and info.lam is None
+
+
+def test_gains_are_recorded_in_one_process_only(dask_client, data):
+    # Every candidate's score at every step would have to come back from
+    # the workers (scikit-activeml's utilities run in one process).
+    model, _, dask_pool, X_lab = _problem(data, "logistic", "array")
+    with pytest.raises(ValueError, match="recorded in one process only"):
+        skbait.BAITSampler().select(model, dask_pool, 3, X_labeled=X_lab,
+                                    record_gains=True)
 
 
 @pytest.mark.parametrize("kind", ["array", "dataframe"])

@@ -1,8 +1,9 @@
 """The rules' registry: one place declares the rules, and a new rule is its
 own module plus one registration line (docs/design.md §10, "Adding a
 rule"). A toy rule registered here runs through ``bait_select``, its
-validation, its planner and the scikit-activeml utilities, and its picks
-equal a dense float64 evaluation of its own objective."""
+validation, its planner and the recorded gains of the scikit-activeml
+utilities, and its picks and gains equal a dense float64 evaluation of its
+own objective."""
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import skbait
 from skbait._engine.planning import plan
 from skbait._engine.planning.cost import NOMINAL
 from skbait._engine.core.fisher import binary_embeddings
-from .reference import dense_select
+from .reference import dense_objective, dense_select
 from skbait._engine.rules import (
     RULES,
     RuleSpec,
@@ -21,8 +22,8 @@ from skbait._engine.rules import (
     rule_names,
     unregister_rule,
 )
+from skbait._engine.bait import run_bait_select
 from skbait._engine.rules.exact import ExactSpec
-from skbait._integrations.skactiveml_utilities import bait_gains
 
 from .conftest import random_problem
 
@@ -81,12 +82,26 @@ def test_a_registered_rule_runs_and_matches_its_dense_objective(rng, gini):
     h_lab, _ = gini.inputs(np, prob["h_lab"], prob["p_lab"])
     expected = dense_select(h, 6, h_lab=h_lab, lam=info.lam)
     assert idx.tolist() == list(expected)
-    # The scikit-activeml utilities replay its objective from the factors
-    # it declares: the first pick has the largest gain of the first step.
-    gains = bait_gains(prob["h_pool"], prob["p_pool"], prob["h_lab"],
-                       prob["p_lab"], info.forward, [0], n_select=6,
-                       lam=info.lam, objective="gini")
-    assert int(np.nanargmax(gains[0])) == info.forward[0]
+    # The gains the scikit-activeml utilities read are its objective's, at
+    # the forward step of each pick, against a dense evaluation.
+    _, recorded = run_bait_select(
+        prob["h_pool"], 6, pool_proba=prob["p_pool"],
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        lam="auto", lam_factor=0.1, oversample=2.0, fisher="pool",
+        approximation="gini", dtype="float64", chunk_size=None, n_jobs=None,
+        use_numba=None, verbose=0, return_info=True, record_gains=True)
+    s = 6 / (len(h_lab) + 6)
+    fisher = (h.T @ h + h_lab.T @ h_lab) / (len(h) + len(h_lab))
+    forward = info.forward.tolist()
+    for row, pick in zip(recorded.candidate_gains, idx):
+        before = forward[:forward.index(pick)]
+        m = info.lam * np.eye(h.shape[1]) + h_lab.T @ h_lab / (
+            len(h_lab) + 6) + s * h[before].T @ h[before]
+        dense = np.array([dense_objective(m, fisher) - dense_objective(
+            m + s * np.outer(x, x), fisher) for x in h])
+        dense[before] = np.nan
+        np.testing.assert_allclose(row, dense, rtol=1e-9)
+        assert int(np.nanargmax(row)) == pick
 
 
 def test_validation_and_errors_name_the_registered_rules(rng, gini):

@@ -293,12 +293,13 @@ def test_warnings_point_at_the_callers_line(digits):
 @pytest.fixture
 def spy(monkeypatch):
     """Records every ``BaseSampler.select`` call: (sampler class, whether
-    features were asked for)."""
+    features were asked for, whether BAIT's gains were)."""
     calls = []
     select = BaseSampler.select
 
     def recording(self, *args, **kwargs):
-        calls.append((type(self), kwargs.get("return_features", False)))
+        calls.append((type(self), kwargs.get("return_features", False),
+                      kwargs.get("record_gains", False)))
         return select(self, *args, **kwargs)
 
     monkeypatch.setattr(BaseSampler, "select", recording)
@@ -310,8 +311,8 @@ def test_every_form_of_a_strategy_goes_through_select(digits, spy):
     BAITSampler()(model, X_pool, 2, X_labeled=X_lab, verbose=0)
     skbait.badge_sampling(model, X_pool, 2, random_state=0)
     skbait.random_sampling(model, X_pool, 2, return_info=True)
-    assert spy == [(BAITSampler, False), (BADGESampler, False),
-                   (RandomSampler, False)]
+    assert spy == [(BAITSampler, False, False), (BADGESampler, False, False),
+                   (RandomSampler, False, False)]
 
 
 def test_the_skactiveml_strategies_go_through_select(spy):
@@ -336,9 +337,11 @@ def test_the_skactiveml_strategies_go_through_select(spy):
     yr[:20] = yr_true[:20]
     RegressionBait().query(Xr, yr, SklearnRegressor(Ridge()), batch_size=2)
     CoreSet().query(Xr, yr, reg=SklearnRegressor(Ridge()), batch_size=2)
-    assert spy == [(BAITSampler, True), (BADGESampler, False),
-                   (CoresetSampler, True), (BAITSampler, False),
-                   (CoresetSampler, False)]
+    # BAIT's utilities are the gains its engine recorded (no features);
+    # CORESET's are recomputed from the features.
+    assert spy == [(BAITSampler, False, True), (BADGESampler, False, False),
+                   (CoresetSampler, True, False), (BAITSampler, False, False),
+                   (CoresetSampler, False, False)]
 
 
 def test_a_dask_pool_goes_through_select_and_its_pool(digits, dask_client):

@@ -350,22 +350,23 @@ def test_bait_utilities_with_max_candidates(digits):
 
 def test_bait_utilities_of_an_approximation_the_engine_chose(digits,
                                                              monkeypatch):
-    # An approximation that bait_select resolves itself (such as an "auto")
-    # without naming it in its info: the replay that reproduces the
-    # engine's gains is used.
+    # An approximation that the engine resolves itself (such as an "auto")
+    # without the strategy naming it: the utilities are that rule's gains.
     import skbait._query.samplers as samplers
 
-    engine = samplers.bait_select
+    engine = samplers.run_bait_select
 
     def resolving(*args, approximation=None, **kwargs):
         return engine(*args, approximation="binary", **kwargs)
 
-    monkeypatch.setattr(samplers, "bait_select", resolving)
+    monkeypatch.setattr(samplers, "run_bait_select", resolving)
     X, y, _ = digits
     qs = Bait(approximation="auto")
     idx, u = qs.query(X, y, _logreg(), batch_size=4, return_utilities=True)
     np.testing.assert_allclose(u[np.arange(4), idx], qs.info_.gains,
                                rtol=1e-8)
+    assert qs.info_.approximation == "binary"
+    assert [int(np.nanargmax(row)) for row in u] == idx.tolist()
 
 
 def test_regression_bait(digits):

@@ -1,5 +1,7 @@
 """``bait_select``: the BAIT selection on embeddings and probabilities."""
 
+import time
+
 from .backends.array_api import device, float_dtype, get_namespace, is_numpy_namespace
 from .cluster.client import is_dask_collection
 from .backends.kernels import resolve_numba
@@ -21,7 +23,7 @@ from .._validation import (
     check_proba,
 )
 
-__all__ = ["bait_select", "AUTO_LAM_FACTOR"]
+__all__ = ["bait_select", "run_bait_select", "AUTO_LAM_FACTOR"]
 
 # c in lam="auto" (λ = c · tr(F)/(dk)), chosen on validation runs of the
 # benchmark experiments (docs/results.md, "Choosing lam_factor").
@@ -128,31 +130,20 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         Use the compiled kernel for NumPy inputs (``pip install numba``).
         None uses it when numba is importable; True requires it.
     return_info : bool, default=False
-        Also return a :class:`~sklearn.utils.Bunch` with the objective trace
-        and per-point gains.
+        Also return a :class:`~skbait.SelectionInfo` with the objective
+        trace, the per-point gains, the rule that ran and why, and the
+        timings.
 
     Returns
     -------
     indices : integer array of shape (n_select,)
         Indices into the pool, in the order the points were added, in the
         namespace and on the device of ``pool_embeddings``.
-    info : Bunch
-        Only with ``return_info=True``: ``lam`` (the λ used, in the units
-        of the embeddings given), ``fisher_scale`` (μ), ``objective``
-        (NumPy float64, the
-        value of ``tr(M⁻¹ F)`` before the first step and after each forward
-        addition and backward removal), ``gains`` (NumPy float64, the
-        forward decrease of the objective when each returned point was
-        added), ``forward`` (NumPy int64, every forward addition in order,
-        before pruning), ``n_forward``, ``n_refreshes`` (how many times
-        M⁻¹ and the per-candidate states were formed afresh to bound
-        rounding, docs/design.md §8), ``used_numba``, ``timings``
-        (wall-clock seconds of set-up, candidate GEMMs, per-candidate
-        kernel, commits and refreshes; on asynchronous devices only
-        their sum is meaningful), ``approximation`` (the rule that ran:
-        "exact", "block_diagonal" or "binary"), ``approximation_reason``
-        (why, in words) and ``memory_needed`` (bytes each rule considered
-        would have needed).
+    info : SelectionInfo
+        Only with ``return_info=True``: the diagnostics of the selection
+        (:class:`~skbait.SelectionInfo` lists them: ``lam``,
+        ``fisher_scale``, ``objective``, ``gains``, ``forward``,
+        ``timings``, ``approximation``, ``approximation_reason``, ...).
 
     Raises
     ------
@@ -188,6 +179,23 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     >>> idx.shape, len(set(idx.tolist()))
     ((5,), 5)
     """
+    return run_bait_select(
+        pool_embeddings, n_select, pool_proba=pool_proba,
+        labeled_embeddings=labeled_embeddings, labeled_proba=labeled_proba,
+        lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
+        approximation=approximation, dtype=dtype, chunk_size=chunk_size,
+        n_jobs=n_jobs, use_numba=use_numba, verbose=verbose,
+        return_info=return_info, record_gains=False)
+
+
+def run_bait_select(pool_embeddings, n_select, *, pool_proba,
+                    labeled_embeddings, labeled_proba, lam, lam_factor,
+                    oversample, fisher, approximation, dtype, chunk_size,
+                    n_jobs, use_numba, verbose, return_info, record_gains):
+    """:func:`bait_select` (its arguments, all given) for callers inside
+    skbait that also want ``info.candidate_gains`` (``record_gains=True``:
+    the scikit-activeml strategies' utilities); in one process only."""
+    started = time.perf_counter()
     check_parameters("bait_select", dict(
         lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
         approximation=approximation, dtype=dtype, chunk_size=chunk_size,
@@ -195,6 +203,13 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         return_info=return_info), BAIT_SELECT_CONSTRAINTS)
     _check_rule(approximation, pool_proba is not None, fisher)
     if is_dask_collection(pool_embeddings):
+        if record_gains:
+            # Every candidate's score at every step would come back from
+            # the workers: n_pool numbers a step, on the client.
+            raise ValueError(
+                "The candidates' gains at each step (scikit-activeml's "
+                "return_utilities) are recorded in one process only; got a "
+                "Dask pool_embeddings.")
         from .cluster.bait import dask_bait_select
 
         return dask_bait_select(
@@ -245,19 +260,21 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         result, scale, rel_lam = _select(
             spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
             lam_factor, shape.n_forward, fisher, gemm_dtype,
-            spec.budget(shape), numba_ok, dtype_name, threads, progress)
+            spec.budget(shape), numba_ok, dtype_name, threads, progress,
+            record_gains)
     indices = xp.asarray(result.kept, dtype=xp.int64,
                          device=device(h_pool))
     if not return_info:
         return indices
     info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
-                       used_numba=numba_ok)
+                       used_numba=numba_ok,
+                       seconds=time.perf_counter() - started)
     return indices, info
 
 
 def _select(spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
             lam_factor, n_forward, fisher, gemm_dtype, budget, numba_ok,
-            dtype_name, threads, progress):
+            dtype_name, threads, progress, record_gains):
     """The selection on validated inputs; returns the ``GreedyResult``,
     the ``FisherScale`` and λ relative to it."""
     scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
@@ -274,7 +291,7 @@ def _select(spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
         problem, n_select, lam=rel_lam, n_forward=n_forward,
         identity_fisher=fisher == "identity", budget_bytes=budget,
         use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads,
-        progress=progress)
+        progress=progress, record_gains=record_gains)
     return result, scale, rel_lam
 
 

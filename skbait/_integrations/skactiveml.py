@@ -12,8 +12,10 @@ to skbait's sampler (:class:`~skbait.BAITSampler`,
 :class:`~skbait.BADGESampler`, :class:`~skbait.CoresetSampler`) through
 its contract, ``sampler.select(...)``, which extracts the features (the
 registry: scikit-activeml's wrappers are unwrapped by
-``skactiveml_features.py``) and selects. The utilities are recomputed from
-the features that the :class:`~skbait.Selection` returns
+``skactiveml_features.py``) and selects. BAIT's utilities are the gains the
+engine computed at each pick (``select(..., record_gains=True)``,
+``info.candidate_gains``); BADGE's and CORESET's are recomputed from the
+features that the :class:`~skbait.Selection` returns
 (``skactiveml_utilities.py``).
 
 The parameters' descriptions come from the query layer's table
@@ -30,7 +32,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import Bunch
 from skactiveml.base import (
     SingleAnnotatorPoolQueryStrategy,
     SkactivemlClassifier,
@@ -44,6 +45,7 @@ from skactiveml.utils import (
     is_unlabeled,
 )
 
+from .._query.base import SamplerInfo
 from .._query.docstrings import entry, parameters_section
 from .._query.extractors import check_fitted
 from .._query.samplers import (
@@ -56,11 +58,7 @@ from .._query.samplers import (
 )
 from .._validation import NONE, Satisfies, validate_parameters
 from .skactiveml_features import predicts_without_model
-from .skactiveml_utilities import (
-    badge_probabilities,
-    bait_gains,
-    coreset_distances,
-)
+from .skactiveml_utilities import badge_probabilities, coreset_distances
 
 __all__ = ["Bait", "RegressionBait", "Badge", "CoreSet"]
 
@@ -208,7 +206,7 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
             X_lab = X[is_labeled(y, missing_label=self.missing_label_)]
             selection = sampler.select(
                 model, X_cand, batch_size, X_labeled=X_lab,
-                return_features=return_utilities, input_names={
+                **self._utility_request(return_utilities), input_names={
                     "X_pool": "X" if mapping is not None else "candidates",
                     "X_labeled": "X"})
             picks = selection.indices
@@ -223,6 +221,12 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         utilities = np.full((batch_size, len(X)), np.nan)
         utilities[:, mapping] = rows
         return mapping[picks], utilities
+
+    @staticmethod
+    def _utility_request(return_utilities):
+        """``select``'s keywords for the utilities: the features the
+        utilities are recomputed from (BADGE, CORESET)."""
+        return dict(return_features=return_utilities)
 
     def _check_model(self, model, name, types):
         """A TypeError naming ``name`` unless ``model`` is one of
@@ -296,8 +300,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         for i in range(batch_size):
             rows[i] = 1.0 / (n_cand - i)
             rows[i, picks[:i]] = np.nan
-        self.info_ = Bunch(strategy=self._strategy, n_candidates=n_cand,
-                           random_fallback=True)
+        self.info_ = SamplerInfo(strategy=self._strategy,
+                                 n_candidates=n_cand, random_fallback=True)
         return picks, rows
 
     @staticmethod
@@ -353,20 +357,15 @@ class _BaitStrategy(_SkbaitStrategy):
     _sampler = BAITSampler
     _strategy = "BAIT"
 
+    @staticmethod
+    def _utility_request(return_utilities):
+        """BAIT's utilities are the gains the engine computed at each
+        pick: no features are needed."""
+        return dict(record_gains=return_utilities)
+
     def _utilities(self, selection, batch_size, n_cand):
         info = selection.info
-        h, p = selection.pool_features
-        h_lab, p_lab = selection.labeled_features
-        forward = self._positions(info, info.forward)
-        steps = [int(np.flatnonzero(forward == x)[0])
-                 for x in self._positions(info, selection.indices)]
-        # bait_select reports the rule that ran ("auto" resolves to one),
-        # whose objective the gains are replayed with.
-        rows = bait_gains(h, p, h_lab, p_lab, forward, steps,
-                          n_select=batch_size, lam=info.lam,
-                          objective=info.approximation, fisher=self.fisher,
-                          fisher_scale=info.fisher_scale)
-        return self._spread(info, rows, n_cand)
+        return self._spread(info, info.candidate_gains, n_cand)
 
 
 _BAIT_UTILITIES = (
@@ -380,8 +379,8 @@ _BAIT_UTILITIES = (
     "that the returned samples won: the gains of pruned picks are in no "
     "row, and the forward picks before a row's step, pruned ones included, "
     "are NaN in it (they were in the batch then). With an approximation, "
-    "its own objective's gains; recomputed in float64 from the query's "
-    "features.")
+    "its own objective's gains. They are the gains the selection computed "
+    "to make its picks (in the precision of ``dtype``), not recomputed.")
 
 _BAIT_NOTES = """\
 BAIT's parameters and their defaults are those of
@@ -409,10 +408,11 @@ def _doc(summary, params, notes, example):
 
 
 _INFO_DOC = """\
-info_ : Bunch
-    Diagnostics of the last query: those of the skbait sampler's ``info_``
-    (timings; for BAIT :func:`skbait.bait_select`'s objective trace and the
-    λ used), with indices into the candidates, and ``random_fallback``."""
+info_ : SamplerInfo
+    Diagnostics of the last query: the skbait sampler's ``info_`` (a
+    :class:`skbait.SamplerInfo`: timings; for BAIT
+    :func:`skbait.bait_select`'s objective trace and the λ used), with
+    indices into the candidates, and ``random_fallback``."""
 
 
 class Bait(_BaitStrategy):

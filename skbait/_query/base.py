@@ -11,7 +11,9 @@ through that pool's public methods. Nothing outside a sampler sets or
 reads its private attributes (``tests/test_seam.py`` checks it).
 
 A subclass implements ``_select(call, estimator, X_pool, n_instances,
-X_labeled, rng) -> (indices, scores, extra_info)`` with the helpers below
+X_labeled, rng) -> (indices, scores, selection_info)`` (the engine's
+:class:`~skbait.SelectionInfo`, or None where the strategy has none: the
+baselines) with the helpers below
 (``_features``, ``_labeled_features``, ``_extracted``, ``_timed_selection``),
 which record the call's timings and features in ``call``.
 """
@@ -26,7 +28,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import check_random_state
 
 from .extractors import check_fitted
 from .features import checked_features
@@ -38,10 +40,11 @@ from .inputs import (
     split_learner,
     take_rows,
 )
+from .._engine.info import SelectionInfo
 from .._validation import BOOLEAN, check_n_select, num_samples, \
     validate_parameters
 
-__all__ = ["BaseSampler", "Selection", "NoLabeledSetWarning",
+__all__ = ["BaseSampler", "Selection", "SamplerInfo", "NoLabeledSetWarning",
            "check_return_info"]
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +53,89 @@ _INPUTS = ("X_pool", "X_labeled")
 
 class NoLabeledSetWarning(UserWarning):
     """A BAIT or CORESET query ran without any labeled set."""
+
+
+class SamplerInfo(SelectionInfo):
+    """Diagnostics of a sampler's query (its ``info_``, also returned with
+    ``return_info=True`` and as :attr:`Selection.info`).
+
+    A :class:`SelectionInfo` (a dict with attribute access) with the
+    sampler's own attributes added. Every attribute below is present; one
+    that does not apply is None: BAIT's attributes for the other
+    strategies, ``random_fallback`` outside scikit-activeml's strategies.
+
+    Attributes
+    ----------
+    strategy : str
+        "BAIT", "BADGE", "CORESET", "CONFIDENCE" or "RANDOM".
+    n_pool : int or None
+        The number of pool points (None for a scikit-activeml strategy
+        that drew at random, having no model to take features from).
+    candidates : ndarray of int64 or None
+        The indices into ``X_pool`` that were scored, ascending, when
+        ``max_candidates`` drew a subset; None when the whole pool was.
+    n_candidates : int
+        The number of points scored.
+    n_labeled : int or None
+        The number of labeled samples; None without a labeled set.
+    random_fallback : bool or None
+        scikit-activeml's strategies: whether the batch was drawn at
+        random because the model could not be fitted. None otherwise.
+    timings : dict of str to float
+        Wall-clock seconds: ``features`` (extraction), ``selection`` (the
+        strategy's selection, of which BAIT's engine phases ``setup``,
+        ``gemm``, ``kernel``, ``commit`` and ``refresh`` are parts) and
+        ``total`` (the whole call).
+    lam : float or None
+        BAIT: the λ used, in the units of the embeddings.
+    fisher_scale : float or None
+        BAIT: μ, the Fisher's mean eigenvalue.
+    objective : ndarray of float64 or None
+        BAIT: ``tr(M⁻¹ F)`` before the first step and after each forward
+        addition and backward removal.
+    gains : ndarray of float64 or None
+        BAIT: the forward gain of each pick (the query's scores).
+    forward : ndarray of int64 or None
+        BAIT: every forward addition in order, before pruning, as indices
+        into the whole ``X_pool``.
+    n_forward : int or None
+        BAIT: the forward pass's length.
+    n_refreshes : int or None
+        BAIT: how many times M⁻¹ and the states were formed afresh.
+    used_numba : bool or None
+        BAIT: whether the compiled kernels ran the steps.
+    approximation : str or None
+        BAIT: the rule that ran.
+    approximation_reason : str or None
+        BAIT: why that rule ran, in words.
+    memory_needed : dict of str to int or None
+        BAIT: bytes each rule considered would have needed.
+    predicted_seconds : dict of str to float or None
+        BAIT: each rule's predicted seconds.
+    predicted_phases : dict of str to float or None
+        BAIT: the predicted seconds of the rule that ran, by phase.
+    seconds : float or None
+        BAIT: wall-clock seconds of :func:`skbait.bait_select`'s call.
+    n_chunks : int or None
+        BAIT on a Dask pool: the number of blocks. None otherwise.
+    chunks_rebuilt : int or None
+        BAIT on a Dask pool: blocks formed again after lost workers. None
+        otherwise.
+    candidate_gains : ndarray of float64, shape (n_instances, \
+n_candidates), or None
+        BAIT, with ``select(..., record_gains=True)``: row i holds every
+        scored point's forward gain at the step that added the i-th pick
+        (columns: the points scored, in the order of ``candidates``); NaN
+        for the points added before that step. None otherwise.
+
+    See Also
+    --------
+    SelectionInfo : :func:`skbait.bait_select`'s info, whose attributes
+        these are.
+    """
+
+    _fields = ("strategy", "n_pool", "candidates", "n_candidates",
+               "n_labeled", "random_fallback") + SelectionInfo._fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +150,7 @@ class Selection:
     scores : ndarray of float64, shape (n_instances,)
         The score that chose each pick (the strategy's own; see its
         class).
-    info : Bunch
+    info : SamplerInfo
         The diagnostics, the same object as the sampler's ``info_``.
     pool_features : tuple or None
         With ``return_features=True``: ``(embeddings, proba)`` of the pool
@@ -81,7 +167,7 @@ class Selection:
 
     indices: np.ndarray
     scores: np.ndarray
-    info: Bunch
+    info: SamplerInfo
     pool_features: tuple = None
     labeled_features: tuple = None
 
@@ -105,11 +191,12 @@ class _Call:
     """One call's bookkeeping: how it names its inputs, its timings, the
     features it extracted (kept only on request) and its log."""
 
-    def __init__(self, owner, verbose, names, keep_features):
+    def __init__(self, owner, verbose, names, keep_features, record_gains):
         self.owner = owner
         self.verbose = verbose
         self.names = names
         self.keep_features = keep_features
+        self.record_gains = record_gains
         self.timings = {"features": 0.0}
         self.features = {}
 
@@ -138,16 +225,19 @@ class BaseSampler(BaseEstimator):
     ``_select``. Class attributes: ``_strategy`` (the strategy's name in
     ``info_`` and errors), ``_uses_labeled`` (whether a missing labeled set
     is warned about), ``_uses_estimator`` (whether the estimator must be
-    fitted).
+    fitted), ``_records_gains`` (whether ``_select`` honours
+    ``call.record_gains``).
     """
 
     _parameter_constraints = {}
     _strategy = ""
     _uses_labeled = False
     _uses_estimator = True
+    _records_gains = False
 
     def select(self, learner_or_estimator, X_pool, n_instances=1, *,
-               X_labeled=None, return_features=False, input_names=None):
+               X_labeled=None, return_features=False, record_gains=False,
+               input_names=None):
         """Select ``n_instances`` points of ``X_pool``: the one call behind
         every form of the strategy.
 
@@ -167,6 +257,13 @@ Dask array or DataFrame
         return_features : bool, default=False
             Also return the features the strategy extracted and checked
             (``Selection.pool_features``, ``labeled_features``).
+        record_gains : bool, default=False
+            BAIT only (other strategies raise a ValueError): also record
+            every scored point's forward gain at the step of each pick, as
+            the engine computed them, in ``info.candidate_gains`` (one
+            float64 row of the points scored per forward step until the
+            pruning is done). One process only: a ValueError for a Dask
+            pool.
         input_names : dict, default=None
             How errors, warnings and the log name the inputs, for a caller
             whose users know them by other names: ``{"X_pool": ...,
@@ -180,9 +277,15 @@ Dask array or DataFrame
         """
         started = time.perf_counter()
         validate_parameters(self)
-        if not BOOLEAN.is_satisfied_by(return_features):
-            raise TypeError(f"return_features must be a boolean; got "
-                            f"{return_features!r}.")
+        for name, value in (("return_features", return_features),
+                            ("record_gains", record_gains)):
+            if not BOOLEAN.is_satisfied_by(value):
+                raise TypeError(f"{name} must be a boolean; got {value!r}.")
+        if record_gains and not self._records_gains:
+            raise ValueError(
+                f"record_gains=True: {type(self).__name__} has no gains to "
+                "record (BAITSampler records BAIT's); got "
+                f"{type(self).__name__}.")
         names = _input_names(input_names)
         pool_name, labeled_name = names["X_pool"], names["X_labeled"]
         estimator, X_labeled, from_learner = split_learner(
@@ -212,22 +315,26 @@ Dask array or DataFrame
         if n_cand < n_pool:
             candidates = np.sort(rng.choice(n_pool, n_cand, replace=False))
             X_cand = take_rows(X_pool, candidates)
-        call = _Call(owner, self.verbose, names, return_features)
+        call = _Call(owner, self.verbose, names, return_features,
+                     record_gains)
         call.log(f"{n_instances} of {n_pool} pool points"
                  + ("" if candidates is None else
                     f" (scoring a random subset of {n_cand})")
                  + ("" if not n_labeled else f"; {n_labeled} labeled"))
-        idx, scores, extra = self._select(call, estimator, X_cand,
-                                          n_instances, X_labeled, rng)
+        idx, scores, engine = self._select(call, estimator, X_cand,
+                                           n_instances, X_labeled, rng)
         idx = np.asarray(idx, dtype=np.int64)
+        engine = {} if engine is None else dict(engine)
         if candidates is not None:
             idx = candidates[idx]
-            if "forward" in extra:
-                extra["forward"] = candidates[np.asarray(extra["forward"])]
+            if engine.get("forward") is not None:
+                engine["forward"] = candidates[engine["forward"]]
         call.timings["total"] = time.perf_counter() - started
-        info = Bunch(strategy=self._strategy, n_pool=n_pool,
-                     candidates=candidates, n_candidates=n_cand,
-                     n_labeled=n_labeled, timings=call.timings, **extra)
+        # The engine's phases are parts of the call's "selection".
+        timings = {**call.timings, **(engine.pop("timings", None) or {})}
+        info = SamplerInfo(strategy=self._strategy, n_pool=n_pool,
+                           candidates=candidates, n_candidates=n_cand,
+                           n_labeled=n_labeled, timings=timings, **engine)
         self.info_ = info
         call.log(f"done: {len(idx)} points in {call.timings['total']:.3f} s")
         features = {}
@@ -269,7 +376,7 @@ Dask array or DataFrame
         -------
         indices : ndarray of int64, shape (n_instances,)
         scores : ndarray of float64, shape (n_instances,)
-        info : Bunch
+        info : SamplerInfo
             Only with ``return_info=True``.
 
         See Also

@@ -176,7 +176,7 @@ def returns_section(scores):
         "scores : ndarray of float64, shape (n_instances,)",
         textwrap.fill(scores, 72, initial_indent=_INDENT,
                       subsequent_indent=_INDENT),
-        "info : Bunch",
+        "info : SamplerInfo",
         "    Only with ``return_info=True``: the same object as ``info_``.",
     ])
 
@@ -184,9 +184,10 @@ def returns_section(scores):
 def info_section(extra=""):
     """The ``info_`` attribute's entry; ``extra`` adds a strategy's own
     items (starting with ``"; and "``)."""
-    return entry("info_ : Bunch", (
+    return entry("info_ : SamplerInfo", (
         "Diagnostics of the last call (also returned with "
-        "``return_info=True``): ``strategy``; ``n_pool``; ``candidates`` "
+        "``return_info=True``; :class:`skbait.SamplerInfo` documents every "
+        "attribute): ``strategy``; ``n_pool``; ``candidates`` "
         "(the indices into ``X_pool`` that were scored, None when the whole "
         "pool was); ``n_candidates``; ``n_labeled`` (None without a labeled "
         "set); ``timings`` (seconds: ``features``, ``selection``, "

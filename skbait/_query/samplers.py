@@ -18,7 +18,7 @@ extracted there block by block and the selection runs there
 import functools
 import textwrap
 
-from .._engine.bait import AUTO_LAM_FACTOR, bait_select
+from .._engine.bait import AUTO_LAM_FACTOR, run_bait_select
 from .._engine.baselines import (
     badge_select,
     confidence_select,
@@ -134,6 +134,7 @@ class BAITSampler(BaseSampler):
                               **COMMON_CONSTRAINTS}
     _strategy = "BAIT"
     _uses_labeled = True
+    _records_gains = True
 
     def __init__(self, lam="auto", lam_factor=AUTO_LAM_FACTOR,
                  oversample=2.0, fisher="pool", approximation="auto",
@@ -160,7 +161,7 @@ class BAITSampler(BaseSampler):
         emb_lab, proba_lab = self._labeled_features(call, estimator,
                                                     X_labeled, True)
         idx, info = self._timed_selection(
-            call, bait_select,
+            call, run_bait_select,
             emb, n_instances, pool_proba=proba, labeled_embeddings=emb_lab,
             labeled_proba=proba_lab, lam=self.lam,
             lam_factor=self.lam_factor, oversample=self.oversample,
@@ -171,12 +172,10 @@ class BAITSampler(BaseSampler):
             n_jobs=None if self.n_jobs is None else int(self.n_jobs),
             use_numba=None if self.use_numba is None
             else bool(self.use_numba),
-            return_info=True)
+            verbose=0, return_info=True, record_gains=call.record_gains)
         call.log(f"BAIT rule: {info.approximation} "
                  f"({info.approximation_reason})")
-        extra = dict(info)
-        extra["engine_timings"] = extra.pop("timings")
-        return idx, info.gains, extra
+        return idx, info.gains, info
 
 
 BAIT_DOC = SamplerDoc(
@@ -194,11 +193,11 @@ BAIT_DOC = SamplerDoc(
         "scale). With ``max_candidates`` the pool Fisher F comes from the "
         "subset scored."),
     info=(
-        "; and :func:`skbait.bait_select`'s ``lam``, ``fisher_scale``, "
+        "; and :func:`skbait.bait_select`'s: ``lam``, ``fisher_scale``, "
         "``objective``, ``gains``, ``forward`` (indices into ``X_pool``), "
-        "``n_forward``, ``used_numba``, ``approximation`` and "
-        "``approximation_reason`` (the rule that ran, and why) and its "
-        "timings as ``engine_timings``"))
+        "``approximation`` and ``approximation_reason`` (the rule that ran, "
+        "and why), ... (:class:`skbait.SamplerInfo` lists them all), its "
+        "phases' seconds added to ``timings``"))
 _document(BAITSampler, BAIT_DOC)
 
 
@@ -242,7 +241,7 @@ class BADGESampler(BaseSampler):
         select = dask_badge_select if on_dask(X_pool) else badge_select
         idx, scores = self._timed_selection(call, select, emb, proba,
                                             n_instances, rng)
-        return idx, scores, {}
+        return idx, scores, None
 
 
 BADGE_DOC = SamplerDoc(
@@ -300,7 +299,7 @@ class CoresetSampler(BaseSampler):
         select = dask_coreset_select if on_dask(X_pool) else coreset_select
         idx, scores = self._timed_selection(call, select, emb, n_instances,
                                             emb_lab)
-        return idx, scores, {}
+        return idx, scores, None
 
 
 CORESET_DOC = SamplerDoc(
@@ -362,7 +361,7 @@ class ConfidenceSampler(BaseSampler):
         select = dask_confidence_select if on_dask(X_pool) \
             else confidence_select
         idx, scores = self._timed_selection(call, select, proba, n_instances)
-        return idx, scores, {}
+        return idx, scores, None
 
 
 CONFIDENCE_DOC = SamplerDoc(
@@ -410,7 +409,7 @@ class RandomSampler(BaseSampler):
         select = dask_random_select if on_dask(X_pool) else random_select
         idx, scores = self._timed_selection(call, select, n, n_instances,
                                             rng)
-        return idx, scores, {}
+        return idx, scores, None
 
 
 RANDOM_DOC = SamplerDoc(

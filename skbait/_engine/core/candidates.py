@@ -10,7 +10,8 @@ The greedy loop (``greedy.py``) sees only the methods below, which a pool
 spread over a cluster implements too.
 """
 
-from array_api_compat import device
+import numpy as np
+from array_api_compat import device, is_numpy_namespace, to_device
 
 from .chunks import row_chunks
 from .problem import GreedyProblem
@@ -126,6 +127,15 @@ class Candidates:
         extreme, recs = band_records(self.problem.xp,
                                      self._masked(maximize), rtol, maximize)
         return extreme, [(offset + i, score) for i, score in recs]
+
+    def available_scores(self):
+        """The current scores as a NumPy float64 copy, NaN where a row can
+        no longer be picked (the greedy loop's ``record_gains``)."""
+        xp = self.problem.xp
+        scores = xp.where(self.alive, self.scores, xp.nan)
+        if not is_numpy_namespace(xp):
+            scores = to_device(scores, "cpu")
+        return np.array(scores, dtype=np.float64)
 
     def drop(self, index):
         """Row ``index`` can no longer be picked."""

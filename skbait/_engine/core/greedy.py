@@ -27,8 +27,8 @@ commits and records:
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.utils import Bunch
 
+from ..info import SelectionInfo
 from .timing import timed
 
 __all__ = ["GreedyResult", "Refresh", "greedy_select"]
@@ -46,7 +46,9 @@ class GreedyResult:
     candidate GEMMs, the per-candidate kernel, the commits and the
     refreshes (not synchronised on asynchronous devices, where only their
     sum is meaningful); ``refreshes``: how often M⁻¹ and the states were
-    formed afresh.
+    formed afresh; ``candidate_gains``: with ``record_gains``, row i the
+    scores of every candidate at the forward step that added ``kept[i]``
+    (NaN for the points added before it), else None.
     """
 
     kept: list
@@ -55,12 +57,14 @@ class GreedyResult:
     gains: list
     timings: dict = field(default_factory=dict)
     refreshes: int = 0
+    candidate_gains: np.ndarray = None
 
     def info(self, *, scale, rel_lam, plan, used_numba, **extra):
-        """``bait_select``'s ``info`` (its docstring lists the fields):
-        this result, the λ and μ of ``scale`` (docs/design.md §3) and the
-        ``plan`` that chose the rule; ``extra`` adds fields."""
-        return Bunch(
+        """``bait_select``'s :class:`~skbait.SelectionInfo`: this result,
+        the λ and μ of ``scale`` (docs/design.md §3) and the ``plan`` that
+        chose the rule; ``extra`` sets the attributes that depend on where
+        the pool was (``seconds``, ``n_chunks``, ``chunks_rebuilt``)."""
+        return SelectionInfo(
             lam=rel_lam * scale.mean_eigenvalue,
             fisher_scale=scale.mean_eigenvalue,
             objective=np.asarray(self.objective, dtype=np.float64),
@@ -75,24 +79,28 @@ class GreedyResult:
             memory_needed={m: int(b) for m, b in plan.needed.items()},
             predicted_seconds=plan.seconds(),
             predicted_phases=plan.predicted[plan.method].as_dict(),
-            **extra)
+            candidate_gains=self.candidate_gains, **extra)
 
 
 def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
-                  progress=None):
+                  progress=None, record_gains=False):
     """Forward-backward greedy selection of ``n_select`` pool points.
 
     ``pool`` holds the candidates with their first states (the rule's
     set-up), ``n_forward`` is the forward pass's length, ``rtol`` the tie
     tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`;
-    ``progress`` (None: none) is called after every pick and removal.
-    Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
+    ``progress`` (None: none) is called after every pick and removal;
+    ``record_gains`` keeps every candidate's scores at each forward step
+    (``pool.available_scores()``: n_forward × n_pool float64 until the
+    kept points' rows are known). Returns a ``GreedyResult`` (its timings
+    are ``refresh.timings``).
     """
     progress = progress or _no_progress
     objective = [rule.objective]
     refresh.watch(pool)
+    steps = [] if record_gains else None
     chosen, gains = _forward(rule, pool, n_forward, rtol, objective,
-                             refresh, progress)
+                             refresh, progress, steps)
     if len(chosen) <= n_select:
         kept = list(chosen)
     else:
@@ -105,17 +113,25 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
         kept = _backward(rule, sel, chosen, n_select, rtol, objective,
                          refresh, progress)
     gain_of = dict(zip(chosen, gains))
+    candidate_gains = None
+    if record_gains:
+        step_of = {x: step for step, x in enumerate(chosen)}
+        candidate_gains = np.stack([steps[step_of[i]] for i in kept])
     return GreedyResult(kept=kept, forward=chosen, objective=objective,
                         gains=[gain_of[i] for i in kept],
-                        timings=refresh.timings, refreshes=refresh.count)
+                        timings=refresh.timings, refreshes=refresh.count,
+                        candidate_gains=candidate_gains)
 
 
 def _no_progress():
     pass
 
 
-def _forward(rule, pool, n_forward, rtol, objective, refresh, progress):
+def _forward(rule, pool, n_forward, rtol, objective, refresh, progress,
+             steps):
     """Greedy additions (§2); returns the chosen indices and their gains.
+    ``steps`` (None: nothing recorded) receives the scores each pick was
+    chosen from.
 
     The last addition is not committed here: only the chosen points'
     states need it, and ``rule.selected`` applies it to them alone."""
@@ -123,6 +139,8 @@ def _forward(rule, pool, n_forward, rtol, objective, refresh, progress):
     pool.rescore()
     best, gain, _ = pool.best(rtol, maximize=True)
     for step in range(n_forward):
+        if steps is not None:
+            steps.append(pool.available_scores())
         chosen.append(best)
         gains.append(gain)
         objective.append(objective[-1] - gain)

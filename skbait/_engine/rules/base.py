@@ -83,7 +83,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Cost:
-    """Predicted seconds of a selection's phases (``info.predicted``)."""
+    """Predicted seconds of a selection's phases (``info.predicted_phases``
+    of the rule that ran)."""
 
     setup: float
     steps: float
@@ -178,9 +179,11 @@ class RuleSpec:
         raise NotImplementedError
 
     def select(self, problem, n_select, *, lam, n_forward, identity_fisher,
-               budget_bytes, use_numba, rtol, n_jobs=1, progress=None):
+               budget_bytes, use_numba, rtol, n_jobs=1, progress=None,
+               record_gains=False):
         """The whole selection on an in-process pool; a ``GreedyResult``
-        (``progress``: called once per greedy step, ``progress.py``)."""
+        (``progress``: called once per greedy step, ``progress.py``;
+        ``record_gains``: as ``greedy.greedy_select``'s)."""
         timings = dict.fromkeys(PHASES, 0.0)
         with timed(timings, "setup"):
             rule = self.start(problem, lam=lam, n_select=n_select,
@@ -197,7 +200,8 @@ class RuleSpec:
                 rule, Candidates(problem, *take_all(states), kernel,
                                  rule.sqrt_s, budget_bytes, timings),
                 n_select, n_forward=n_forward, rtol=rtol,
-                refresh=rule.refresh(rtol), progress=progress)
+                refresh=rule.refresh(rtol), progress=progress,
+                record_gains=record_gains)
 
     def reference_factors(self, h, p):
         """The rule's Fisher of every point, for a dense float64 evaluation
