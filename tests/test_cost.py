@@ -148,6 +148,10 @@ def test_verbose_shows_the_rule_then_lines_without_tqdm(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[bait_select] rule: exact (")
     assert "predicted: exact" in out[0]
+    # The set-up is a phase of its own, announced with its prediction.
+    assert out[1].startswith("[BAIT exact] set-up, predicted ")
+    assert out[2].startswith("[BAIT exact] set-up done in ")
+    assert "30 greedy steps, predicted" in out[2]
     steps = [line for line in out if "steps," in line and "ETA" in line]
     assert steps and steps[-1].startswith("[BAIT exact] 30/30 steps")
 
@@ -160,6 +164,35 @@ def test_verbose_uses_tqdm_when_installed(rng, monkeypatch, capsys):
                        verbose=1)
     captured = capsys.readouterr()
     assert "30/30" in captured.err and "BAIT exact" in captured.err
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_eta_starts_from_the_prediction_and_follows_the_steps():
+    clock = _FakeClock()
+    eta = progress.StepETA(100, 50.0, clock=clock)   # 0.5 s a step
+    eta.begin()
+    assert eta.remaining() == pytest.approx(50.0)
+    # One slow first step does not make the ETA explode ...
+    clock.now += 30.0
+    eta.step()
+    first = eta.remaining()
+    assert 50.0 < first < 30.0 * 99
+    # ... and steady steps at 2 s each pull it to the measured rate.
+    for _ in range(59):
+        clock.now += 2.0
+        eta.step()
+    measured = (clock.now - 100.0) / 60 * 40
+    assert abs(eta.remaining() - measured) < abs(first / 99 * 40 - measured)
+    assert eta.remaining() == pytest.approx(
+        (progress.PRIOR_STEPS * 0.5 + 148.0) / (progress.PRIOR_STEPS + 60)
+        * 40)
 
 
 def test_quiet_below_the_threshold(rng, capsys):

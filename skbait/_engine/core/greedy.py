@@ -85,10 +85,15 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
     ``pool`` holds the candidates with their first states (the rule's
     set-up), ``n_forward`` is the forward pass's length, ``rtol`` the tie
     tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`;
-    ``progress`` (None: none) is called after every pick and removal.
-    Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
+    ``progress`` (None: none; ``planning.progress.step_progress``) is told
+    when the steps start (``progress.start_steps()``: the set-up is done)
+    and called after every pick and removal. Returns a ``GreedyResult``
+    (its timings are ``refresh.timings``).
     """
-    progress = progress or _no_progress
+    if progress is None:
+        progress = _no_progress
+    else:
+        progress.start_steps()
     objective = [rule.objective]
     refresh.watch(pool)
     chosen, gains = _forward(rule, pool, n_forward, rtol, objective,
