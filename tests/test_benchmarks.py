@@ -128,6 +128,29 @@ def test_quick_entry_point_writes_table_and_png(tmp_path, monkeypatch,
     assert (tmp_path / "quick-digits-mlp.png").stat().st_size > 0
 
 
+def _runs(values):
+    """Runs of a learning curve whose rounds after the first average to
+    ``values[name][seed]``."""
+    return [{"strategy": name, "seed": seed, "scores": [0.0, v, v]}
+            for name, by_seed in values.items()
+            for seed, v in enumerate(by_seed)]
+
+
+def test_the_demo_says_whether_a_difference_is_noise():
+    lines = runner.compare_to(_runs({
+        "BAIT": [0.80, 0.90, 0.85],
+        "NOISY": [0.81, 0.88, 0.86],       # -0.0 ± 0.01: noise
+        "WORSE": [0.70, 0.80, 0.749],      # -0.1 every seed
+    }), "BAIT")
+    text = "\n".join(lines)
+    assert "BAIT: 0.8500 ± 0.0289" in text
+    noisy = next(line for line in lines if "NOISY:" in line)
+    assert "NOISY - BAIT = +0.0000" in noisy and "within noise" in noisy
+    worse = next(line for line in lines if "WORSE:" in line)
+    assert "WORSE - BAIT = -0.1003" in worse
+    assert "significantly lower than BAIT" in worse
+
+
 def test_bayes_risk_machinery(tmp_path):
     X = bayes_risk.pool("orthonormal", 300, d=10)
     assert set(np.unique(X)) == {0.0, 1.0} and np.all(X.sum(1) == 1)
