@@ -1,6 +1,7 @@
 """skbait: BAIT batch active learning for scikit-learn, skorch and modAL."""
 
 from ._engine.bait import bait_select
+from ._engine.planning.cost import measure_rates
 from ._query.base import NoLabeledSetWarning, Selection
 from ._engine.cluster.client import (
     ClusterLostError,
@@ -29,7 +30,7 @@ from ._query.samplers import (
 )
 
 __all__ = [
-    "bait_select",
+    "bait_select", "measure_rates",
     "bait_sampling", "badge_sampling", "coreset_sampling",
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",

@@ -72,6 +72,7 @@ class GreedyResult:
             timings=self.timings,
             approximation=plan.method,
             approximation_reason=plan.reason,
+            decided_by=plan.decided_by,
             memory_needed={m: int(b) for m, b in plan.needed.items()},
             predicted_seconds=plan.seconds(),
             predicted_phases=plan.predicted[plan.method].as_dict(),

@@ -39,8 +39,10 @@ def step_progress(plan, shape, verbose):
     """A context manager around the selection that is also the greedy
     loop's ``progress``: ``progress.start_steps()`` when the set-up is
     done, ``progress()`` after every pick and removal."""
+    if not verbose:  # nothing predicted: no rates measured
+        return Silent()
     cost = plan.predicted[plan.method]
-    if not verbose or cost.total < PROGRESS_AFTER_SECONDS:
+    if cost.total < PROGRESS_AFTER_SECONDS:
         return Silent()
     total = shape.n_forward + max(0, shape.n_forward - shape.n_select)
     eta = StepETA(total, cost.total - cost.setup)
