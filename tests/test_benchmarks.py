@@ -18,6 +18,7 @@ import bench_skactiveml  # noqa: E402
 import experiments  # noqa: E402
 import logdet  # noqa: E402
 import penalty  # noqa: E402
+import rule_study  # noqa: E402
 import run as runner  # noqa: E402
 
 
@@ -149,6 +150,43 @@ def test_the_demo_says_whether_a_difference_is_noise():
     worse = next(line for line in lines if "WORSE:" in line)
     assert "WORSE - BAIT = -0.1003" in worse
     assert "significantly lower than BAIT" in worse
+
+
+def test_seeds_from_the_power_calculation():
+    """§16 item 5: more variance, more seeds; the bound they give passes a
+    zero difference with the stated power; the cap reports its power."""
+    n_small, power = rule_study.seeds_needed(0.004)
+    assert power == rule_study.POWER and 3 <= n_small < rule_study.MAX_SEEDS
+    n_more, _ = rule_study.seeds_needed(0.006)
+    assert n_more > n_small
+    from scipy import stats
+
+    t = stats.t.ppf
+    assert (t(0.95, n_small - 1) + t(0.8, n_small - 1)) * 0.004 \
+        / np.sqrt(n_small) <= rule_study.MARGIN
+    assert (t(0.95, n_small - 2) + t(0.8, n_small - 2)) * 0.004 \
+        / np.sqrt(n_small - 1) > rule_study.MARGIN
+    capped, reached = rule_study.seeds_needed(0.05)
+    assert capped == rule_study.MAX_SEEDS and 0 < reached < 0.5
+
+
+def test_the_equivalence_bound():
+    assert rule_study.lower_bound([0.0, 0.0, 0.0]) == 0.0
+    diff = [-0.002, 0.001, -0.001, 0.0, 0.002]
+    assert -rule_study.MARGIN < rule_study.lower_bound(diff) < 0
+    assert rule_study.lower_bound([-0.02, 0.01, -0.03]) < -rule_study.MARGIN
+
+
+@pytest.mark.slow  # trains the MNIST representation: half a minute
+def test_a_large_suite_run_at_a_tiny_size():
+    problem = rule_study.Problem("tiny-pairsum", 8, 10, 300, 20, 10, 1,
+                                 "pairsum")
+    rules = rule_study.registered_rules()
+    assert "exact" in rules and "block_diagonal" in rules
+    out = rule_study.run(problem, 300, "exact", rules, "exact")
+    assert len(out["accuracy"]) == 2
+    assert set(out["gaps"]) == set(rules)
+    assert out["gaps"]["exact"] == [0.0]
 
 
 def test_bayes_risk_machinery(tmp_path):
