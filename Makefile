@@ -1,6 +1,8 @@
 # Two commands on a fresh machine (each builds what it needs):
 #   make demo   the main job: BAIT vs BADGE vs CORESET vs RANDOM on digits
-#   make test   the whole test suite (both environments)
+#   make test   the fast tier of the tests (both environments)
+# and the slow tier (the full chaos set of the Dask tests, docs builds):
+#   make test-slow
 #
 # .venv        newest stack: NumPy, scikit-learn, torch (CPU), skorch, numba,
 #              scikit-activeml, dask.distributed
@@ -14,7 +16,7 @@ MODAL_VENV := .venv-modal
 TORCH := torch==2.13.0
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test test-main test-modal bench paper lint docs clean
+.PHONY: demo test test-main test-modal test-slow bench paper lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	rm -rf $(VENV)
@@ -49,12 +51,20 @@ lint: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(VENV)/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
+REQUIRE_MAIN := numba,torch,skorch,array_api_strict,skactiveml,distributed
+
 test: test-main test-modal
 
-# Everything but the modAL loops, on the newest stack.
+# The fast tier but the modAL loops, on the newest stack.
 test-main: $(VENV)/.installed lint
-	SKBAIT_REQUIRE=numba,torch,skorch,array_api_strict,skactiveml,distributed \
-		$(VENV)/bin/python -m pytest -q -m "not modal"
+	SKBAIT_REQUIRE=$(REQUIRE_MAIN) \
+		$(VENV)/bin/python -m pytest -q -m "not modal and not slow"
+
+# The slow tier: the full chaos set (every rule killed at ten moments, two
+# workers, every worker, the scheduler), the documentation build.
+test-slow: $(VENV)/.installed
+	SKBAIT_REQUIRE=$(REQUIRE_MAIN) \
+		$(VENV)/bin/python -m pytest -q -m "slow and not modal"
 
 # The real modAL loops and the modAL example, where modAL works.
 test-modal: $(MODAL_VENV)/.installed

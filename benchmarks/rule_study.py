@@ -1,5 +1,7 @@
-"""The protocol that qualifies BAIT's rules for ``approximation="auto"``
-(docs/results.md §15, written before the first run).
+"""The protocols that qualify BAIT's rules for ``approximation="auto"``
+(docs/results.md §15 and §16, each written before its first run).
+
+``--suite small`` (§15, the default):
 
 Six validation problems (frozen embeddings of an MLP trained on a third
 split, a multinomial logistic regression refitted every round, the
@@ -12,12 +14,23 @@ seeds. For each problem and seed:
   in float64 (the normalised gap: exact 0, random 1);
 - block-diagonal BAIT, binary BAIT and RANDOM run their own loops.
 
+``--suite large`` (§16): pools of 20 000 points, every registered rule
+against a reference (exact BAIT at k = 10, block-diagonal BAIT at
+k = 100), an equivalence margin on the learning curve (the one-sided
+95 % lower bound of the paired difference at least ``-MARGIN``), a pilot
+of 5 seeds whose variance sets, by a power calculation, how many seeds
+each problem runs (``--plan``; at most ``MAX_SEEDS``); the objective gap
+is a diagnostic.
+
 Every (problem, seed, strategy) run is cached as JSON in ``--out``, so
 the study resumes where it stopped. ``--report`` prints the tables and
 the qualification of each rule from the cache.
 
     python benchmarks/rule_study.py                 # run what is missing
     python benchmarks/rule_study.py --report        # the tables
+    python benchmarks/rule_study.py --suite large             # the pilot
+    python benchmarks/rule_study.py --suite large --plan      # then this
+    python benchmarks/rule_study.py --suite large --report
 """
 
 import argparse
@@ -35,6 +48,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 import skbait
+from scipy import stats
 
 SEEDS = [200, 201, 202, 203, 204]
 RULES = ["exact", "block_diagonal", "binary"]
@@ -64,6 +78,57 @@ PROBLEMS = [
     Problem("synth50-h64", 64, 50, 2000, 100, 25, 5, "synth"),
     Problem("pairs100-h16", 16, 100, 3000, 200, 25, 5, "pairs100"),
 ]
+
+# ---- the large suite (§16) ---------------------------------------------------
+LARGE_PROBLEMS = [
+    Problem("pairsum-h64", 32, 10, 20_000, 100, 50, 5, "pairsum"),
+    Problem("pairsum-h256", 128, 10, 20_000, 100, 50, 5, "pairsum"),
+    Problem("synth10-h128", 128, 10, 20_000, 100, 50, 5, "synth10"),
+    Problem("pairs100-h32", 16, 100, 20_000, 300, 100, 4, "pairs100"),
+]
+PILOT_SEEDS = list(range(300, 305))
+MAX_SEEDS = 20                # seeds 300..319
+MARGIN = 0.005                # §16 item 4: half a point of accuracy
+POWER = 0.80                  # §16 item 5
+
+
+def reference_of(problem):
+    """§16 item 2: exact BAIT at k = 10, block-diagonal BAIT at k = 100."""
+    return "exact" if problem.k <= 10 else "block_diagonal"
+
+
+def registered_rules():
+    """Every registered rule (the registry, not a list kept here)."""
+    from skbait._engine.rules import rule_names
+
+    return list(rule_names())
+
+
+def seeds_needed(sd, margin=MARGIN, power=POWER, level=0.95,
+                 most=MAX_SEEDS):
+    """The smallest n with (t(level, n-1) + t(power, n-1)) · sd / √n <=
+    margin (a rule whose true difference is zero passes the one-sided
+    bound with probability ``power``), at most ``most``; and the power
+    that n gives."""
+    for n in range(3, most + 1):
+        if (stats.t.ppf(level, n - 1) + stats.t.ppf(power, n - 1)) * sd \
+                / np.sqrt(n) <= margin:
+            return n, power
+    n = most
+    reached = stats.t.cdf(margin * np.sqrt(n) / sd - stats.t.ppf(level, n - 1),
+                          n - 1) if sd > 0 else 1.0
+    return n, float(reached)
+
+
+def lower_bound(diff, level=0.95):
+    """One-sided ``level`` lower confidence bound of the mean of paired
+    differences."""
+    diff = np.asarray(diff, dtype=float)
+    n = len(diff)
+    if n < 2:
+        return -np.inf
+    return float(diff.mean() - stats.t.ppf(level, n - 1)
+                 * diff.std(ddof=1) / np.sqrt(n))
 
 
 # ---- data: representation, pool, validation ----------------------------------
@@ -110,6 +175,12 @@ def make_data(problem, seed):
     if problem.data == "digits":
         X, y = load_digits(return_X_y=True)
         X = (X / 16.0).astype(np.float32)
+    elif problem.data == "synth10":
+        X, y = make_classification(
+            n_samples=50_000, n_features=64, n_informative=32,
+            n_redundant=0, n_classes=10, n_clusters_per_class=2,
+            class_sep=1.0, random_state=seed)
+        X = X.astype(np.float32)
     elif problem.data == "synth":
         X, y = make_classification(
             n_samples=5000, n_features=64, n_informative=48, n_redundant=0,
@@ -123,10 +194,12 @@ def make_data(problem, seed):
     if problem.data.startswith("pairs"):
         digits = list(range(5)) if problem.data == "pairs25" else \
             list(range(10))
+        n_val = min(problem.n_pool // 2, 10_000)
         hp, yp = _pairs(embed(pool[0]), pool[1], problem.n_pool, digits,
                         rng)
-        hv, yv = _pairs(embed(val[0]), val[1], problem.n_pool // 2, digits,
-                        rng)
+        hv, yv = _pairs(embed(val[0]), val[1], n_val, digits, rng)
+        if problem.data == "pairsum":   # class (left + right) mod 10
+            yp, yv = (yp // 10 + yp % 10) % 10, (yv // 10 + yv % 10) % 10
         return hp, yp, hv, yv
     hp, yp = embed(pool[0])[:problem.n_pool], pool[1][:problem.n_pool]
     return hp, yp, embed(val[0]), val[1]
@@ -154,12 +227,16 @@ def _select(rule, model, X, unlabeled, labeled, batch, rng):
     return unlabeled[np.asarray(idx)], info
 
 
-def run(problem, seed, strategy):
+def run(problem, seed, strategy, rules=RULES, reference="exact"):
+    """One active-learning loop of ``strategy``; along the ``reference``
+    rule's loop, every rule of ``rules`` is also drawn at every round and
+    scored by the exact objective (the normalised gap)."""
     X, y, X_val, y_val = make_data(problem, seed)
-    rng = np.random.default_rng(seed + 1000 * STRATEGIES.index(strategy))
+    strategies = list(rules) + ["random"]
+    rng = np.random.default_rng(seed + 1000 * strategies.index(strategy))
     init_rng = np.random.default_rng(seed)
     labeled = np.sort(init_rng.choice(len(X), problem.n_init, replace=False))
-    accuracy, seconds, gaps = [], [], {r: [] for r in RULES}
+    accuracy, seconds, gaps = [], [], {r: [] for r in rules}
     for round_ in range(problem.rounds + 1):
         model = _fit(X[labeled], y[labeled])
         accuracy.append(float(model.score(X_val, y_val)))
@@ -170,18 +247,20 @@ def run(problem, seed, strategy):
         picks, info = _select(strategy, model, X, unlabeled, labeled,
                               problem.batch, rng)
         seconds.append(time.perf_counter() - start)
-        if strategy == "exact":
-            batches = {"exact": picks}
-            for rule in RULES[1:]:
-                batches[rule], _ = _select(rule, model, X, unlabeled,
-                                           labeled, problem.batch, rng)
+        if strategy == reference:
+            batches = {reference: picks}
+            for rule in rules:
+                if rule != reference:
+                    batches[rule], _ = _select(rule, model, X, unlabeled,
+                                               labeled, problem.batch, rng)
             for rule, gap in _gaps(model, X, unlabeled, labeled, batches,
-                                   info.lam, problem.batch, rng).items():
+                                   info.lam, problem.batch, rng,
+                                   reference).items():
                 gaps[rule].append(gap)
         labeled = np.sort(np.concatenate([labeled, picks]))
     return dict(problem=problem.name, seed=seed, strategy=strategy,
                 accuracy=accuracy, seconds=seconds,
-                gaps=gaps if strategy == "exact" else None)
+                gaps=gaps if strategy == reference else None)
 
 
 # ---- the exact objective, float64 ---------------------------------------------
@@ -207,9 +286,11 @@ def _factors(h, p):
         1, 2, 0, 3).reshape(k * d, n * k)
 
 
-def _gaps(model, X, unlabeled, labeled, batches, lam, batch, rng):
+def _gaps(model, X, unlabeled, labeled, batches, lam, batch, rng,
+          reference="exact"):
     """Each rule's batch scored by the exact objective tr(M⁻¹F) after
-    adding it, normalised: exact BAIT's batch 0, random batches' mean 1.
+    adding it, normalised: the ``reference`` rule's batch 0, random
+    batches' mean 1.
     Woodbury from the labeled set's M: tr(M_S⁻¹ F) = tr(M_L⁻¹ F) -
     tr((I + Vᵀ M_L⁻¹ V)⁻¹ Vᵀ C V), C = M_L⁻¹ F M_L⁻¹."""
     h_u, p_u = _features(model, X[unlabeled])
@@ -234,8 +315,8 @@ def _gaps(model, X, unlabeled, labeled, batches, lam, batch, rng):
     values = {rule: objective(picks) for rule, picks in batches.items()}
     random = np.mean([objective(rng.choice(unlabeled, batch, replace=False))
                       for _ in range(N_RANDOM)])
-    scale = random - values["exact"]
-    return {rule: float((v - values["exact"]) / scale)
+    scale = random - values[reference]
+    return {rule: float((v - values[reference]) / scale)
             for rule, v in values.items()}
 
 
@@ -244,7 +325,8 @@ def _path(out, problem, seed, strategy):
     return os.path.join(out, f"{problem.name}-{strategy}-seed{seed}.json")
 
 
-def compute(out, problems, strategies, seeds=SEEDS):
+def compute(out, problems, strategies, seeds=SEEDS, rules=RULES,
+            reference=lambda problem: "exact"):
     os.makedirs(out, exist_ok=True)
     for seed in seeds:  # whole seeds first: an interrupted study is paired
         for problem in problems:
@@ -253,7 +335,8 @@ def compute(out, problems, strategies, seeds=SEEDS):
                 if os.path.exists(path):
                     continue
                 start = time.perf_counter()
-                result = run(problem, seed, strategy)
+                result = run(problem, seed, strategy, rules,
+                             reference(problem))
                 result["wall_seconds"] = time.perf_counter() - start
                 with open(path, "w") as f:
                     json.dump(result, f)
@@ -315,17 +398,118 @@ def report(out, problems):
     return verdict
 
 
+def _large_scores(out, problem, rules, seeds):
+    """Paired scores of every strategy on the seeds all of them ran."""
+    strategies = list(rules) + ["random"]
+    runs = {s: {seed: _load(out, problem, seed, s) for seed in seeds}
+            for s in strategies}
+    done = [seed for seed in seeds if all(runs[s][seed] for s in strategies)]
+    score = {s: np.array([np.mean(runs[s][seed]["accuracy"][1:])
+                          for seed in done]) for s in strategies}
+    return done, score, runs
+
+
+def plan_seeds(out, problems, rules):
+    """§16 item 5: each problem's seeds from its pilot's variance."""
+    plan = {}
+    for problem in problems:
+        ref = reference_of(problem)
+        done, score, _ = _large_scores(out, problem, rules, PILOT_SEEDS)
+        if len(done) < len(PILOT_SEEDS):
+            raise SystemExit(f"{problem.name}: the pilot is not complete "
+                             f"({len(done)} of {len(PILOT_SEEDS)} seeds)")
+        sd = max(float(np.std(score[r] - score[ref], ddof=1))
+                 for r in rules if r != ref)
+        n, power = seeds_needed(sd)
+        plan[problem.name] = dict(sd=sd, seeds=max(n, len(PILOT_SEEDS)),
+                                  power=power)
+        print(f"{problem.name}: pilot sd of the paired differences "
+              f"{sd:.4f} -> {plan[problem.name]['seeds']} seeds "
+              f"(power {power:.2f} at a true difference of 0)")
+    return plan
+
+
+def large_report(out, problems, rules):
+    """§16's table: each rule against the problem's reference."""
+    print(f"score: mean validation accuracy over rounds 1..R; diff: rule - "
+          f"reference, mean over paired seeds; lower: its one-sided 95 % "
+          f"lower bound; qualifies when lower >= -{MARGIN}; gap: the "
+          f"normalised exact-objective gap (diagnostic)")
+    verdict = {}
+    for problem in problems:
+        ref = reference_of(problem)
+        seeds = list(range(PILOT_SEEDS[0], PILOT_SEEDS[0] + MAX_SEEDS))
+        done, score, runs = _large_scores(out, problem, rules, seeds)
+        if len(done) < 2:
+            continue
+        row = {}
+        for r in rules:
+            diff = score[r] - score[ref]
+            gap = (float(np.mean([np.mean(runs[ref][s]["gaps"][r])
+                                  for s in done])) if r != ref else 0.0)
+            row[r] = dict(score=float(score[r].mean()),
+                          diff=float(diff.mean()),
+                          lower=lower_bound(diff) if r != ref else 0.0,
+                          gap=gap)
+            row[r]["qualifies"] = row[r]["lower"] >= -MARGIN
+        verdict[problem.name] = dict(k=problem.k, reference=ref,
+                                     seeds=len(done), rules=row,
+                                     random=float(score["random"].mean()))
+        print(f"\n{problem.name} (k = {problem.k}, reference {ref}, "
+              f"{len(done)} seeds; random {score['random'].mean():.4f})")
+        for r, v in row.items():
+            print(f"  {r:>16}: score {v['score']:.4f}, diff "
+                  f"{v['diff']:+.4f}, lower {v['lower']:+.4f}, gap "
+                  f"{v['gap']:.3f}, {'qualifies' if v['qualifies'] else '-'}")
+    return verdict
+
+
+def main_large(args):
+    problems = [p for p in LARGE_PROBLEMS
+                if not args.problems or p.name in args.problems]
+    rules = registered_rules()
+    out = args.out or "benchmarks/runs/rule-study-large"
+    plan_path = os.path.join(out, "seeds.json")
+    if args.plan:
+        with open(plan_path, "w") as f:
+            json.dump(plan_seeds(out, problems, rules), f, indent=1)
+    if not args.report:
+        planned = {}
+        if os.path.exists(plan_path):
+            with open(plan_path) as f:
+                planned = json.load(f)
+        for problem in problems:
+            n = planned.get(problem.name, {}).get("seeds", len(PILOT_SEEDS))
+            seeds = args.seeds or list(range(PILOT_SEEDS[0],
+                                             PILOT_SEEDS[0] + n))
+            compute(out, [problem], args.strategies or rules + ["random"],
+                    seeds, rules, reference_of)
+    verdict = large_report(out, problems, rules)
+    with open(os.path.join(out, "verdict.json"), "w") as f:
+        json.dump(verdict, f, indent=1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/runs/rule-study")
-    parser.add_argument("--problems", nargs="+",
-                        default=[p.name for p in PROBLEMS])
-    parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
-    parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS,
+    parser.add_argument("--suite", choices=["small", "large"],
+                        default="small")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--problems", nargs="+", default=None)
+    parser.add_argument("--strategies", nargs="+", default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="the seeds to compute (e.g. one process each)")
+    parser.add_argument("--plan", action="store_true",
+                        help="large suite: the seeds of each problem from "
+                             "its pilot (seeds.json)")
     parser.add_argument("--report", action="store_true",
                         help="print the tables from the cache and stop")
     args = parser.parse_args(argv)
+    if args.suite == "large":
+        return main_large(args)
+    args.out = args.out or "benchmarks/runs/rule-study"
+    args.problems = args.problems or [p.name for p in PROBLEMS]
+    args.strategies = args.strategies or STRATEGIES
+    args.seeds = args.seeds or SEEDS
     problems = [p for p in PROBLEMS if p.name in args.problems]
     if not args.report:
         compute(args.out, problems, args.strategies, args.seeds)

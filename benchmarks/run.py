@@ -1,6 +1,6 @@
 """Reproduce the paper's experiments with skbait (see benchmarks/README.md).
 
-    python benchmarks/run.py quick            # README main job, < 5 minutes
+    python benchmarks/run.py quick            # README main job (a few minutes)
     python benchmarks/run.py paper            # everything; hours; resumable
     python benchmarks/run.py paper --only bayes-risk timing
     python benchmarks/run.py paper --only curves --jobs 2 \
@@ -57,8 +57,49 @@ def curves(exp, out, resume=True):
                         for s in r["query_seconds"]]) for n in names}
     print("query seconds (mean): " + ", ".join(
         f"{n} {s:.2f}" for n, s in secs.items()))
+    for line in compare_to(runs, "BAIT"):
+        print(line)
     plot_curves(exp, summary, os.path.join(out, f"{exp.name}.png"))
     return runs, summary
+
+
+def compare_to(runs, reference, level=0.95):
+    """Lines that say, in plain words, what the runs show: each strategy's
+    mean over the rounds after the first, with its standard error over the
+    seeds, and its paired difference from ``reference`` (same seeds: same
+    initial labels and test split), significant or not by a two-sided
+    paired t-test at ``level``."""
+    from scipy import stats
+
+    per_seed = {}
+    for r in runs:
+        per_seed.setdefault(r["strategy"], {})[r["seed"]] = float(
+            np.mean(r["scores"][1:]))
+    if reference not in per_seed:
+        return []
+    lines = [f"\nmean over rounds 1- (± standard error over seeds), and the "
+             f"paired difference from {reference}:"]
+    ref = per_seed[reference]
+    for name, values in per_seed.items():
+        v = np.array(list(values.values()))
+        sem = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+        line = f"  {name:>10}: {v.mean():.4f} ± {sem:.4f}"
+        seeds = sorted(set(values) & set(ref))
+        if name != reference and len(seeds) > 1:
+            diff = np.array([values[s] - ref[s] for s in seeds])
+            d_sem = diff.std(ddof=1) / np.sqrt(len(diff))
+            t_crit = stats.t.ppf(0.5 + level / 2, len(diff) - 1)
+            noise = abs(diff.mean()) <= t_crit * d_sem
+            word = "higher" if diff.mean() > 0 else "lower"
+            verdict = (f"within noise at {len(diff)} paired seeds (a "
+                       f"{level:.0%} interval is ± {t_crit * d_sem:.4f})"
+                       if noise else
+                       f"significantly {word} than {reference} "
+                       f"({level:.0%}, {len(diff)} paired seeds)")
+            line += (f"; {name} - {reference} = {diff.mean():+.4f} "
+                     f"± {d_sem:.4f}: {verdict}")
+        lines.append(line)
+    return lines
 
 
 def plot_curves(exp, summary, path):

@@ -2,6 +2,7 @@
 
 from ._engine.bait import bait_select
 from ._engine.info import SelectionInfo
+from ._engine.planning.cost import measure_rates
 from ._query.base import NoLabeledSetWarning, SamplerInfo, Selection
 from ._engine.cluster.client import (
     ClusterLostError,
@@ -30,7 +31,7 @@ from ._query.samplers import (
 )
 
 __all__ = [
-    "bait_select",
+    "bait_select", "measure_rates",
     "bait_sampling", "badge_sampling", "coreset_sampling",
     "confidence_sampling", "random_sampling",
     "BAITSampler", "BADGESampler", "CoresetSampler", "ConfidenceSampler",

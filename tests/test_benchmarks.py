@@ -18,6 +18,7 @@ import bench_skactiveml  # noqa: E402
 import experiments  # noqa: E402
 import logdet  # noqa: E402
 import penalty  # noqa: E402
+import rule_study  # noqa: E402
 import run as runner  # noqa: E402
 
 
@@ -126,6 +127,66 @@ def test_quick_entry_point_writes_table_and_png(tmp_path, monkeypatch,
     out = capsys.readouterr().out
     assert "BAIT" in out and "RANDOM" in out
     assert (tmp_path / "quick-digits-mlp.png").stat().st_size > 0
+
+
+def _runs(values):
+    """Runs of a learning curve whose rounds after the first average to
+    ``values[name][seed]``."""
+    return [{"strategy": name, "seed": seed, "scores": [0.0, v, v]}
+            for name, by_seed in values.items()
+            for seed, v in enumerate(by_seed)]
+
+
+def test_the_demo_says_whether_a_difference_is_noise():
+    lines = runner.compare_to(_runs({
+        "BAIT": [0.80, 0.90, 0.85],
+        "NOISY": [0.81, 0.88, 0.86],       # -0.0 ± 0.01: noise
+        "WORSE": [0.70, 0.80, 0.749],      # -0.1 every seed
+    }), "BAIT")
+    text = "\n".join(lines)
+    assert "BAIT: 0.8500 ± 0.0289" in text
+    noisy = next(line for line in lines if "NOISY:" in line)
+    assert "NOISY - BAIT = +0.0000" in noisy and "within noise" in noisy
+    worse = next(line for line in lines if "WORSE:" in line)
+    assert "WORSE - BAIT = -0.1003" in worse
+    assert "significantly lower than BAIT" in worse
+
+
+def test_seeds_from_the_power_calculation():
+    """§16 item 5: more variance, more seeds; the bound they give passes a
+    zero difference with the stated power; the cap reports its power."""
+    n_small, power = rule_study.seeds_needed(0.004)
+    assert power == rule_study.POWER and 3 <= n_small < rule_study.MAX_SEEDS
+    n_more, _ = rule_study.seeds_needed(0.006)
+    assert n_more > n_small
+    from scipy import stats
+
+    t = stats.t.ppf
+    assert (t(0.95, n_small - 1) + t(0.8, n_small - 1)) * 0.004 \
+        / np.sqrt(n_small) <= rule_study.MARGIN
+    assert (t(0.95, n_small - 2) + t(0.8, n_small - 2)) * 0.004 \
+        / np.sqrt(n_small - 1) > rule_study.MARGIN
+    capped, reached = rule_study.seeds_needed(0.05)
+    assert capped == rule_study.MAX_SEEDS and 0 < reached < 0.5
+
+
+def test_the_equivalence_bound():
+    assert rule_study.lower_bound([0.0, 0.0, 0.0]) == 0.0
+    diff = [-0.002, 0.001, -0.001, 0.0, 0.002]
+    assert -rule_study.MARGIN < rule_study.lower_bound(diff) < 0
+    assert rule_study.lower_bound([-0.02, 0.01, -0.03]) < -rule_study.MARGIN
+
+
+@pytest.mark.slow  # trains the MNIST representation: half a minute
+def test_a_large_suite_run_at_a_tiny_size():
+    problem = rule_study.Problem("tiny-pairsum", 8, 10, 300, 20, 10, 1,
+                                 "pairsum")
+    rules = rule_study.registered_rules()
+    assert "exact" in rules and "block_diagonal" in rules
+    out = rule_study.run(problem, 300, "exact", rules, "exact")
+    assert len(out["accuracy"]) == 2
+    assert set(out["gaps"]) == set(rules)
+    assert out["gaps"]["exact"] == [0.0]
 
 
 def test_bayes_risk_machinery(tmp_path):

@@ -37,6 +37,21 @@ def test_rates_are_measured_once_and_cached(tmp_path, monkeypatch):
     assert cost.machine_rates(np, 1) is NOMINAL
 
 
+def test_measure_rates_replaces_the_cached_rates(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKBAIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("SKBAIT_RATES", raising=False)
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    key = cost._key(np, 1)
+    cost._write_cache(key, _scaled(NOMINAL, 1e-6))  # "measured while busy"
+    assert cost.machine_rates(np, 1).gemm32 == pytest.approx(
+        NOMINAL.gemm32 * 1e-6)
+    fresh = skbait.measure_rates(n_jobs=1)
+    assert fresh.source == "measured" and fresh.gemm32 > 1e3 * \
+        NOMINAL.gemm32 * 1e-6
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    assert cost.machine_rates(np, 1).gemm32 == fresh.gemm32  # the file
+
+
 def test_numpy_under_any_name_shares_its_rates():
     """A selection's namespace is ``array_api_compat.numpy``; a benchmark's
     ``numpy``: remeasuring one must refresh what the other reads."""
@@ -69,7 +84,78 @@ def test_info_reports_every_rules_prediction(rng):
         phases["setup"] + phases["steps"] + phases["commits"]
         + phases["backward"])
     assert info.approximation == "exact"  # small: predicted well below 5 s
-    assert "predicted" in info.approximation_reason
+    assert "nominal rates" in info.approximation_reason
+    assert info.decided_by == "shape"
+
+
+def _scaled(rates, factor):
+    fields = {name: getattr(rates, name) * factor for name in (
+        "gemm32", "gemm64", "gram32", "gram64", "narrow", "bandwidth",
+        "kernel", "block_kernel")}
+    return Rates(**fields, step=rates.step / factor, source="test")
+
+
+@pytest.mark.parametrize("shape", [dict(n=3_000, d=64, k=10, b=20),
+                                   dict(n=1_500, d=24, k=12, b=10)])
+def test_the_default_batch_does_not_follow_the_machines_speed(
+        monkeypatch, shape):
+    """A machine a thousand times slower or faster than the nominal one
+    predicts other seconds, but chooses the same rule and batch (the
+    choice counts flops and bytes from the shape only)."""
+    rng = np.random.default_rng(5)
+    prob = random_problem(rng, shape["n"], shape["d"], shape["k"], n_lab=30)
+    runs = []
+    for factor in (1e-3, 1e3):
+        monkeypatch.setattr(plan, "machine_rates",
+                            lambda *a, f=factor, **kw: _scaled(NOMINAL, f))
+        idx, info = skbait.bait_select(
+            prob["h_pool"].astype(np.float32), shape["b"],
+            pool_proba=prob["p_pool"],
+            labeled_embeddings=prob["h_lab"].astype(np.float32),
+            labeled_proba=prob["p_lab"], return_info=True)
+        runs.append((idx.tolist(), info))
+    (slow_idx, slow), (fast_idx, fast) = runs
+    assert slow.approximation == fast.approximation
+    assert slow_idx == fast_idx
+    assert slow.approximation_reason == fast.approximation_reason
+    # The predictions did follow the rates.
+    assert slow.predicted_seconds[slow.approximation] > 1e5 * \
+        fast.predicted_seconds[fast.approximation]
+
+
+def test_a_quiet_selection_measures_no_rates(rng, monkeypatch):
+    """verbose=0 and no return_info: nothing is predicted, so nothing is
+    measured (a measurement on a busy machine would be cached)."""
+    def measured(*args, **kwargs):
+        raise AssertionError("rates measured")
+
+    monkeypatch.setattr(plan, "machine_rates", measured)
+    prob = random_problem(rng, 300, 6, 4)
+    for approximation in ("auto", "exact", "block_diagonal"):
+        skbait.bait_select(prob["h_pool"], 5, pool_proba=prob["p_pool"],
+                           approximation=approximation)
+    skbait.bait_select(prob["h_pool"], 5)  # regression
+    with pytest.raises(AssertionError, match="rates measured"):
+        skbait.bait_select(prob["h_pool"], 5, pool_proba=prob["p_pool"],
+                           return_info=True)
+
+
+def test_info_says_when_the_memory_limit_decided(monkeypatch):
+    """Exact BAIT would run on this shape, but does not fit: the reason
+    and ``decided_by`` say that memory, not the shape, decided."""
+    from skbait._engine.planning.memory import MemoryLimit
+
+    shape = _shape(n_pool=2_000, d=32)
+    free = plan.plan_selection("auto", xp=np, x=np.zeros(1), shape=shape,
+                               rates=NOMINAL)
+    assert free.method == "exact" and free.decided_by == "shape"
+    small = free.needed["exact"] - 1
+    monkeypatch.setattr(plan, "memory_limit", lambda xp, x: MemoryLimit(
+        available=int(small / 0.8), source="a test"))
+    tight = plan.plan_selection("auto", xp=np, x=np.zeros(1), shape=shape,
+                                rates=NOMINAL)
+    assert tight.method != "exact" and tight.decided_by == "memory"
+    assert "the memory limit decided" in tight.reason
 
 
 def _shape(**kw):
@@ -148,6 +234,10 @@ def test_verbose_shows_the_rule_then_lines_without_tqdm(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[bait_select] rule: exact (")
     assert "predicted: exact" in out[0]
+    # The set-up is a phase of its own, announced with its prediction.
+    assert out[1].startswith("[BAIT exact] set-up, predicted ")
+    assert out[2].startswith("[BAIT exact] set-up done in ")
+    assert "30 greedy steps, predicted" in out[2]
     steps = [line for line in out if "steps," in line and "ETA" in line]
     assert steps and steps[-1].startswith("[BAIT exact] 30/30 steps")
 
@@ -160,6 +250,35 @@ def test_verbose_uses_tqdm_when_installed(rng, monkeypatch, capsys):
                        verbose=1)
     captured = capsys.readouterr()
     assert "30/30" in captured.err and "BAIT exact" in captured.err
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_eta_starts_from_the_prediction_and_follows_the_steps():
+    clock = _FakeClock()
+    eta = progress.StepETA(100, 50.0, clock=clock)   # 0.5 s a step
+    eta.begin()
+    assert eta.remaining() == pytest.approx(50.0)
+    # One slow first step does not make the ETA explode ...
+    clock.now += 30.0
+    eta.step()
+    first = eta.remaining()
+    assert 50.0 < first < 30.0 * 99
+    # ... and steady steps at 2 s each pull it to the measured rate.
+    for _ in range(59):
+        clock.now += 2.0
+        eta.step()
+    measured = (clock.now - 100.0) / 60 * 40
+    assert abs(eta.remaining() - measured) < abs(first / 99 * 40 - measured)
+    assert eta.remaining() == pytest.approx(
+        (progress.PRIOR_STEPS * 0.5 + 148.0) / (progress.PRIOR_STEPS + 60)
+        * 40)
 
 
 def test_quiet_below_the_threshold(rng, capsys):

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_sphinx_build_has_no_warnings(tmp_path):
     pytest.importorskip("sphinx")
     # Build from a copy so that autosummary's generated stubs and Sphinx's

@@ -96,14 +96,19 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         memory O(k·d²), a step O(N·k·d). "binary" is the binary
         reformulation of Fast Fishing (Huseljic et al., 2024): the Fisher
         ``q (1 - q) h hᵀ`` of the top class's probability q, d × d, a step
-        O(N·d). "auto" chooses by predicted time and memory: exact BAIT
-        where it fits in memory and is predicted to take at most 5 s or at
-        most twice the cheapest approximation that qualifies (block-diagonal
-        BAIT from k = 10 classes: its batches were measured as good as
-        exact BAIT's), else the cheapest qualifying rule that fits, else the
-        cheapest that fits (docs/design.md §10 has the rule and the cost
-        model; docs/results.md §15 the protocol and its measurements).
-        ``info.approximation_reason`` says why. Every choice refuses, with a MemoryError
+        O(N·d). "auto" chooses by the problem's shape and the memory
+        limit only, so that a call gives the same batch on every machine
+        where it fits: each rule's cost is counted from the shape (flops
+        and bytes at fixed nominal rates, never this machine's measured
+        ones); exact BAIT runs where it fits and counts at most 5 s or at
+        most twice the cheapest approximation that qualifies
+        (block-diagonal BAIT from k = 10 classes: its batches were measured
+        as good as exact BAIT's), else the cheapest qualifying rule that
+        fits, else the cheapest that fits (docs/design.md §10 has the rule
+        and the cost model; docs/results.md §15 the protocol and its
+        measurements). ``info.approximation_reason`` says why, and
+        ``info.decided_by`` whether the shape or the memory limit decided.
+        Every choice refuses, with a MemoryError
         naming the others' needs, what would not fit in 80 % of the
         available memory. Regression BAIT is rank one: "auto" and "exact"
         run it, the approximations are errors there. None means "exact".
@@ -143,7 +148,8 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
         Only with ``return_info=True``: the diagnostics of the selection
         (:class:`~skbait.SelectionInfo` lists them: ``lam``,
         ``fisher_scale``, ``objective``, ``gains``, ``forward``,
-        ``timings``, ``approximation``, ``approximation_reason``, ...).
+        ``timings``, ``approximation``, ``approximation_reason``,
+        ``decided_by``, ``predicted_seconds``, ...).
 
     Raises
     ------

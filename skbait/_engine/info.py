@@ -54,11 +54,15 @@ class SelectionInfo(dict):
         registered rule's name.
     approximation_reason : str
         Why that rule ran, in words.
+    decided_by : str
+        "shape", or "memory" when the memory limit kept
+        ``approximation="auto"`` from the rule the shape alone chose.
     memory_needed : dict of str to int
         Bytes each rule considered would have needed.
     predicted_seconds : dict of str to float
-        Each rule's predicted seconds for this selection (the cost model
-        of docs/design.md §10).
+        Each rule's predicted seconds for this selection on this machine
+        (the cost model of docs/design.md §10, from rates measured once
+        and cached).
     predicted_phases : dict of str to float
         The predicted seconds of the rule that ran, by phase: ``setup``,
         ``steps``, ``commits``, ``backward`` and their ``total``.
@@ -89,9 +93,9 @@ class SelectionInfo(dict):
     _fields = (
         "lam", "fisher_scale", "objective", "gains", "forward", "n_forward",
         "n_refreshes", "used_numba", "timings", "approximation",
-        "approximation_reason", "memory_needed", "predicted_seconds",
-        "predicted_phases", "seconds", "n_chunks", "chunks_rebuilt",
-        "candidate_gains")
+        "approximation_reason", "decided_by", "memory_needed",
+        "predicted_seconds", "predicted_phases", "seconds", "n_chunks",
+        "chunks_rebuilt", "candidate_gains")
 
     def __init__(self, **values):
         unknown = sorted(set(values) - set(self._fields))

@@ -108,6 +108,8 @@ class SamplerInfo(SelectionInfo):
         BAIT: the rule that ran.
     approximation_reason : str or None
         BAIT: why that rule ran, in words.
+    decided_by : str or None
+        BAIT: "shape", or "memory" when the memory limit decided.
     memory_needed : dict of str to int or None
         BAIT: bytes each rule considered would have needed.
     predicted_seconds : dict of str to float or None

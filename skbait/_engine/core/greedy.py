@@ -76,6 +76,7 @@ class GreedyResult:
             timings=self.timings,
             approximation=plan.method,
             approximation_reason=plan.reason,
+            decided_by=plan.decided_by,
             memory_needed={m: int(b) for m, b in plan.needed.items()},
             predicted_seconds=plan.seconds(),
             predicted_phases=plan.predicted[plan.method].as_dict(),
@@ -89,13 +90,17 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
     ``pool`` holds the candidates with their first states (the rule's
     set-up), ``n_forward`` is the forward pass's length, ``rtol`` the tie
     tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`;
-    ``progress`` (None: none) is called after every pick and removal;
-    ``record_gains`` keeps every candidate's scores at each forward step
-    (``pool.available_scores()``: n_forward × n_pool float64 until the
-    kept points' rows are known). Returns a ``GreedyResult`` (its timings
-    are ``refresh.timings``).
+    ``progress`` (None: none; ``planning.progress.step_progress``) is told
+    when the steps start (``progress.start_steps()``: the set-up is done)
+    and called after every pick and removal; ``record_gains`` keeps every
+    candidate's scores at each forward step (``pool.available_scores()``:
+    n_forward × n_pool float64 until the kept points' rows are known).
+    Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
     """
-    progress = progress or _no_progress
+    if progress is None:
+        progress = _no_progress
+    else:
+        progress.start_steps()
     objective = [rule.objective]
     refresh.watch(pool)
     steps = [] if record_gains else None

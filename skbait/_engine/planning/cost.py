@@ -38,7 +38,7 @@ import numpy as np
 
 from ..backends.array_api import is_numpy_namespace
 
-__all__ = ["Rates", "NOMINAL", "machine_rates"]
+__all__ = ["Rates", "NOMINAL", "machine_rates", "measure_rates"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,45 @@ def machine_rates(xp=np, n_jobs=1, remeasure=False, device=None):
             _write_cache(key, rates)
     _MEASURED[key] = rates
     return rates
+
+
+def measure_rates(n_jobs=None):
+    """Measure this machine's rates now and replace the cached ones.
+
+    The rates (GEMM, sums, streaming reads, the kernels' per-candidate
+    work, a step's fixed cost) turn each rule's counted flops and bytes
+    into the predicted seconds that ``bait_select`` reports
+    (``info.predicted_seconds``, ``verbose``, the ETA). They never choose
+    the rule: ``approximation="auto"`` decides from the problem's shape
+    and the memory limit only. A selection measures them the first time
+    it predicts (``verbose`` or ``return_info``) and caches them in
+    ``$SKBAIT_CACHE_DIR/rates.json`` (default
+    ``~/.cache/skbait/rates.json``), one entry per processor, thread
+    count and BLAS; measured on a busy machine they predict too slowly
+    until measured again with this function, on a quiet machine.
+
+    Parameters
+    ----------
+    n_jobs : int, default=None
+        The selections' threads (scikit-learn's convention: None or -1 all
+        available cores).
+
+    Returns
+    -------
+    rates : Rates
+        What was measured (``rates.describe()`` in words).
+
+    Examples
+    --------
+    >>> import skbait
+    >>> rates = skbait.measure_rates()          # doctest: +SKIP
+    >>> print(rates.describe())                 # doctest: +SKIP
+    GEMM 170 (float32) / 76 (float64) GFLOP/s, ...
+    """
+    from ..backends.threads import check_n_jobs, effective_n_jobs
+
+    return machine_rates(np, effective_n_jobs(check_n_jobs(n_jobs)),
+                         remeasure=True)
 
 
 # ---- measuring -------------------------------------------------------------

@@ -1,8 +1,15 @@
 """Which BAIT rule runs, and why: ``approximation`` resolved before
 anything large is allocated.
 
-Every registered rule (``rules/``) declares its memory and predicts its
-time on this machine; :func:`plan_selection` reads them. A rule named by
+Every registered rule (``rules/``) declares its memory and counts its
+cost from the problem's shape (``RuleSpec.cost``: flops and bytes of
+each phase, turned into seconds at the fixed :data:`~skbait._engine.
+planning.cost.NOMINAL` rates, the same on every machine);
+:func:`plan_selection` reads them, so that the same call chooses the same
+rule, and gives the same batch, wherever it fits in memory. The rates
+measured on this machine serve only predictions (``Plan.predicted``:
+``info``, ``verbose``, the ETA), and are measured only when one is
+asked for. A rule named by
 ``approximation`` runs if it applies to the problem and fits in
 :data:`~skbait._engine.planning.memory.MEMORY_FRACTION` of the available memory
 (else a ``MemoryError`` that names what the other rules would need).
@@ -10,10 +17,11 @@ time on this machine; :func:`plan_selection` reads them. A rule named by
 docs/results.md, "Choosing a rule: the protocol"):
 
 1. regression: exact BAIT (rank one);
-2. exact BAIT, if it fits and its predicted time is at most
-   :data:`AUTO_EXACT_SECONDS` or at most :data:`AUTO_EXACT_FACTOR` times
-   that of the cheapest other rule that qualifies and fits;
-3. else the rule predicted cheapest among those that qualify on this
+2. exact BAIT, if it fits and its counted cost is at most
+   :data:`AUTO_EXACT_SECONDS` (nominal seconds) or at most
+   :data:`AUTO_EXACT_FACTOR` times that of the cheapest other rule that
+   qualifies and fits;
+3. else the rule counted cheapest among those that qualify on this
    shape (``RuleSpec.qualifies``: the protocol measured their batches as
    good as exact BAIT's) and fit;
 4. else the cheapest rule that fits, saying that it did not qualify;
@@ -24,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..backends.array_api import device, is_numpy_namespace
-from .cost import machine_rates
+from .cost import NOMINAL, machine_rates
 from ..backends.kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
 from ..rules import RULES, Shape, get_rule
@@ -32,8 +40,9 @@ from ..rules import RULES, Shape, get_rule
 __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
            "plan_selection", "selection_shape"]
 
-#: ``approximation="auto"`` runs exact BAIT when it is predicted to take at
-#: most this many seconds, whatever the other rules cost.
+#: ``approximation="auto"`` runs exact BAIT when its counted cost is at
+#: most this many seconds at the nominal rates, whatever the other rules
+#: cost.
 AUTO_EXACT_SECONDS = 5.0
 #: ... or at most this many times the cheapest qualifying rule.
 AUTO_EXACT_FACTOR = 2.0
@@ -41,19 +50,38 @@ AUTO_EXACT_FACTOR = 2.0
 
 @dataclass
 class Plan:
-    """The rule that runs (``spec``, named ``method``), why, and what each
-    rule considered would need (``needed``: bytes) and take
-    (``predicted``: ``rules.Cost``)."""
+    """The rule that runs (``spec``, named ``method``), why, and, for each
+    rule considered, what it would need (``needed``: bytes) and cost
+    (``counted``: ``rules.Cost`` at the nominal rates, what decided).
+    ``decided_by`` is ``"shape"``, or ``"memory"`` when the memory limit
+    kept ``"auto"`` from the rule the shape alone would have chosen.
+    ``predicted`` (``rules.Cost`` at this machine's rates) is computed,
+    and the rates measured, when first read."""
 
     spec: object
     reason: str
     needed: dict = field(default_factory=dict)
-    predicted: dict = field(default_factory=dict)
+    counted: dict = field(default_factory=dict)
     limit: object = None
+    decided_by: str = "shape"
+    shape: object = None
+    specs: dict = field(default_factory=dict)
+    rates: object = None
+    _predicted: dict = None
 
     @property
     def method(self):
         return self.spec.name
+
+    @property
+    def predicted(self):
+        """Predicted phases of each rule considered, by name, at this
+        machine's rates (``rates()``: measured once, then cached)."""
+        if self._predicted is None:
+            rates = self.rates()
+            self._predicted = {name: spec.cost(self.shape, rates)
+                               for name, spec in self.specs.items()}
+        return self._predicted
 
     def seconds(self):
         """Predicted seconds of each rule considered, by name."""
@@ -67,22 +95,29 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
 
     ``memory_shape`` is the shape whose memory must fit here, when it is
     not the whole problem's (a pool on a cluster: the client holds the
-    rule's matrices and one block's rows). ``rates`` default to
-    ``cost.machine_rates`` for ``xp``. Raises ``ValueError`` for a rule
-    that does not apply, ``MemoryError`` when nothing asked for fits.
+    rule's matrices and one block's rows). The choice reads the rules'
+    counted costs (nominal rates) and the memory limit only; ``rates``
+    (default: ``cost.machine_rates`` for ``xp``, measured when a
+    prediction is first read) serve the plan's predictions. Raises
+    ``ValueError`` for a rule that does not apply, ``MemoryError`` when
+    nothing asked for fits.
     """
     limit = memory_limit(xp, x)
     usable = None if limit is None else limit.usable
     if rates is None:
-        rates = machine_rates(xp, shape.n_jobs, device=(
-            None if is_numpy_namespace(xp) else device(x)))
+        def rates():
+            return machine_rates(xp, shape.n_jobs, device=(
+                None if is_numpy_namespace(xp) else device(x)))
+    else:
+        rates = (lambda fixed: lambda: fixed)(rates)
     memory_shape = shape if memory_shape is None else memory_shape
-    plan = Plan(None, "", limit=limit)
+    plan = Plan(None, "", limit=limit, shape=shape, rates=rates)
 
     def consider(spec):
         if spec.name not in plan.needed:
+            plan.specs[spec.name] = spec
             plan.needed[spec.name] = int(spec.memory(memory_shape))
-            plan.predicted[spec.name] = spec.cost(shape, rates)
+            plan.counted[spec.name] = spec.cost(shape, NOMINAL)
         return usable is None or plan.needed[spec.name] <= usable
 
     if approximation != "auto" or not shape.classification:
@@ -100,7 +135,7 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
     applicable = [s for s in RULES.values()
                   if s.problem_error(True, fisher) is None]
     fitting = [s for s in applicable if consider(s)]
-    seconds = {s.name: plan.predicted[s.name].total for s in applicable}
+    seconds = {s.name: plan.counted[s.name].total for s in applicable}
     qualified = [s for s in fitting if s.qualifies(shape)]
     exact = RULES.get("exact")
     others = [s for s in qualified if s is not exact]
@@ -112,30 +147,53 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
             plan.spec = exact
             plan.reason = _exact_reason(seconds, cheapest)
             return plan
+    # What the shape alone would choose, were memory unlimited: when the
+    # limit changed it, info says so.
+    unlimited = _choice(applicable, [s for s in applicable
+                                     if s.qualifies(shape)], exact, seconds)
     if qualified:
         plan.spec = min(qualified, key=lambda s: seconds[s.name])
         plan.reason = (
             f"{_why_not_exact(plan, exact, fitting, seconds, cheapest)}; "
             f"{plan.spec.name} is the cheapest rule that qualifies here "
             f"({_fmt(seconds[plan.spec.name])})")
-        return plan
+        return _limited(plan, unlimited)
     if fitting:
         plan.spec = min(fitting, key=lambda s: seconds[s.name])
         plan.reason = (f"{_why_not_exact(plan, exact, fitting, seconds, None)}"
                        f"; no rule that qualifies here fits in memory; "
                        f"{plan.spec.name} fits "
                        f"({format_bytes(plan.needed[plan.spec.name])})")
-        return plan
+        return _limited(plan, unlimited)
     _refuse(min(applicable, key=lambda s: plan.needed[s.name]), plan,
             usable, memory_shape, fisher)
 
 
+def _choice(applicable, qualified, exact, seconds):
+    """The rule "auto" takes on this shape, memory aside."""
+    others = [s for s in qualified if s is not exact]
+    cheapest = min(others, key=lambda s: seconds[s.name], default=None)
+    if exact in applicable and seconds[exact.name] <= max(
+            AUTO_EXACT_SECONDS, AUTO_EXACT_FACTOR * (
+                seconds[cheapest.name] if cheapest else float("inf"))):
+        return exact
+    return min(qualified or applicable, key=lambda s: seconds[s.name])
+
+
+def _limited(plan, unlimited):
+    if plan.spec is not unlimited:
+        plan.decided_by = "memory"
+        plan.reason += (f" (the memory limit decided: on this shape alone "
+                        f"{unlimited.name} would run)")
+    return plan
+
+
 def _fmt(seconds):
-    return f"predicted {seconds:.3g} s"
+    return f"{seconds:.3g} s (at the nominal rates)"
 
 
 def _exact_reason(seconds, cheapest):
-    text = f"exact BAIT is {_fmt(seconds['exact'])}"
+    text = f"exact BAIT counts {_fmt(seconds['exact'])}"
     if seconds["exact"] <= AUTO_EXACT_SECONDS:
         return f"{text} <= {AUTO_EXACT_SECONDS:g} s"
     if cheapest is None:
@@ -150,7 +208,7 @@ def _why_not_exact(plan, exact, fitting, seconds, cheapest):
     if exact not in fitting:
         return (f"exact BAIT would need "
                 f"{format_bytes(plan.needed['exact'])}")
-    return (f"exact BAIT is {_fmt(seconds['exact'])}, over "
+    return (f"exact BAIT counts {_fmt(seconds['exact'])}, over "
             f"{AUTO_EXACT_SECONDS:g} s and {AUTO_EXACT_FACTOR:g}x "
             f"{cheapest.name}")
 

@@ -1,16 +1,28 @@
 """What ``bait_select(verbose=1)`` shows: the rule chosen with every
 rule's predicted seconds, then, for a selection predicted to take more
-than :data:`PROGRESS_AFTER_SECONDS`, a progress bar over the greedy steps
-with an ETA (tqdm when it is installed, the ecosystem's convention;
-plain lines otherwise)."""
+than :data:`PROGRESS_AFTER_SECONDS`, its two phases: the set-up (its
+predicted seconds first, its measured seconds when it ends) and a progress
+bar over the greedy steps (tqdm when it is installed, the ecosystem's
+convention; plain lines otherwise).
+
+The steps' ETA starts from the prediction and moves to the measured rate
+as steps are done: the rate is a weighted mean of the predicted seconds a
+step and the measured ones, the prediction counting as
+:data:`PRIOR_STEPS` steps. The first steps are not typical (the first
+forward step scores every candidate; a refresh may follow any step), and a
+rate from one step can be off by orders of magnitude.
+"""
 
 import sys
 import time
 
-__all__ = ["PROGRESS_AFTER_SECONDS", "report_plan", "step_progress"]
+__all__ = ["PROGRESS_AFTER_SECONDS", "PRIOR_STEPS", "report_plan",
+           "step_progress", "StepETA"]
 
-#: Selections predicted to take longer show a progress bar with ``verbose``.
+#: Selections predicted to take longer show their progress with ``verbose``.
 PROGRESS_AFTER_SECONDS = 5.0
+#: How many measured steps the predicted step rate weighs as.
+PRIOR_STEPS = 10
 
 
 def report_plan(plan, verbose, prefix="[bait_select]"):
@@ -24,72 +36,132 @@ def report_plan(plan, verbose, prefix="[bait_select]"):
 
 
 def step_progress(plan, shape, verbose):
-    """A context manager that is also the greedy loop's ``progress``
-    callable (one call per pick or removal)."""
-    predicted = plan.predicted[plan.method].total
-    if not verbose or predicted < PROGRESS_AFTER_SECONDS:
-        return _Silent()
+    """A context manager around the selection that is also the greedy
+    loop's ``progress``: ``progress.start_steps()`` when the set-up is
+    done, ``progress()`` after every pick and removal."""
+    if not verbose:  # nothing predicted: no rates measured
+        return Silent()
+    cost = plan.predicted[plan.method]
+    if cost.total < PROGRESS_AFTER_SECONDS:
+        return Silent()
     total = shape.n_forward + max(0, shape.n_forward - shape.n_select)
+    eta = StepETA(total, cost.total - cost.setup)
     desc = f"BAIT {plan.method}"
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        return _Lines(total, desc, predicted)
-    return _Bar(tqdm, total, desc)
+        return _Lines(desc, cost.setup, eta)
+    return _Bar(tqdm, desc, cost.setup, eta)
 
 
-class _Silent:
+class Silent:
+    """No output (``verbose=0``, or a selection predicted to be short)."""
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
+
+    def start_steps(self):
+        pass
 
     def __call__(self):
         pass
 
 
-class _Bar(_Silent):
-    """tqdm's bar (its ETA from the steps' rate)."""
+class StepETA:
+    """The remaining seconds of ``total`` steps predicted to take
+    ``predicted`` seconds, from the prediction and the steps' measured
+    seconds (see the module's docstring)."""
 
-    def __init__(self, tqdm, total, desc):
-        self.tqdm, self.total, self.desc = tqdm, total, desc
-        self.bar = None
+    def __init__(self, total, predicted, clock=time.perf_counter):
+        self.total, self.clock = total, clock
+        self.per_step = predicted / total if total else 0.0
+        self.done, self.start = 0, None
+
+    def begin(self):
+        self.start = self.clock()
+
+    def step(self):
+        self.done += 1
+
+    def elapsed(self):
+        return self.clock() - self.start
+
+    def remaining(self):
+        """Predicted seconds left."""
+        rate = ((PRIOR_STEPS * self.per_step + self.elapsed())
+                / (PRIOR_STEPS + self.done))
+        return rate * (self.total - self.done)
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}" if seconds < 3600 else \
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _Phases(Silent):
+    """The set-up as a phase of its own, then the steps."""
+
+    def __init__(self, desc, setup, eta):
+        self.desc, self.setup, self.eta = desc, setup, eta
+        self.t0 = None
 
     def __enter__(self):
-        self.bar = self.tqdm(total=self.total, desc=self.desc, unit="step",
-                             file=sys.stderr, leave=True)
+        self.t0 = time.perf_counter()
+        print(f"[{self.desc}] set-up, predicted {self.setup:.3g} s",
+              flush=True)
         return self
 
+    def start_steps(self):
+        self.eta.begin()
+        print(f"[{self.desc}] set-up done in "
+              f"{time.perf_counter() - self.t0:.3g} s; {self.eta.total} "
+              f"greedy steps, predicted {self.eta.remaining():.3g} s",
+              flush=True)
+
+
+class _Bar(_Phases):
+    """tqdm's bar over the steps, showing this module's ETA."""
+
+    def __init__(self, tqdm, desc, setup, eta):
+        super().__init__(desc, setup, eta)
+        self.tqdm, self.bar = tqdm, None
+
+    def start_steps(self):
+        super().start_steps()
+        self.bar = self.tqdm(
+            total=self.eta.total, desc=self.desc, unit="step",
+            file=sys.stderr, leave=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                       "[{elapsed}, ETA {postfix}]")
+        self._show()
+
+    def _show(self):
+        self.bar.set_postfix_str(_clock(self.eta.remaining()), refresh=True)
+
     def __exit__(self, *exc):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
         return False
 
     def __call__(self):
+        self.eta.step()
         self.bar.update(1)
+        self._show()
 
 
-class _Lines(_Silent):
+class _Lines(_Phases):
     """A line at every tenth of the steps: done, elapsed, ETA."""
 
-    def __init__(self, total, desc, predicted):
-        self.total, self.desc = total, desc
-        self.predicted = predicted
-        self.done = 0
-        self.start = None
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        print(f"[{self.desc}] {self.total} steps, predicted "
-              f"{self.predicted:.3g} s", flush=True)
-        return self
-
     def __call__(self):
-        self.done += 1
-        every = max(1, self.total // 10)
-        if self.done % every and self.done != self.total:
+        eta = self.eta
+        eta.step()
+        every = max(1, eta.total // 10)
+        if eta.done % every and eta.done != eta.total:
             return
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.desc}] {self.done}/{self.total} steps, "
-              f"{elapsed:.1f} s elapsed, ETA {eta:.1f} s", flush=True)
+        print(f"[{self.desc}] {eta.done}/{eta.total} steps, "
+              f"{eta.elapsed():.1f} s elapsed, ETA {eta.remaining():.1f} s",
+              flush=True)
