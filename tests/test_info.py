@@ -23,7 +23,7 @@ from skbait import (
 )
 from skbait._engine.bait import run_bait_select
 
-from .conftest import random_problem
+from .conftest import random_problem, require
 from .reference import dense_objective
 
 
@@ -245,3 +245,17 @@ def test_record_gains_is_baits_and_a_boolean(digits):
 
 def test_the_info_types_are_exported():
     assert {"SelectionInfo", "SamplerInfo"} <= set(skbait.__all__)
+
+
+def test_candidate_gains_of_a_torch_pool(rng):
+    # Another namespace: the scores come back as NumPy float64.
+    torch = require("torch")
+    prob = random_problem(rng, 60, 4, 3, n_lab=5)
+    ref_idx, ref = _recorded(prob, 4, approximation="exact")
+    idx, info = _recorded({key: None if v is None else torch.tensor(v)
+                           for key, v in prob.items()}, 4,
+                          approximation="exact")
+    assert idx.tolist() == ref_idx.tolist()
+    assert type(info.candidate_gains) is np.ndarray
+    np.testing.assert_allclose(info.candidate_gains, ref.candidate_gains,
+                               rtol=1e-9, atol=1e-12)

@@ -134,7 +134,7 @@ class Candidates:
         xp = self.problem.xp
         scores = xp.where(self.alive, self.scores, xp.nan)
         if not is_numpy_namespace(xp):
-            scores = to_device(scores, "cpu")
+            scores = np.from_dlpack(to_device(scores, "cpu"))
         return np.array(scores, dtype=np.float64)
 
     def drop(self, index):
