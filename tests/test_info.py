@@ -22,6 +22,7 @@ from skbait import (
     bait_select,
 )
 from skbait._engine.bait import run_bait_select
+from skbait._engine.rules import get_rule
 
 from .conftest import random_problem, require
 from .reference import dense_objective
@@ -197,6 +198,14 @@ def test_candidate_gains_are_the_dense_gains_at_each_pick(rng, k, params):
         info.lam, identity)
     if identity:
         dense *= info.fisher_scale
+    # The rule declares the same Fisher (its reference_factors).
+    declared = get_rule(info.approximation).reference_factors(
+        prob["h_pool"], prob["p_pool"])
+    written = _blocks(info.approximation if k else "exact", prob["h_pool"],
+                      prob["p_pool"])
+    assert len(declared) == len(written)
+    for a, b in zip(declared, written):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     for row, pick in zip(gains, idx):
         step = forward.index(pick)
         expected = dense[step]

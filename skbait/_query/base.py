@@ -81,11 +81,12 @@ class SamplerInfo(SelectionInfo):
     random_fallback : bool or None
         scikit-activeml's strategies: whether the batch was drawn at
         random because the model could not be fitted. None otherwise.
-    timings : dict of str to float
+    timings : dict of str to float or None
         Wall-clock seconds: ``features`` (extraction), ``selection`` (the
         strategy's selection, of which BAIT's engine phases ``setup``,
         ``gemm``, ``kernel``, ``commit`` and ``refresh`` are parts) and
-        ``total`` (the whole call).
+        ``total`` (the whole call). None where a scikit-activeml strategy
+        drew at random (``random_fallback``): nothing was timed.
     lam : float or None
         BAIT: the λ used, in the units of the embeddings.
     fisher_scale : float or None
