@@ -25,8 +25,12 @@ def test_rates_are_measured_once_and_cached(tmp_path, monkeypatch):
     first = cost.machine_rates(np, 1)
     assert first.source == "measured"
     for name in ("gemm32", "gemm64", "gram32", "narrow", "bandwidth",
-                 "kernel", "block_kernel", "step"):
+                 "step"):
         assert getattr(first, name) > 0
+    # Every registered rule that has a kernel to measure got its rate.
+    probed = {s.name for s in RULES.values() if s.kernel_probe()}
+    assert probed and set(first.kernels) == probed
+    assert all(rate > 0 for rate in first.kernels.values())
     table = json.loads((tmp_path / "rates.json").read_text())
     assert len(table) == 1
     # Another process (an empty in-process cache) reads the file back.
@@ -102,7 +106,7 @@ def test_auto_takes_the_cheapest_qualifying_rule_when_exact_is_slow():
 def test_below_the_protocols_classes_auto_keeps_exact_bait():
     """Block-diagonal BAIT qualifies from k = 10 (docs/results.md §15):
     at k = 5 exact BAIT runs however slow it is predicted, while it fits."""
-    from skbait._engine.rules.block_diagonal import QUALIFIES_FROM_K
+    from skbait._engine.rules.block_diagonal.spec import QUALIFIES_FROM_K
 
     assert QUALIFIES_FROM_K == 10
     assert RULES["block_diagonal"].qualifies(_shape(k=10))

@@ -14,11 +14,9 @@ are. Nothing here looks at how a kernel is written.
 import numpy as np
 import pytest
 
-from skbait._engine.backends.kernels import (
-    get_block_kernel,
-    get_kernel,
-    numba_available,
-)
+from skbait._engine.backends.kernels import numba_available
+from skbait._engine.rules.block_diagonal.kernels import get_block_kernel
+from skbait._engine.rules.exact.kernels import get_kernel
 
 N, D, K = 150, 5, 3          # 150 rows: two full blocks of 64 and a part
 START, STOP = 7, 143          # the rows a call updates

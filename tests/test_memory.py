@@ -2,8 +2,8 @@
 
 The peak of a selection's allocations is measured with tracemalloc (NumPy
 arrays and numba's buffers; deterministic), inputs excluded. The estimate
-that the engine checks before allocating (``rules.exact.exact_bytes``,
-``rules.block_diagonal.block_diagonal_bytes``) must bound it in every phase — set-up,
+that the engine checks before allocating (``rules/exact/memory.py``,
+``rules/block_diagonal/memory.py``) must bound it in every phase — set-up,
 steps, refreshes (float64 GEMMs at small λ), the backward pass — and not
 by more than a third (peak >= 75 % of the estimate).
 """
@@ -23,8 +23,8 @@ from skbait import bait_select
 from skbait._engine.planning import memory
 from skbait._engine.backends.array_api import is_numpy_namespace
 from skbait._engine.planning.memory import MEMORY_FRACTION, MemoryLimit
-from skbait._engine.rules.block_diagonal import block_diagonal_bytes
-from skbait._engine.rules.exact import exact_bytes
+from skbait._engine.rules.block_diagonal.memory import block_diagonal_bytes
+from skbait._engine.rules.exact.memory import exact_bytes
 
 
 def _problem(n, d, k, n_lab, f32=True, seed=1):

@@ -8,9 +8,9 @@ features the query used and the picks it made:
 - :func:`bait_gains`: BAIT's forward gains (the decrease of the objective
   ``tr(M⁻¹F)`` that adding each candidate would give) at given steps of
   the forward pass, replayed with the Woodbury identity. Every rule of the
-  registry (exact BAIT, its ``fisher="identity"`` ablation, the
-  approximations), each with its own objective, from the Fisher factors
-  it declares (``RuleSpec.reference_factors``).
+  registry (and the ``fisher="identity"`` ablation), each with its own
+  objective, from the Fisher factors it declares
+  (``RuleSpec.reference_factors``).
 - :func:`badge_probabilities`: the k-means++ sampling probabilities
   ``D² / ΣD²`` of BADGE's gradient embeddings at each pick.
 - :func:`coreset_distances`: each candidate's distance to its nearest
@@ -84,7 +84,7 @@ def _problems(h, p, h_lab, p_lab, objective):
     """[(pool factors, labeled factors or None)]: the independent blocks
     whose gains add up to the objective's, as the rule ``objective``
     declares them (``RuleSpec.reference_factors``)."""
-    spec = get_rule("exact" if p is None else objective)
+    spec = get_rule(None if p is None else objective)
     pool = spec.reference_factors(h, p)
     lab = [None] * len(pool) if h_lab is None else \
         spec.reference_factors(h_lab, p_lab)
@@ -137,7 +137,7 @@ def _replay(pool, lab, forward, steps, n_select, lam, identity_fisher):
 
 
 def bait_gains(h, p, h_lab, p_lab, forward, steps, *, n_select, lam,
-               objective="exact", fisher="pool", fisher_scale=1.0):
+               objective=None, fisher="pool", fisher_scale=1.0):
     """BAIT's forward gains of every pool point at given forward steps.
 
     Parameters
@@ -154,11 +154,12 @@ def bait_gains(h, p, h_lab, p_lab, forward, steps, *, n_select, lam,
         The batch size B (candidates weigh B / (n_l + B)).
     lam : float
         The λ used, in the units of ``h`` (``bait_select``'s ``info.lam``).
-    objective : str
+    objective : str or None
         The rule whose objective to replay, by the name ``bait_select``'s
-        ``info.approximation`` reports (any registered rule).
+        ``info.approximation`` reports (any registered rule); None: the
+        reference rule (as for regression, whatever ``objective`` says).
     fisher : {"pool", "identity"}
-        "identity" replays ``tr(M⁻¹)`` (exact BAIT only).
+        "identity" replays ``tr(M⁻¹)`` (the reference rule only).
     fisher_scale : float, default=1.0
         ``bait_select``'s ``info.fisher_scale`` (μ). ``tr(M⁻¹)`` depends on
         the embeddings' scale, and the engine evaluates it on embeddings
