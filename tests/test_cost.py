@@ -65,8 +65,7 @@ def test_info_reports_every_rules_prediction(rng):
         prob["h_pool"], 5, pool_proba=prob["p_pool"],
         labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
         return_info=True)
-    assert set(info.predicted_seconds) == {"exact", "block_diagonal",
-                                           "binary"}
+    assert set(info.predicted_seconds) == set(RULES)
     assert all(s > 0 for s in info.predicted_seconds.values())
     phases = info.predicted_phases
     assert phases["total"] == pytest.approx(
