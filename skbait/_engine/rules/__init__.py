@@ -17,6 +17,7 @@ from .base import Cost, RuleSpec, Shape, Work
 from .binary import BinarySpec
 from .block_diagonal import BlockDiagonalSpec
 from .exact import ExactSpec
+from .top_c import TopCSpec
 
 import textwrap
 
@@ -109,3 +110,4 @@ def fill_rule_docs(doc):
 register_rule(ExactSpec())
 register_rule(BlockDiagonalSpec())
 register_rule(BinarySpec())
+register_rule(TopCSpec(c=3))
