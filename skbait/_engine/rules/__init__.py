@@ -13,13 +13,13 @@ rule"). The reference rule is the one whose spec says ``reference =
 True``.
 """
 
+import textwrap
+
 from .base import Cost, RuleSpec, Shape, Work
 from .binary import BinarySpec
 from .block_diagonal import BlockDiagonalSpec
 from .exact import ExactSpec
 from .top_c import TopCSpec
-
-import textwrap
 
 __all__ = ["RULES", "register_rule", "unregister_rule", "get_rule",
            "reference_rule", "rule_names", "fill_rule_docs", "RuleSpec",
