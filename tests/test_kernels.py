@@ -168,6 +168,21 @@ def test_the_compiled_kernels_are_among_those_checked():
         assert {"NumbaKernel", "NumbaBlockKernel"} <= names
 
 
+@pytest.mark.parametrize("package", ["exact", "block_diagonal"])
+def test_a_rules_compiled_kernels_land_in_numbas_disk_cache(package):
+    """Each rule's compiled module is written to numba's disk cache once
+    loaded, and found there: later processes load it instead of compiling
+    (and say nothing of compiling)."""
+    if not numba_available():
+        pytest.skip("numba is not installed")
+    from skbait._engine.backends import kernels
+
+    name = f"skbait._engine.rules.{package}.numba_kernels"
+    assert kernels.numba_module(name) is not None
+    assert kernels._kernel_cache_exists(name)
+    assert not kernels._kernel_cache_exists("skbait._engine.rules.nothing")
+
+
 @pytest.mark.parametrize("sigma", [1.0, -1.0], ids=["forward", "backward"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("rule,kernel", KERNELS)
