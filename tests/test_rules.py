@@ -266,6 +266,24 @@ def test_top_c_matches_its_dense_objective(seed, n_lab, use_numba):
     assert idx.tolist() == list(expected)
 
 
+def test_top_c_refreshes_and_still_matches_its_dense_objective():
+    """At λ = 1e-3·μ the selection forms M⁻¹ and the states afresh from
+    the committed points' weighted probabilities (``ExactRule.rebase``)."""
+    spec = get_rule("top_c")
+    prob = random_problem(np.random.default_rng(0), 60, 3, 5, n_lab=3)
+    idx, info = skbait.bait_select(
+        prob["h_pool"], 5, pool_proba=prob["p_pool"],
+        labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
+        approximation="top_c", dtype="float64", lam_factor=1e-3,
+        return_info=True)
+    assert info.n_refreshes > 0
+    [g_pool] = spec.reference_factors(prob["h_pool"], prob["p_pool"])
+    [g_lab] = spec.reference_factors(prob["h_lab"], prob["p_lab"])
+    assert idx.tolist() == list(dense_select(
+        prob["h_pool"], 5, h_lab=prob["h_lab"], lam=info.lam,
+        g_pool=g_pool, g_lab=g_lab))
+
+
 def test_top_c_weights_keep_the_c_most_probable_classes():
     from skbait._engine.rules.top_c.weights import top_c_weights
 
