@@ -174,9 +174,11 @@ def _kernel_rates(n_jobs):
         if probe is None:
             continue
         k, width, operand, flops = probe
-        kernel = spec.kernel(np, False, True)
         _, p = spec.inputs(np, np.zeros((n, 1)),
                            rng.dirichlet(np.ones(k), size=n))
+        if p is None:  # rank one: memory-bound steps, no kernel flops
+            continue
+        kernel = spec.kernel(np, False, True)
         a = np.zeros((n, width))
         b = np.abs(rng.normal(size=(n, width)))
         out = 1e-3 * rng.normal(size=(n, operand))
