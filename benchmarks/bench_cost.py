@@ -82,7 +82,13 @@ def repredict(path):
 
     with open(path) as f:
         stored = json.load(f)
-    rates = Rates(**stored["rates"])
+    fields = dict(stored["rates"])
+    # Runs before the rules' packages stored two kernels' rates as fields.
+    kernels = fields.pop("kernels", {})
+    for old, rule in (("kernel", "exact"), ("block_kernel", "block_diagonal")):
+        if old in fields:
+            kernels[rule] = fields.pop(old)
+    rates = Rates(**fields, kernels=kernels)
     print(f"{path}: measured times, predicted again by the current model "
           f"at that run's rates ({rates.describe()})")
     ratios = []

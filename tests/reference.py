@@ -21,26 +21,30 @@ __all__ = ["fisher_factors", "dense_select", "materialized_select",
            "dense_objective", "set_objective"]
 
 
-def fisher_factors(h, p):
-    """Per-point Fisher factors V (n, dk, k) with ``V Vᵀ = I(x)``."""
+def fisher_factors(h, p, g=None):
+    """Per-point Fisher factors V (n, dk, r) with ``V Vᵀ = I(x)``: ``G ⊗ h``
+    with ``G = (I - p 1ᵀ) diag(√p)``, or with the given ``g`` (n, k, r), a
+    rule's ``reference_factors`` (then ``p`` is unused)."""
     h = np.asarray(h, dtype=np.float64)
     n, d = h.shape
-    if p is None:
-        return h[:, :, None]
-    p = np.asarray(p, dtype=np.float64)
-    k = p.shape[1]
-    eye = np.eye(k)
-    g = (eye[None] - p[:, :, None]) * np.sqrt(p)[:, None, :]  # (n, k, k)
-    return (g[:, :, None, :] * h[:, None, :, None]).reshape(n, k * d, k)
+    if g is None:
+        if p is None:
+            return h[:, :, None]
+        p = np.asarray(p, dtype=np.float64)
+        eye = np.eye(p.shape[1])
+        g = (eye[None] - p[:, :, None]) * np.sqrt(p)[:, None, :]
+    k, r = g.shape[1], g.shape[2]
+    return (g[:, :, None, :] * h[:, None, :, None]).reshape(n, k * d, r)
 
 
-def _setup(h_pool, p_pool, h_lab, p_lab, n_select, lam):
-    v_pool = fisher_factors(h_pool, p_pool)
+def _setup(h_pool, p_pool, h_lab, p_lab, n_select, lam, g_pool=None,
+           g_lab=None):
+    v_pool = fisher_factors(h_pool, p_pool, g_pool)
     n_u, dk, _ = v_pool.shape
     if h_lab is None or len(h_lab) == 0:
         v_lab = np.zeros((0, dk, v_pool.shape[2]))
     else:
-        v_lab = fisher_factors(h_lab, p_lab)
+        v_lab = fisher_factors(h_lab, p_lab, g_lab)
     n_l = v_lab.shape[0]
     i_pool = np.einsum("nik,njk->nij", v_pool, v_pool)
     i_lab = np.einsum("nik,njk->ij", v_lab, v_lab)
@@ -80,9 +84,14 @@ def _pick(values, current, rtol, candidates):
 
 def dense_select(h_pool, n_select, *, p_pool=None, h_lab=None, p_lab=None,
                  lam=1.0, oversample=2.0, fisher="pool", rtol=1e-9,
-                 return_objective=False):
-    """The rule of docs/design.md §2, literally (explicit dk × dk matrices)."""
-    i_tilde, f, m, _ = _setup(h_pool, p_pool, h_lab, p_lab, n_select, lam)
+                 return_objective=False, g_pool=None, g_lab=None):
+    """The rule of docs/design.md §2, literally (explicit dk × dk matrices).
+
+    ``g_pool``, ``g_lab``: the points' Fisher factors ``G`` (n, k, r) of a
+    rule (its ``reference_factors``, one block) instead of exact BAIT's.
+    """
+    i_tilde, f, m, _ = _setup(h_pool, p_pool, h_lab, p_lab, n_select, lam,
+                              g_pool, g_lab)
     if fisher == "identity":
         f = np.eye(f.shape[0])
     n_u = i_tilde.shape[0]

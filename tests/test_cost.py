@@ -25,8 +25,12 @@ def test_rates_are_measured_once_and_cached(tmp_path, monkeypatch):
     first = cost.machine_rates(np, 1)
     assert first.source == "measured"
     for name in ("gemm32", "gemm64", "gram32", "narrow", "bandwidth",
-                 "kernel", "block_kernel", "step"):
+                 "step"):
         assert getattr(first, name) > 0
+    # Every registered rule that has a kernel to measure got its rate.
+    probed = {s.name for s in RULES.values() if s.kernel_probe()}
+    assert probed and set(first.kernels) == probed
+    assert all(rate > 0 for rate in first.kernels.values())
     table = json.loads((tmp_path / "rates.json").read_text())
     assert len(table) == 1
     # Another process (an empty in-process cache) reads the file back.
@@ -76,8 +80,7 @@ def test_info_reports_every_rules_prediction(rng):
         prob["h_pool"], 5, pool_proba=prob["p_pool"],
         labeled_embeddings=prob["h_lab"], labeled_proba=prob["p_lab"],
         return_info=True)
-    assert set(info.predicted_seconds) == {"exact", "block_diagonal",
-                                           "binary"}
+    assert set(info.predicted_seconds) == set(RULES)
     assert all(s > 0 for s in info.predicted_seconds.values())
     phases = info.predicted_phases
     assert phases["total"] == pytest.approx(
@@ -90,9 +93,12 @@ def test_info_reports_every_rules_prediction(rng):
 
 def _scaled(rates, factor):
     fields = {name: getattr(rates, name) * factor for name in (
-        "gemm32", "gemm64", "gram32", "gram64", "narrow", "bandwidth",
-        "kernel", "block_kernel")}
-    return Rates(**fields, step=rates.step / factor, source="test")
+        "gemm32", "gemm64", "gram32", "gram64", "narrow", "bandwidth")}
+    kernels = {name: spec.nominal_kernel_rate * factor
+               for name, spec in RULES.items()
+               if spec.nominal_kernel_rate is not None}
+    return Rates(**fields, step=rates.step / factor, kernels=kernels,
+                 source="test")
 
 
 @pytest.mark.parametrize("shape", [dict(n=3_000, d=64, k=10, b=20),
@@ -188,7 +194,7 @@ def test_auto_takes_the_cheapest_qualifying_rule_when_exact_is_slow():
 def test_below_the_protocols_classes_auto_keeps_exact_bait():
     """Block-diagonal BAIT qualifies from k = 10 (docs/results.md §15):
     at k = 5 exact BAIT runs however slow it is predicted, while it fits."""
-    from skbait._engine.rules.block_diagonal import QUALIFIES_FROM_K
+    from skbait._engine.rules.block_diagonal.spec import QUALIFIES_FROM_K
 
     assert QUALIFIES_FROM_K == 10
     assert RULES["block_diagonal"].qualifies(_shape(k=10))

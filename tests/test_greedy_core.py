@@ -6,14 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from skbait._engine.backends import kernels as _kernels
 from skbait._engine.core.chunks import chunks, row_chunks, rows_per_chunk
 from skbait._engine.core.fisher import unpack_symmetric
-from skbait._engine.rules import exact as _exact
+from skbait._engine.rules.exact import kernels as _kernels
+from skbait._engine.rules.exact import rule as _exact
 from skbait._engine.core.candidates import Candidates
-from skbait._engine.rules.exact import _Commits
+from skbait._engine.rules.exact.rule import _Commits
 from skbait._engine.core.problem import GreedyProblem
-from skbait._engine.rules.exact_setup import (
+from skbait._engine.rules.exact.setup import (
     DenseInverse,
     NullShift,
     LowRankInverse,

@@ -63,7 +63,7 @@ def _internal_imports():
 
 def test_no_import_cycle():
     graph = _internal_imports()
-    assert "_engine.rules.exact_setup" in graph["_engine.rules.exact"]
+    assert "_engine.rules.exact.setup" in graph["_engine.rules.exact.spec"]
     state = {}
 
     def visit(node, path):

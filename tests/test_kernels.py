@@ -14,11 +14,9 @@ are. Nothing here looks at how a kernel is written.
 import numpy as np
 import pytest
 
-from skbait._engine.backends.kernels import (
-    get_block_kernel,
-    get_kernel,
-    numba_available,
-)
+from skbait._engine.backends.kernels import numba_available
+from skbait._engine.rules.block_diagonal.kernels import get_block_kernel
+from skbait._engine.rules.exact.kernels import get_kernel
 
 N, D, K = 150, 5, 3          # 150 rows: two full blocks of 64 and a part
 START, STOP = 7, 143          # the rows a call updates
@@ -168,6 +166,21 @@ def test_the_compiled_kernels_are_among_those_checked():
     assert {"ArrayAPIKernel", "RankOneKernel", "BlockDiagonalKernel"} <= names
     if numba_available():
         assert {"NumbaKernel", "NumbaBlockKernel"} <= names
+
+
+@pytest.mark.parametrize("package", ["exact", "block_diagonal"])
+def test_a_rules_compiled_kernels_land_in_numbas_disk_cache(package):
+    """Each rule's compiled module is written to numba's disk cache once
+    loaded, and found there: later processes load it instead of compiling
+    (and say nothing of compiling)."""
+    if not numba_available():
+        pytest.skip("numba is not installed")
+    from skbait._engine.backends import kernels
+
+    name = f"skbait._engine.rules.{package}.numba_kernels"
+    assert kernels.numba_module(name) is not None
+    assert kernels._kernel_cache_exists(name)
+    assert not kernels._kernel_cache_exists("skbait._engine.rules.nothing")
 
 
 @pytest.mark.parametrize("sigma", [1.0, -1.0], ids=["forward", "backward"])

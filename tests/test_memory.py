@@ -2,8 +2,8 @@
 
 The peak of a selection's allocations is measured with tracemalloc (NumPy
 arrays and numba's buffers; deterministic), inputs excluded. The estimate
-that the engine checks before allocating (``rules.exact.exact_bytes``,
-``rules.block_diagonal.block_diagonal_bytes``) must bound it in every phase — set-up,
+that the engine checks before allocating (``rules/exact/memory.py``,
+``rules/block_diagonal/memory.py``) must bound it in every phase — set-up,
 steps, refreshes (float64 GEMMs at small λ), the backward pass — and not
 by more than a third (peak >= 75 % of the estimate).
 """
@@ -23,8 +23,8 @@ from skbait import bait_select
 from skbait._engine.planning import memory
 from skbait._engine.backends.array_api import is_numpy_namespace
 from skbait._engine.planning.memory import MEMORY_FRACTION, MemoryLimit
-from skbait._engine.rules.block_diagonal import block_diagonal_bytes
-from skbait._engine.rules.exact import exact_bytes
+from skbait._engine.rules.block_diagonal.memory import block_diagonal_bytes
+from skbait._engine.rules.exact.memory import exact_bytes
 
 
 def _problem(n, d, k, n_lab, f32=True, seed=1):
@@ -64,7 +64,7 @@ def _peak_and_estimate(n, d, k, n_lab, n_select, **kw):
 def _warm_up():
     # numba's first load and compilation allocate outside any selection.
     h, p = _problem(60, 4, 3, 0)
-    for approximation in ("exact", "block_diagonal"):
+    for approximation in ("exact", "block_diagonal", "top_c"):
         bait_select(h, 3, pool_proba=p, approximation=approximation)
 
 
@@ -72,7 +72,7 @@ def _warm_up():
 # without a labeled set (low-rank and dense M₀⁻¹), k from 1 to 100, d up
 # to 512, float32 and float64 GEMMs (refreshes at λ = 1e-4·μ), every case
 # with a backward pass (oversample 2); block-diagonal BAIT up to k = 100,
-# d = 512; binary BAIT.
+# d = 512; binary BAIT; top-c BAIT.
 GRID = [
     (1500, 64, 10, 0, 5, dict(approximation="exact")),
     (1500, 64, 10, 100, 5, dict(approximation="exact")),
@@ -93,6 +93,9 @@ GRID = [
                                 dtype="float64")),
     (3000, 128, 100, 100, 30, dict(approximation="binary")),
     (10000, 64, 10, 50, 100, dict(approximation="binary", dtype="float64")),
+    (1500, 64, 10, 100, 5, dict(approximation="top_c")),
+    (2000, 32, 10, 20, 40, dict(approximation="top_c", dtype="float64",
+                                lam=1e-4)),
 ]
 
 

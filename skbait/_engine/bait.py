@@ -8,7 +8,7 @@ from .backends.kernels import resolve_numba
 from .planning.plan import plan_selection, selection_shape
 from .core.problem import GreedyProblem
 from .planning.progress import report_plan, step_progress
-from .rules import get_rule
+from .rules import fill_rule_docs, get_rule
 from .core.scale import fisher_scale, relative_lam, rescaled
 from .backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
 from .core.ties import tie_rtol
@@ -87,31 +87,26 @@ def bait_select(pool_embeddings, n_select, *, pool_proba=None,
     fisher : {"pool", "identity"}, default="pool"
         "pool" is BAIT. "identity" replaces F by the identity (minimises
         ``tr(M⁻¹)``, the paper's "BAIT without the pool Fisher" ablation).
-    approximation : {"auto", "exact", "block_diagonal", "binary"}, \
-            default="auto"
-        Which form of the classification Fisher the batch minimises.
-        "exact" is exact BAIT: memory O((dk)²), a greedy step
-        O(N·d·k² + k·(dk)²). "block_diagonal" keeps the Fisher's k
-        diagonal d × d class blocks (class c: ``p_c (1 - p_c) h hᵀ``):
-        memory O(k·d²), a step O(N·k·d). "binary" is the binary
-        reformulation of Fast Fishing (Huseljic et al., 2024): the Fisher
-        ``q (1 - q) h hᵀ`` of the top class's probability q, d × d, a step
-        O(N·d). "auto" chooses by the problem's shape and the memory
-        limit only, so that a call gives the same batch on every machine
-        where it fits: each rule's cost is counted from the shape (flops
-        and bytes at fixed nominal rates, never this machine's measured
-        ones); exact BAIT runs where it fits and counts at most 5 s or at
-        most twice the cheapest approximation that qualifies
-        (block-diagonal BAIT from k = 10 classes: its batches were measured
-        as good as exact BAIT's), else the cheapest qualifying rule that
-        fits, else the cheapest that fits (docs/design.md §10 has the rule
-        and the cost model; docs/results.md §15 the protocol and its
-        measurements). ``info.approximation_reason`` says why, and
-        ``info.decided_by`` whether the shape or the memory limit decided.
-        Every choice refuses, with a MemoryError
-        naming the others' needs, what would not fit in 80 % of the
-        available memory. Regression BAIT is rank one: "auto" and "exact"
-        run it, the approximations are errors there. None means "exact".
+    approximation : {{rule_choices}}, default="auto"
+        Which form of the classification Fisher the batch minimises, by
+        the name of a registered rule:
+        {{rules}}
+        "auto" chooses by the problem's shape and the memory limit only,
+        so that a call gives the same batch on every machine where it
+        fits: each rule's cost is counted from the shape (flops and bytes
+        at fixed nominal rates, never this machine's measured ones); the
+        reference rule, {{reference}}, runs where it fits and counts at
+        most 5 s or at most twice the cheapest other rule that qualifies
+        (its batches were measured as good as the reference's), else the
+        cheapest qualifying rule that fits, else the cheapest that fits
+        (docs/design.md §10 has the rule and the cost model;
+        docs/results.md §15 the protocol and its measurements).
+        ``info.approximation_reason`` says why, and ``info.decided_by``
+        whether the shape or the memory limit decided. Every choice
+        refuses, with a MemoryError naming the others' needs, what would
+        not fit in 80 % of the available memory. Regression BAIT is rank
+        one: "auto" and {{reference}} run it, the other rules are errors
+        there. None means {{reference}}.
     dtype : {None, "float32", "float64"}, default=None
         Precision of the products over the embeddings, the O(N) work. None
         uses the embeddings' own floating dtype (float64 for integers).
@@ -276,6 +271,9 @@ def run_bait_select(pool_embeddings, n_select, *, pool_proba,
                        used_numba=numba_ok,
                        seconds=time.perf_counter() - started)
     return indices, info
+
+
+bait_select.__doc__ = fill_rule_docs(bait_select.__doc__)
 
 
 def _select(spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,

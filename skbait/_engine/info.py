@@ -50,8 +50,8 @@ class SelectionInfo(dict):
         products), ``kernel`` (per-candidate work), ``commit`` and
         ``refresh``. On asynchronous devices only their sum is meaningful.
     approximation : str
-        The rule that ran: "exact", "block_diagonal", "binary" or a
-        registered rule's name.
+        The name of the registered rule that ran (the values
+        ``approximation`` accepts).
     approximation_reason : str
         Why that rule ran, in words.
     decided_by : str

@@ -15,6 +15,8 @@ The sections every sampler's docstring has (its call, what it returns, its
 import textwrap
 from typing import NamedTuple
 
+from .._engine.rules import fill_rule_docs
+
 __all__ = ["PARAMETERS", "entry", "parameters_section", "fill", "SamplerDoc",
            "CALL", "RETURN_INFO", "returns_section", "info_section"]
 
@@ -42,15 +44,15 @@ oversample : float, default=2.0
 fisher : {"pool", "identity"}, default="pool"
     "identity" drops the pool Fisher (the paper's ablation).""",
     "approximation": """\
-approximation : {"auto", "exact", "block_diagonal", "binary"}, \
+approximation : {{rule_choices}}, \
 default="auto"
-    "exact" is exact BAIT; the approximations are for many classes,
-    where the exact (dk)² matrices are slow or do not fit. "auto" runs
-    exact BAIT where it fits and is predicted to be fast (at most 5 s, or
-    at most twice the cheapest approximation measured as good as exact
-    BAIT), else the cheapest such approximation that fits (see
-    :func:`skbait.bait_select`; ``info_.approximation`` says which ran and
-    why, and ``verbose=1`` prints it).""",
+    The registered rule that selects: {{reference}} is the reference,
+    the others approximate it for many classes, where its (dk)²
+    matrices are slow or do not fit. "auto" runs the reference where it
+    fits and is predicted to be fast (at most 5 s, or at most twice the
+    cheapest rule measured as good as it), else the cheapest such rule
+    that fits (see :func:`skbait.bait_select`; ``info_.approximation``
+    says which ran and why, and ``verbose=1`` prints it).""",
     "dtype": """\
 dtype : {None, "float32", "float64"}, default=None
     Precision of the O(N) products (see :func:`skbait.bait_select`).""",
@@ -91,6 +93,8 @@ verbose : int, default=0
     0 is silent; 1 prints each stage (feature extraction, selection) with
     its wall-clock time.""",
 }
+# The rules' names come from the registry (``_engine/rules``).
+PARAMETERS["approximation"] = fill_rule_docs(PARAMETERS["approximation"])
 
 
 def entry(header, description):

@@ -7,6 +7,13 @@ class-major (``c*d + j``). ``W = G Gᵀ`` with ``G = (I - p 1ᵀ) diag(√p)``, 
 ``I(x) = V Vᵀ`` with ``V = G ⊗ h`` (dk × k). Regression is the rank-one case
 ``I(x) = h hᵀ``: k = 1 and ``G = 1``.
 
+A rule may centre and weigh the factor apart: ``G = (I - p 1ᵀ) diag(√w)``,
+``W = G Gᵀ = diag(w) - p wᵀ - w pᵀ + (Σw) p pᵀ`` (the classification
+Fisher is w = p). Its "probabilities" are then the (n, k, 2) array of
+:func:`weighted_probabilities`, which every function here that takes
+``p`` accepts (:func:`factor_rows`); ``G`` still annihilates ``1_k`` as
+long as p sums to one.
+
 Nothing per-candidate of size dk is ever formed: everything per candidate is
 k × k, reached through the closed form of ``Gᵀ Y`` and block quadratic forms.
 Per-candidate symmetric k × k matrices are stored packed: the upper triangle,
@@ -29,6 +36,10 @@ __all__ = [
     "stacked_factors",
     "add_block_forms",
     "binary_embeddings",
+    "weighted_probabilities",
+    "factor_rows",
+    "factor_point",
+    "trace_weights",
 ]
 
 
@@ -65,29 +76,69 @@ def pack_symmetric(xp, full, k):
     return xp.take(flat, xp.asarray(idx, device=_device(full)), axis=1)
 
 
+def weighted_probabilities(xp, p, w):
+    """The (n, k, 2) "probabilities" of factors ``G = (I - p 1ᵀ) diag(√w)``
+    centred by ``p`` and weighed by ``w`` (both (n, k))."""
+    return xp.stack([xp.astype(p, xp.float64), xp.astype(w, xp.float64)],
+                    axis=-1)
+
+
+def factor_rows(xp, p):
+    """``(p, w)`` of the rows' factors: the probabilities twice (the
+    classification Fisher), or the halves of :func:`weighted_probabilities`
+    (then ``p`` is (n, k, 2))."""
+    if p.ndim == 3:
+        return p[..., 0], p[..., 1]
+    return p, p
+
+
+def factor_point(xp, p):
+    """``(p, w)`` of one point's factor (``p``: (k,) or (k, 2))."""
+    if p.ndim == 2:
+        return p[:, 0], p[:, 1]
+    return p, p
+
+
+def trace_weights(xp, p):
+    """``tr(W)`` of every row (the Fisher's trace per unit ‖h‖²):
+    ``Σw - 2 pᵀw + (Σw) ‖p‖²``, ``1 - ‖p‖²`` for the classification
+    Fisher."""
+    p = xp.astype(p, xp.float64)
+    centring, w = factor_rows(xp, p)
+    if w is centring:
+        return 1.0 - xp.sum(p * p, axis=1)
+    total = xp.sum(w, axis=1)
+    return (total - 2.0 * xp.sum(centring * w, axis=1)
+            + total * xp.sum(centring * centring, axis=1))
+
+
 def gt_apply(xp, y, p):
     """``Gᵀ Y`` for a batch: y (n, ..., k, m), p (n, k) -> same shape as y.
 
-    ``Gᵀ = diag(√p) (I - 1 pᵀ)``, so ``(Gᵀ Y)[c, j] = √p_c (Y[c, j] -
-    Σ_a p_a Y[a, j])``: O(k·m) per point instead of a k × k product.
+    ``Gᵀ = diag(√w) (I - 1 pᵀ)``, so ``(Gᵀ Y)[c, j] = √w_c (Y[c, j] -
+    Σ_a p_a Y[a, j])``: O(k·m) per point instead of a k × k product
+    (w = p unless ``p`` is weighted, :func:`factor_rows`).
     """
+    p, w = factor_rows(xp, p)
     extra = y.ndim - 3
     shape = (p.shape[0],) + (1,) * extra + (p.shape[1], 1)
     pb = xp.reshape(p, shape)
     mean = xp.sum(pb * y, axis=-2, keepdims=True)
-    return xp.sqrt(pb) * (y - mean)
+    return xp.sqrt(xp.reshape(w, shape)) * (y - mean)
 
 
 def gt_q_g(xp, q, p):
     """``Gᵀ Q G`` for a batch of symmetric Q: q (n, k, k), p (n, k).
 
-    Closed form: ``√p_i √p_j (Q_ij - (Qp)_i - (Qp)_j + pᵀQp)``.
+    Closed form: ``√w_i √w_j (Q_ij - (Qp)_i - (Qp)_j + pᵀQp)`` (w = p
+    unless ``p`` is weighted, :func:`factor_rows`).
     """
+    p, w = factor_rows(xp, p)
     qp = xp.sum(q * p[:, None, :], axis=2)  # (n, k)
     pqp = xp.sum(qp * p, axis=1)  # (n,)
     centred = q - qp[:, :, None] - qp[:, None, :] + pqp[:, None, None]
-    sp = xp.sqrt(p)
-    return sp[:, :, None] * centred * sp[:, None, :]
+    sw = xp.sqrt(w)
+    return sw[:, :, None] * centred * sw[:, None, :]
 
 
 def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
@@ -105,9 +156,14 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
     larger than dk × width. ``blocks`` (default: all) restricts the work
     to some block columns b, which write disjoint parts of ``total``, so
     that several threads can share it.
+
+    Weighted factors (:func:`factor_rows`) have the blocks
+    ``Σ_x (δ_ab w_a - p_a v_b - v_a p_b) h hᵀ`` with ``v = w - (Σw) p / 2``:
+    two products instead of one.
     """
     n, d = h.shape
     k = 1 if p is None else p.shape[1]
+    weighted = p is not None and p.ndim == 3
     # Every chunk adds into all of ``total`` (a pass over dk × dk float64
     # memory): chunks of fewer than a few hundred rows would spend more time
     # there than in the products.
@@ -118,25 +174,35 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
         if p is None:
             total += xp.astype(xp.matmul(hc.T, hc), xp.float64)
             continue
-        pc = xp.astype(p[part, :], gemm_dtype, copy=False)
+        pc, wc = factor_rows(xp, xp.astype(p[part, ...], gemm_dtype,
+                                           copy=False))
         rows = xp.reshape(pc[:, :, None] * hc[:, None, :],
                           (hc.shape[0], d * k))
+        other = rows
+        if weighted:
+            vc = wc - 0.5 * xp.sum(wc, axis=1, keepdims=True) * pc
+            other = xp.reshape(vc[:, :, None] * hc[:, None, :],
+                               (hc.shape[0], d * k))
         for b in (range(k) if blocks is None else blocks):
-            weighted = hc * pc[:, b:b + 1]
+            scaled = hc * wc[:, b:b + 1]
             for j0 in range(0, d, width):
                 j1 = min(d, j0 + width)
                 c0, c1 = b * d + j0, b * d + j1
-                cross = xp.matmul(rows[:, :c1].T, rows[:, c0:c1])
+                cross = xp.matmul(rows[:, :c1].T, other[:, c0:c1])
+                if weighted:
+                    cross = cross + xp.matmul(other[:, :c1].T,
+                                              rows[:, c0:c1])
                 total[:c1, c0:c1] -= xp.astype(cross, xp.float64)
-                gram = xp.matmul(weighted[:, :j1].T, hc[:, j0:j1])
+                gram = xp.matmul(scaled[:, :j1].T, hc[:, j0:j1])
                 total[b * d:c1, c0:c1] += xp.astype(gram, xp.float64)
 
 
 def point_factor(xp, h, p):
-    """``V = G ⊗ h`` (dk × k, float64) for one point; ``h`` (d,), ``p`` (k,)."""
+    """``V = G ⊗ h`` (dk × k, float64) for one point; ``h`` (d,), ``p`` (k,)
+    (or (k, 2), weighted)."""
     return stacked_factors(xp, xp.reshape(h, (1, h.shape[0])),
                            None if p is None
-                           else xp.reshape(p, (1, p.shape[0])))
+                           else xp.reshape(p, (1,) + tuple(p.shape)))
 
 
 def stacked_factors(xp, h, p):
@@ -147,10 +213,10 @@ def stacked_factors(xp, h, p):
     n, d = h.shape
     if p is None:
         return xp.matrix_transpose(h)
-    p = xp.astype(p, xp.float64)
+    p, w = factor_rows(xp, xp.astype(p, xp.float64))
     k = p.shape[1]
     eye = xp.eye(k, dtype=xp.float64, device=_device(h))
-    g = (eye[None, :, :] - p[:, :, None]) * xp.sqrt(p)[:, None, :]
+    g = (eye[None, :, :] - p[:, :, None]) * xp.sqrt(w)[:, None, :]
     # (k, d, n, k): entry [c, j, i, m] = G_i[c, m] · h_i[j]. The small
     # operands are made contiguous in that axis order first, so that the
     # product is laid out as the result and the reshape copies nothing.

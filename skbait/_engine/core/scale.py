@@ -22,6 +22,7 @@ import math
 from array_api_compat import device
 
 from .chunks import row_chunks
+from .fisher import trace_weights
 
 __all__ = ["FisherScale", "fisher_scale", "rescaled", "relative_lam"]
 
@@ -105,8 +106,7 @@ def _norm_sums(xp, h, p, peak, budget_bytes):
         if p is None:
             weighted += float(xp.sum(norms))
         else:
-            pc = xp.astype(p[rows, :], xp.float64)
-            w = 1.0 - xp.sum(pc * pc, axis=1)
+            w = trace_weights(xp, p[rows, ...])
             weighted += float(xp.sum(xp.clip(w, 0.0, None) * norms))
     return weighted, plain
 

@@ -1,9 +1,9 @@
 """This machine's rates, measured once and cached: what a rule's cost
 model turns flop and byte counts into seconds with.
 
-Each rule predicts its phases (``RuleSpec.cost``) as counts of
-arithmetic and of memory read, divided by the rates of the operations
-that carry them out here:
+Each rule counts its phases' arithmetic and memory read
+(``RuleSpec.work``); ``RuleSpec.cost`` divides them by the rates of the
+operations that carry them out here:
 
 - ``gemm32``, ``gemm64``: products of pool rows with a narrow operand, as
   the candidate GEMM and the set-up's block forms run them (single-
@@ -12,9 +12,10 @@ that carry them out here:
 - ``narrow``: float64 products of a large square matrix with a few
   columns, as a commit multiplies F and M⁻¹ (``threads.threaded_matmul``);
 - ``bandwidth``: a streaming read (bytes/s) on ``n_jobs`` threads;
-- ``kernel``: the per-candidate work of exact BAIT's compiled kernel, in
-  flops of its k × k algebra per second, and ``block_kernel``, that of
-  block-diagonal BAIT's (per class and candidate);
+- ``kernels``: the per-candidate work of each registered rule's compiled
+  kernel, in flops per second, by rule name (``RuleSpec.kernel_probe``
+  says how to measure it; a rule not measured here runs at its
+  ``nominal_kernel_rate``);
 - ``step``: the fixed seconds of a greedy step (Python, thread hand-off).
 
 Measuring takes about half a second; the result is kept for the process
@@ -32,7 +33,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -52,10 +53,14 @@ class Rates:
     gram64: float
     narrow: float
     bandwidth: float
-    kernel: float
-    block_kernel: float
     step: float
+    kernels: dict = field(default_factory=dict)
     source: str = "measured"
+
+    def kernel_rate(self, spec):
+        """Flops per second of the rule ``spec``'s kernel here (its
+        nominal rate where it was not measured; None if it has none)."""
+        return self.kernels.get(spec.name) or spec.nominal_kernel_rate
 
     def gemm(self, itemsize):
         """The candidate-product rate for GEMMs of ``itemsize`` bytes."""
@@ -74,9 +79,9 @@ class Rates:
 
 #: Rates of the 2-core development machine (AMD EPYC, Zen 4, 2026-12),
 #: used with ``SKBAIT_RATES=nominal`` and where nothing can be measured.
+#: Each rule's kernel runs at its own ``nominal_kernel_rate`` there.
 NOMINAL = Rates(gemm32=1.6e11, gemm64=7.0e10, gram32=1.5e11, gram64=6.5e10,
-                narrow=2.0e10, bandwidth=4.0e10, kernel=2.0e10,
-                block_kernel=2.0e9, step=3e-4, source="nominal")
+                narrow=2.0e10, bandwidth=4.0e10, step=3e-4, source="nominal")
 
 _MEASURED = {}
 
@@ -189,49 +194,51 @@ def _measure_numpy(n_jobs):
         big = rng.normal(size=(2 ** 22,))  # 32 MiB a thread, past caches
         out["bandwidth"] = _best_rate(lambda: float(big.sum()), big.nbytes,
                                       n_jobs)
-    out["kernel"], out["block_kernel"] = _kernel_rates(n_jobs)
+    out["kernels"] = _kernel_rates(n_jobs)
     out["step"] = _step_seconds()
     return Rates(**out)
 
 
 def _kernel_rates(n_jobs):
-    """Per-candidate flops per second of the exact and block-diagonal
-    kernels (compiled when numba is there), without their GEMM."""
-    from ..backends.kernels import get_block_kernel, get_kernel
+    """Per-candidate flops per second of every registered rule's kernel
+    (compiled when numba is there), without its GEMM, as the rule's
+    ``kernel_probe`` describes it."""
+    from ..rules import RULES
 
     rng = np.random.default_rng(1)
     n = 4096
-    rates = []
-    for kernel, k, npk, flops in (
-            (get_kernel(np, False, True), 10, 55, kernel_flops(10)),
-            (get_block_kernel(np, True), 100, 100, 12 * 100)):
-        p = rng.dirichlet(np.ones(k), size=n)
-        a = np.zeros((n, npk))
-        b = np.abs(rng.normal(size=(n, npk)))
-        width = 2 * k * k if npk != k else 2 * k
-        out = 1e-3 * rng.normal(size=(n, width))
+    rates = {}
+    for spec in RULES.values():
+        probe = spec.kernel_probe()
+        if probe is None:
+            continue
+        k, width, operand, flops = probe
+        _, p = spec.inputs(np, np.zeros((n, 1)),
+                           rng.dirichlet(np.ones(k), size=n))
+        if p is None:  # rank one: memory-bound steps, no kernel flops
+            continue
+        kernel = spec.kernel(np, False, True)
+        a = np.zeros((n, width))
+        b = np.abs(rng.normal(size=(n, width)))
+        out = 1e-3 * rng.normal(size=(n, operand))
         with kernel.step_context(n_jobs):
-            rates.append(_best_rate(
+            rates[spec.name] = _best_rate(
                 lambda: kernel.update(out, p, 0.5, a, b, 0, n, 1.0),
-                n * flops))
+                n * flops)
     return rates
-
-
-def kernel_flops(k):
-    """Flops of exact BAIT's per-candidate update and score (k × k)."""
-    return 6 * k ** 3 + 20 * k ** 2
 
 
 def _step_seconds():
     """Fixed cost of a step: a small update through the loop's objects."""
     from ..core.candidates import Candidates
-    from ..backends.kernels import RankOneKernel
     from ..core.problem import GreedyProblem
+    from ..rules import reference_rule
 
     h = np.ones((64, 2))
     problem = GreedyProblem.from_arrays(np, h, None, None, None, np.float64)
+    # The reference rule's rank-one kernel, in array-API operations.
     cands = Candidates(problem, np.zeros((64, 1)), np.ones((64, 1)),
-                       RankOneKernel(np), 1.0, None)
+                       reference_rule().kernel(np, True, False), 1.0, None)
     operand = np.zeros((2, 2))
     start = time.perf_counter()
     for _ in range(50):
@@ -264,9 +271,12 @@ def _measure_namespace(xp, device):
                                2 * 2048 * 2048 * 10)
     big = ones((2 ** 24,), xp.float64)
     out["bandwidth"] = _best_rate(lambda: float(xp.sum(big)), 8 * 2 ** 24)
+    from ..rules import RULES
+
     scale = out["gemm64"] / NOMINAL.gemm64
-    out["kernel"] = NOMINAL.kernel * scale / 4  # batched solves, not fused
-    out["block_kernel"] = NOMINAL.block_kernel * scale
+    out["kernels"] = {
+        spec.name: spec.nominal_kernel_rate * scale * spec.device_kernel_share
+        for spec in RULES.values() if spec.nominal_kernel_rate}
     out["step"] = 4 * NOMINAL.step
     return Rates(**out)
 
@@ -277,7 +287,9 @@ def _key(xp, n_jobs, device=None):
     # selection's inputs give) is one set of rates.
     name = "numpy" if is_numpy_namespace(xp) else getattr(
         xp, "__name__", str(xp))
-    parts = [platform.machine(), _cpu_name(), str(os.cpu_count()),
+    # The entries' layout (2: the kernels' rates by rule) is part of the
+    # key: another layout's entries stay for the versions that read them.
+    parts = ["rates-2", platform.machine(), _cpu_name(), str(os.cpu_count()),
              str(n_jobs), name, np.__version__,
              os.environ.get("OPENBLAS_CORETYPE", ""), str(device)]
     if is_numpy_namespace(xp):

@@ -14,16 +14,17 @@ asked for. A rule named by
 :data:`~skbait._engine.planning.memory.MEMORY_FRACTION` of the available memory
 (else a ``MemoryError`` that names what the other rules would need).
 ``"auto"`` (docs/design.md §10, "Choosing a rule"; the evidence is
-docs/results.md, "Choosing a rule: the protocol"):
+docs/results.md, "Choosing a rule: the protocol"), with the reference
+rule the one whose spec says ``reference = True`` (exact BAIT):
 
-1. regression: exact BAIT (rank one);
-2. exact BAIT, if it fits and its counted cost is at most
+1. regression: the reference rule (rank one);
+2. the reference rule, if it fits and its counted cost is at most
    :data:`AUTO_EXACT_SECONDS` (nominal seconds) or at most
    :data:`AUTO_EXACT_FACTOR` times that of the cheapest other rule that
    qualifies and fits;
 3. else the rule counted cheapest among those that qualify on this
    shape (``RuleSpec.qualifies``: the protocol measured their batches as
-   good as exact BAIT's) and fit;
+   good as the reference's) and fit;
 4. else the cheapest rule that fits, saying that it did not qualify;
 5. else a ``MemoryError``.
 """
@@ -35,14 +36,14 @@ from ..backends.array_api import device, is_numpy_namespace
 from .cost import NOMINAL, machine_rates
 from ..backends.kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
-from ..rules import RULES, Shape, get_rule
+from ..rules import RULES, Shape, get_rule, reference_rule
 
 __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
            "plan_selection", "selection_shape"]
 
-#: ``approximation="auto"`` runs exact BAIT when its counted cost is at
-#: most this many seconds at the nominal rates, whatever the other rules
-#: cost.
+#: ``approximation="auto"`` runs the reference rule when its counted cost
+#: is at most this many seconds at the nominal rates, whatever the other
+#: rules cost.
 AUTO_EXACT_SECONDS = 5.0
 #: ... or at most this many times the cheapest qualifying rule.
 AUTO_EXACT_FACTOR = 2.0
@@ -121,8 +122,7 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
         return usable is None or plan.needed[spec.name] <= usable
 
     if approximation != "auto" or not shape.classification:
-        spec = get_rule("exact" if approximation == "auto" else
-                        approximation)
+        spec = get_rule(None if approximation == "auto" else approximation)
         error = spec.problem_error(shape.classification, fisher)
         if error:
             raise ValueError(error + ".")
@@ -137,46 +137,47 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
     fitting = [s for s in applicable if consider(s)]
     seconds = {s.name: plan.counted[s.name].total for s in applicable}
     qualified = [s for s in fitting if s.qualifies(shape)]
-    exact = RULES.get("exact")
-    others = [s for s in qualified if s is not exact]
+    ref = reference_rule()
+    others = [s for s in qualified if s is not ref]
     cheapest = min(others, key=lambda s: seconds[s.name], default=None)
-    if exact in fitting:
+    if ref in fitting:
         bound = max(AUTO_EXACT_SECONDS, AUTO_EXACT_FACTOR * (
             seconds[cheapest.name] if cheapest else float("inf")))
-        if seconds["exact"] <= bound:
-            plan.spec = exact
-            plan.reason = _exact_reason(seconds, cheapest)
+        if seconds[ref.name] <= bound:
+            plan.spec = ref
+            plan.reason = _reference_reason(ref, seconds, cheapest)
             return plan
     # What the shape alone would choose, were memory unlimited: when the
     # limit changed it, info says so.
     unlimited = _choice(applicable, [s for s in applicable
-                                     if s.qualifies(shape)], exact, seconds)
+                                     if s.qualifies(shape)], ref, seconds)
     if qualified:
         plan.spec = min(qualified, key=lambda s: seconds[s.name])
         plan.reason = (
-            f"{_why_not_exact(plan, exact, fitting, seconds, cheapest)}; "
+            f"{_why_not_reference(plan, ref, fitting, seconds, cheapest)}; "
             f"{plan.spec.name} is the cheapest rule that qualifies here "
             f"({_fmt(seconds[plan.spec.name])})")
         return _limited(plan, unlimited)
     if fitting:
         plan.spec = min(fitting, key=lambda s: seconds[s.name])
-        plan.reason = (f"{_why_not_exact(plan, exact, fitting, seconds, None)}"
-                       f"; no rule that qualifies here fits in memory; "
-                       f"{plan.spec.name} fits "
-                       f"({format_bytes(plan.needed[plan.spec.name])})")
+        plan.reason = (
+            f"{_why_not_reference(plan, ref, fitting, seconds, None)}"
+            f"; no rule that qualifies here fits in memory; "
+            f"{plan.spec.name} fits "
+            f"({format_bytes(plan.needed[plan.spec.name])})")
         return _limited(plan, unlimited)
     _refuse(min(applicable, key=lambda s: plan.needed[s.name]), plan,
             usable, memory_shape, fisher)
 
 
-def _choice(applicable, qualified, exact, seconds):
+def _choice(applicable, qualified, ref, seconds):
     """The rule "auto" takes on this shape, memory aside."""
-    others = [s for s in qualified if s is not exact]
+    others = [s for s in qualified if s is not ref]
     cheapest = min(others, key=lambda s: seconds[s.name], default=None)
-    if exact in applicable and seconds[exact.name] <= max(
+    if ref in applicable and seconds[ref.name] <= max(
             AUTO_EXACT_SECONDS, AUTO_EXACT_FACTOR * (
                 seconds[cheapest.name] if cheapest else float("inf"))):
-        return exact
+        return ref
     return min(qualified or applicable, key=lambda s: seconds[s.name])
 
 
@@ -192,9 +193,9 @@ def _fmt(seconds):
     return f"{seconds:.3g} s (at the nominal rates)"
 
 
-def _exact_reason(seconds, cheapest):
-    text = f"exact BAIT counts {_fmt(seconds['exact'])}"
-    if seconds["exact"] <= AUTO_EXACT_SECONDS:
+def _reference_reason(ref, seconds, cheapest):
+    text = f"{ref.label} counts {_fmt(seconds[ref.name])}"
+    if seconds[ref.name] <= AUTO_EXACT_SECONDS:
         return f"{text} <= {AUTO_EXACT_SECONDS:g} s"
     if cheapest is None:
         return f"{text}; no other rule qualifies here"
@@ -202,13 +203,13 @@ def _exact_reason(seconds, cheapest):
             f"({_fmt(seconds[cheapest.name])})")
 
 
-def _why_not_exact(plan, exact, fitting, seconds, cheapest):
-    if exact is None:
-        return "exact BAIT is not registered"
-    if exact not in fitting:
-        return (f"exact BAIT would need "
-                f"{format_bytes(plan.needed['exact'])}")
-    return (f"exact BAIT counts {_fmt(seconds['exact'])}, over "
+def _why_not_reference(plan, ref, fitting, seconds, cheapest):
+    if ref is None:
+        return "no reference rule is registered"
+    if ref not in fitting:
+        return (f"{ref.label} would need "
+                f"{format_bytes(plan.needed[ref.name])}")
+    return (f"{ref.label} counts {_fmt(seconds[ref.name])}, over "
             f"{AUTO_EXACT_SECONDS:g} s and {AUTO_EXACT_FACTOR:g}x "
             f"{cheapest.name}")
 
@@ -219,8 +220,7 @@ def _refuse(spec, plan, usable, shape, fisher):
               and s.problem_error(shape.classification, fisher) is None]
     hint = (" What the other rules would need: " + "; ".join(others) + "."
             if others else " Reduce the pool or the embedding width.")
-    name = "Exact BAIT" if spec.name == "exact" else \
-        f'BAIT with approximation="{spec.name}"'
+    name = spec.label[0].upper() + spec.label[1:]
     limit = plan.limit
     raise MemoryError(
         f"{name} needs about {format_bytes(plan.needed[spec.name])}, but "

@@ -4,23 +4,29 @@
 registered rule; ``approximation="auto"`` chooses among them
 (``plan.py``). Validation, the planner, the Dask path, the
 scikit-activeml utilities and the docs read this registry, and nothing
-else names a rule. A rule is a :class:`~.base.RuleSpec` subclass in a
-module of its own (its selection, :meth:`~.base.RuleSpec.memory` and
-:meth:`~.base.RuleSpec.cost` next to the code they describe) plus one
-line here, or a call of :func:`register_rule` from outside
-(docs/design.md §10, "Adding a rule").
+else names a rule. A rule is a package ``rules/<name>/``: its
+:class:`~.base.RuleSpec` subclass, its state layout and kernels, its
+:meth:`~.base.RuleSpec.memory` and :meth:`~.base.RuleSpec.work` next to
+the code they describe, and its qualification; plus one line here, or a
+call of :func:`register_rule` from outside (docs/design.md §10, "Adding a
+rule"). The reference rule is the one whose spec says ``reference =
+True``.
 """
 
-from .base import Cost, RuleSpec, Shape
+import textwrap
+
+from .base import Cost, RuleSpec, Shape, Work
 from .binary import BinarySpec
 from .block_diagonal import BlockDiagonalSpec
 from .exact import ExactSpec
+from .top_c import TopCSpec
 
 __all__ = ["RULES", "register_rule", "unregister_rule", "get_rule",
-           "rule_names", "RuleSpec", "Shape", "Cost"]
+           "reference_rule", "rule_names", "fill_rule_docs", "RuleSpec",
+           "Shape", "Cost", "Work"]
 
 #: name -> RuleSpec, in the order ``approximation="auto"`` considers them
-#: when costs tie (the reference, exact BAIT, first).
+#: when costs tie (the reference first).
 RULES = {}
 
 
@@ -46,9 +52,17 @@ def unregister_rule(name):
     RULES.pop(name, None)
 
 
+def reference_rule():
+    """The registered reference rule: the first registered whose spec
+    says ``reference = True`` (a subclass of its spec inherits the flag;
+    the first registration keeps the role), or None."""
+    return next((s for s in RULES.values() if s.reference), None)
+
+
 def get_rule(name):
-    """The registered rule ``name`` (``None`` means "exact")."""
-    name = "exact" if name is None else name
+    """The registered rule ``name`` (``None``: the reference rule)."""
+    if name is None and reference_rule() is not None:
+        return reference_rule()
     try:
         return RULES[name]
     except KeyError:
@@ -62,6 +76,38 @@ def rule_names():
     return tuple(RULES)
 
 
+def fill_rule_docs(doc):
+    """``doc`` with the registry's words in place of its markers, so that
+    no docstring lists the rules by hand: ``{{rule_choices}}`` (the
+    values of ``approximation`` as a numpydoc type lists them),
+    ``{{rule_list}}`` (the names, "a", "b" or "c"), ``{{reference}}``
+    (the reference rule's name, quoted) and ``{{rules}}`` (a sentence per
+    rule, its summary; wrapped at the marker's indentation, which must
+    start its line). The rules registered when ``doc`` is filled (at
+    import) are those it names."""
+    names = [f'"{name}"' for name in rule_names()]
+    ref = reference_rule()
+    ordered = sorted(RULES.values(), key=lambda s: s is not ref)
+    words = {
+        "rule_choices": "{" + ", ".join(['"auto"'] + names) + "}",
+        "rule_list": (" or ".join([", ".join(names[:-1]), names[-1]])
+                      if len(names) > 1 else "".join(names)),
+        "reference": "None" if ref is None else f'"{ref.name}"',
+    }
+    for name, text in words.items():
+        doc = doc.replace("{{" + name + "}}", text)
+    lines = doc.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() == "{{rules}}":
+            indent = line[:len(line) - len(line.lstrip())]
+            lines[i] = textwrap.fill(
+                " ".join(f'"{s.name}": {s.summary}.' for s in ordered),
+                72 + len(indent) - 4, initial_indent=indent,
+                subsequent_indent=indent)
+    return "\n".join(lines)
+
+
 register_rule(ExactSpec())
 register_rule(BlockDiagonalSpec())
 register_rule(BinarySpec())
+register_rule(TopCSpec(c=3))

@@ -25,7 +25,7 @@ from ..core.chunks import chunk_budget
 from ..core.greedy import greedy_select
 from ..core.timing import timed
 
-__all__ = ["Shape", "Cost", "RuleSpec", "PHASES", "input_bytes",
+__all__ = ["Shape", "Cost", "Work", "RuleSpec", "PHASES", "input_bytes",
            "with_margin", "memory_kwargs"]
 
 #: The phases of ``info.timings`` (wall-clock seconds).
@@ -82,6 +82,50 @@ class Shape:
 
 
 @dataclass(frozen=True)
+class Work:
+    """A phase's work, by the operation that carries it out on this
+    machine (``planning/cost.Rates``): flops of products of pool rows with
+    a narrow operand in the GEMM dtype (``gemm``) and in float64
+    (``gemm64``), of sums over many rows (``gram``, the GEMM dtype), of
+    float64 products of a large square matrix with a few columns
+    (``narrow``), of the rule's own per-candidate kernel (``kernel``),
+    bytes read (``read``) and fixed steps (``steps``: Python and thread
+    hand-offs). A count may be divided by the share of the rate that the
+    operation reaches (e.g. ``/ 0.85``): counts, not rates, are the rule's.
+    """
+
+    gemm: float = 0.0
+    gemm64: float = 0.0
+    gram: float = 0.0
+    narrow: float = 0.0
+    kernel: float = 0.0
+    read: float = 0.0
+    steps: float = 0.0
+
+    def __add__(self, other):
+        return Work(*(a + b for a, b in zip(dataclasses.astuple(self),
+                                            dataclasses.astuple(other))))
+
+    def __mul__(self, factor):
+        return Work(*(factor * a for a in dataclasses.astuple(self)))
+
+    __rmul__ = __mul__
+
+    def seconds(self, rates, gemm_bytes, kernel_rate):
+        """Predicted seconds at ``rates`` (``kernel_rate``: the rule's
+        kernel's flops per second)."""
+        if self.kernel and not kernel_rate:
+            raise ValueError("a phase counts kernel flops, but the rule "
+                             "declares no nominal_kernel_rate")
+        kernel = self.kernel / kernel_rate if self.kernel else 0.0
+        return (self.gemm / rates.gemm(gemm_bytes)
+                + self.gemm64 / rates.gemm64
+                + self.gram / rates.gram(gemm_bytes)
+                + self.narrow / rates.narrow + kernel
+                + self.read / rates.bandwidth + self.steps * rates.step)
+
+
+@dataclass(frozen=True)
 class Cost:
     """Predicted seconds of a selection's phases (``info.predicted_phases``
     of the rule that ran)."""
@@ -115,10 +159,24 @@ class RuleSpec:
         Which problems the rule runs (regression is rank one).
     identity_fisher : bool
         Whether it also runs the ``fisher="identity"`` ablation.
+    reference : bool
+        Whether it is the reference rule (one registered rule is): what
+        ``approximation=None`` and regression's ``"auto"`` run, what
+        ``"auto"`` prefers while it is fast enough, and what the other
+        rules' batches are measured against (docs/results.md).
+    title : str or None
+        How messages name it (None: ``BAIT with approximation="name"``).
+    nominal_kernel_rate : float or None
+        Flops per second of its per-candidate kernel (:meth:`work`'s
+        ``kernel`` counts) on the nominal machine (``cost.NOMINAL``), where
+        nothing is measured; None when it counts no kernel flops.
+    device_kernel_share : float
+        The share of that rate, scaled by a device's GEMM rate, that its
+        array-API kernel reaches on a device other than the CPU.
 
     The methods below have working defaults except :meth:`start`,
-    :meth:`memory` and :meth:`cost`, which every rule writes next to its
-    code.
+    :meth:`memory` and :meth:`work`, which every rule writes next to its
+    code (its package: ``rules/<name>/``).
     """
 
     name = None
@@ -126,6 +184,15 @@ class RuleSpec:
     classification = True
     regression = False
     identity_fisher = True
+    reference = False
+    title = None
+    nominal_kernel_rate = None
+    device_kernel_share = 1.0
+
+    @property
+    def label(self):
+        """The rule's name in messages (:attr:`title`)."""
+        return self.title or f'BAIT with approximation="{self.name}"'
 
     # -- what it runs on ---------------------------------------------------
     def problem_error(self, classification, fisher):
@@ -218,10 +285,26 @@ class RuleSpec:
         excepted), phase by phase."""
         raise NotImplementedError
 
-    def cost(self, shape, rates):
-        """Predicted seconds (:class:`Cost`) from the flop and byte counts
-        of each phase and this machine's ``rates`` (``cost.Rates``)."""
+    def work(self, shape):
+        """The flop and byte counts of each phase on ``shape``: a dict of
+        :class:`Work` by phase (``setup``, ``steps``, ``commits``,
+        ``backward``); no machine rate enters them."""
         raise NotImplementedError
+
+    def kernel_probe(self):
+        """How to measure this machine's rate of the rule's compiled
+        kernel (``cost.machine_rates``): ``(k, state_width, operand_width,
+        flops)``, the classes, the state's and a commit's product's columns
+        and the kernel's flops per candidate; None: nothing to measure."""
+        return None
+
+    def cost(self, shape, rates):
+        """Predicted seconds (:class:`Cost`): the counts of :meth:`work`
+        at this machine's ``rates`` (``cost.Rates``)."""
+        kernel_rate = rates.kernel_rate(self)
+        return Cost(**{phase: work.seconds(rates, shape.gemm_bytes,
+                                           kernel_rate)
+                       for phase, work in self.work(shape).items()})
 
     def qualifies(self, shape):
         """Whether ``approximation="auto"`` may choose this rule over
@@ -235,18 +318,15 @@ class RuleSpec:
 
 
 # ---- memory: what every rule holds besides its own arrays ----------------
-def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes,
-                binary_from=0):
+def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes):
     """The engine's copies of the inputs, held throughout: the rescaled
-    embeddings, their GEMM-dtype copy, float64 probabilities; binary BAIT
-    also keeps its weighted embeddings."""
+    embeddings, their GEMM-dtype copy, float64 probabilities (a rule
+    whose ``inputs`` form arrays of their own adds them)."""
     held = (n_pool + n_lab) * d * store_bytes
     if gemm_bytes != store_bytes:
         held += n_pool * d * gemm_bytes
     if k > 1 and p_bytes != 8:
         held += 8 * n_pool * k
-    if binary_from:
-        held += (n_pool + n_lab) * d * store_bytes
     return held
 
 
@@ -257,8 +337,8 @@ def with_margin(total):
 
 
 def memory_kwargs(shape, k, budget):
-    """The keyword arguments of a rule's byte count (``exact_bytes``,
-    ``block_diagonal_bytes``) for ``shape`` at rank ``k``."""
+    """The keyword arguments of a rule's byte count (e.g. its package's
+    ``memory.py``) for ``shape`` at rank ``k``."""
     return dict(n_pool=shape.n_pool, d=shape.d, k=k, n_lab=shape.n_lab,
                 n_select=shape.n_select, n_forward=shape.n_forward,
                 budget=budget, n_jobs=shape.n_jobs,

@@ -1,41 +1,40 @@
-"""Exact BAIT (docs/design.md §4-§8): the rule, its memory, its cost.
+"""Exact BAIT's selection (docs/design.md §4-§8): its state layout and
+its commits.
 
 ``ExactRule`` keeps F, M⁻¹ and C = M⁻¹ F M⁻¹ (``_Commits``: those of the
-set-up minus the commits' low-rank corrections) and turns a committed point into the
-d × 2k² operand of the candidates' update (§7); the set-up's formulas are
-in ``exact_setup.py``. :class:`ExactSpec` declares it to the registry,
-with :func:`exact_bytes` (memory) and :meth:`ExactSpec.cost` (time) next
-to the code they count. Regression, and the binary approximation
-(``binary.py``), are this rule with k = 1.
+set-up minus the commits' low-rank corrections) and turns a committed
+point into the d × 2k² operand of the candidates' update (§7); the
+candidates' states are the packed k × k ``A_x`` and ``B_x``
+(``ExactStates``; the kernels that update them: ``kernels.py``); the
+set-up's formulas are in ``setup.py``. Regression is this rule with
+k = 1.
+
+The factor ``G = (I - p 1ᵀ) diag(√w)`` of each point may be centred by
+``p`` and weighed by ``w`` apart (``core/fisher.weighted_probabilities``):
+a rule whose Fisher has that form is this one on other ``inputs``.
 """
 
 import math
 
 from array_api_compat import device
 
-from ..backends.array_api import subtract_symmetric_product
-from ..core.fisher import unpack_symmetric
-from ..core.greedy import Refresh
-from ..backends.kernels import get_kernel
-from ..backends.threads import inner_split_matmul, threaded_matmul
-from ..core.timing import timed
-from ..planning.cost import kernel_flops
-from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
-from ..core.chunks import chunks
-from .exact_setup import (
-    COLUMN_GROUP,
+from ...backends.array_api import subtract_symmetric_product
+from ...backends.threads import inner_split_matmul, threaded_matmul
+from ...core.chunks import chunks
+from ...core.fisher import factor_point, unpack_symmetric
+from ...core.greedy import Refresh
+from ...core.timing import timed
+from .kernels import get_kernel
+from .setup import (
     DenseInverse,
     c_matrix,
     times_blocks,
     exact_states,
-    fisher_and_inverse,
     initial_states,
     inverse_with,
-    pool_fisher_sum,
 )
 
-__all__ = ["ExactSpec", "ExactRule", "ExactStates", "exact_bytes",
-           "DENSE_BELOW"]
+__all__ = ["ExactRule", "ExactStates", "DENSE_BELOW", "factor_g"]
 
 #: dk below which M⁻¹ is dense and updated in place at every commit
 #: (``_Commits._fold_after``); block-diagonal BAIT applies it to k·d².
@@ -44,7 +43,7 @@ DENSE_BELOW = 2048
 
 class ExactStates:
     """Fresh ``A_x``, ``B_x`` of the candidates of a ``GreedyProblem`` for
-    M⁻¹ = ``base`` and C = M⁻¹ F M⁻¹ = ``c`` (``exact_setup.initial_states``;
+    M⁻¹ = ``base`` and C = M⁻¹ F M⁻¹ = ``c`` (``setup.initial_states``;
     ``identity``: F = I). C is formed once, by the rule, for the commits
     and for every chunk of a pool (on a cluster: shipped to the workers).
     """
@@ -202,7 +201,7 @@ class _Commits:
     """M⁻¹ and C = M⁻¹ F M⁻¹ after some commits (§7):
     ``M⁻¹ = M₀⁻¹ - W D Wᵀ`` and ``C = C₀ - (W Rᵀ + R Wᵀ)``.
 
-    ``base`` is the set-up's M₀⁻¹ (``exact_setup.DenseInverse`` or
+    ``base`` is the set-up's M₀⁻¹ (``setup.DenseInverse`` or
     ``LowRankInverse``) and ``c`` C₀ (dense, formed here once: the first
     states' B forms read it too); each committed point appends its k
     columns Ũ to W, R̃ to R (float64, stored as rows: ``wt``, ``rt``) and
@@ -388,13 +387,14 @@ class _Commits:
 
 
 def factor_g(xp, p, h):
-    """G = (I - p 1ᵀ) diag(√p) (k × k; regression: [[1]]), §5."""
+    """G = (I - p 1ᵀ) diag(√w) (k × k; regression: [[1]]), §5; w = p
+    unless ``p`` is weighted (``fisher.factor_point``)."""
     if p is None:
         return xp.ones((1, 1), dtype=xp.float64, device=device(h))
-    p = xp.astype(p, xp.float64)
+    p, w = factor_point(xp, xp.astype(p, xp.float64))
     k = p.shape[0]
     eye = xp.eye(k, dtype=xp.float64, device=device(h))
-    return (eye - p[:, None]) * xp.sqrt(p)[None, :]
+    return (eye - p[:, None]) * xp.sqrt(w)[None, :]
 
 
 def block_dots(xp, x, h):
@@ -403,281 +403,3 @@ def block_dots(xp, x, h):
     d = h.shape[0]
     blocks = xp.reshape(x, (x.shape[0] // d, d, x.shape[1]))
     return xp.sum(blocks * h[None, :, None], axis=1)
-
-
-# ---- memory ------------------------------------------------------------------
-def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
-                store_bytes=8, gemm_bytes=8, p_bytes=8, on_numpy=True,
-                identity_fisher=False, binary_from=0, numba=True,
-                phases_out=None):
-    """Upper bound of the bytes exact BAIT allocates (``k = 1``:
-    regression; ``binary_from``: binary BAIT on that many classes;
-    ``numba``: whether the compiled kernel runs the steps), phase by
-    phase, each as the code above and in ``exact_setup.py`` forms it
-    (``phases_out``, a list, receives the phases' bytes: a diagnosis of
-    the estimate)."""
-    g = gemm_bytes
-    dk = d * k
-    square = 8 * dk * dk
-    fisher = 0 if identity_fisher else square
-    # F is kept through the steps only where a refresh may need it.
-    kept_fisher = fisher if g == 8 else 0
-    r = n_lab * k
-    low_rank = r <= dk // 2
-    npk = k * (k + 1) // 2
-    states = 16 * n_pool * npk
-    # Scores (old and new during an update), the masked copy, the
-    # availability of the candidates and the tie rule's temporaries.
-    scores = 24 * n_pool + 2 * n_pool
-    threads = max(1, min(n_jobs, k))
-    strip = 8 * dk * min(dk, COLUMN_GROUP)   # dk × 128 float64
-    copy = g if g != store_bytes else 0        # a chunk in the GEMM dtype
-
-    # (A) The Fisher sums, block columns (regression: rows) on threads,
-    # over the pool's rows (the set-up) or the labeled set's (a refresh).
-    def fisher_sums(n):
-        rows = max(min(n, 256), min(n, budget // max(1, 2 * dk * g)))
-        if k == 1:
-            return n_jobs * (8 * d * d + d * d * (g + 8) + rows * d * copy)
-        return threads * (rows * (dk + 2 * d + k + d) * g
-                          + 64 * (dk + d) * (g + 8))
-
-    sums = fisher_sums(n_pool)
-    # (B) M₀⁻¹: the labeled factor, its Woodbury factor Q (and, once
-    # formed, F·Q and Qᵀ row-major), or a dense M inverted in place.
-    if low_rank:
-        base = 8 * dk * r * (3 if (r and fisher) else 2 if r else 1)
-        inverse = fisher + 3 * 8 * dk * r + 4 * 8 * r * r
-        set_up = max(fisher + sums, inverse)
-    else:
-        base = square
-        # NumPy inverts M in place; elsewhere inv(M) and its symmetrised
-        # copy are new matrices.
-        inverse = 24 * d * d if on_numpy else 3 * square
-        set_up = fisher + square + max(sums, inverse)
-    # (C) C = M₀⁻¹ F M₀⁻¹ formed whole, a group of columns at a time, next
-    # to F, M₀⁻¹ and the (empty) W and R of the commits.
-    cols = k * (n_forward + max(0, n_forward - n_select))
-    capacity = min(cols, k if dk < DENSE_BELOW else dk + k)
-    w = 2 * (8 * dk * capacity) + 8 * capacity          # W and R
-    c_form = (fisher + base + square + w
-              + max(n_jobs * 3 * strip, 16 * 256 * dk))
-    # (D) The first states: per thread a strip of C (and of M⁻¹ where it
-    # is dense) in the GEMM dtype and a chunk of rows; a low-rank M₀⁻¹'s
-    # A states read Q's columns in the GEMM dtype.
-    first = (max(kept_fisher, fisher if not on_numpy else 0) + base + square
-             + w + states + _strips(low_rank, r, strip, g, budget, threads,
-                                    n_jobs, dk, k))
-    # (E) The steps: C and M⁻¹'s base, W and R, a commit's dk × k
-    # temporaries (dense M⁻¹ and C updated in place below DENSE_BELOW or
-    # once W is folded; off NumPy a dense update forms new matrices).
-    if numba and k > 1:
-        kernel = n_jobs * 64 * (2 * k * k * g + 2 * npk * 8 + 2 * k * k * 8
-                                + 4 * k * 8)
-    else:
-        kernel = budget
-    held = kept_fisher + square + w + states + scores
-    commit = 16 * 8 * dk * k + 2 * 8 * capacity * k
-    dense_steps = (not low_rank or (cols > 0 and dk < DENSE_BELOW)
-                   or cols > dk - r)
-    if dense_steps:
-        dense = 0 if on_numpy else 2 * square
-        # W folded into a dense M⁻¹ (formed next to a low-rank base) and,
-        # 64 commits' columns at a time, into C.
-        fold = (base + square if low_rank else square) \
-            + 4 * 8 * dk * min(capacity, 64)
-        steps = held + max(fold, square + dense + max(commit, kernel))
-        base_steps = square
-    else:
-        steps = held + base + max(commit, kernel)
-        base_steps = base
-    phases = [set_up, c_form, first, steps]
-    # (F) A refresh (float64 GEMMs only): M⁻¹ formed afresh from the
-    # labeled and chosen factors, then C for it, then new states next to
-    # the old ones.
-    if g == 8:
-        r_new = r + max(0, n_forward - 1) * k
-        rebuild, new_base = _rebuild(dk, r_new, (n_forward - 1) * k, square,
-                                     fisher_sums(n_lab), fisher)
-        base_steps = max(base_steps, new_base)
-        phases.append(held + base_steps + max(commit, kernel))
-        phases.append(held + base_steps + rebuild)
-        phases.append(held + new_base
-                      + max(n_jobs * 3 * strip, 16 * 256 * dk))
-        phases.append(held + new_base + states + _strips(
-            r_new <= dk // 4, r_new, strip, g, budget, threads, n_jobs, dk,
-            k))
-    # (G) The backward pass, once the pool's states are freed: the chosen
-    # points' exact states by block forms of M⁻¹ (A) and of C (B), a
-    # block column at a time, and its own refreshes.
-    exact = 6 * strip + 3 * 8 * COLUMN_GROUP * capacity
-    # The chosen points' inputs and states, and the array-API kernel's
-    # k × k temporaries for all of them at once.
-    small = 8 * n_forward * (2 * d + 2 * k + 4 * npk + 16 * k * k)
-    backward = held - states - scores + base_steps + small + exact
-    if g == 8:
-        rebuild, _ = _rebuild(dk, r + n_forward * k, n_forward * k, square,
-                              fisher_sums(n_lab), fisher)
-        backward = max(backward, held - states - scores + base_steps
-                       + small + rebuild)
-    phases.append(backward)
-    if phases_out is not None:
-        phases_out.extend(phases)
-    total = (input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes,
-                         p_bytes, binary_from) + max(phases))
-    if binary_from:  # the weighted embeddings, a chunk of rows at a time
-        total = max(total, n_pool * d * store_bytes + 2 ** 21
-                    + 24 * n_pool, 8 * n_pool * (binary_from + 1),
-                    n_pool * d * store_bytes + 16 * n_lab * d)
-    return with_margin(total)
-
-
-def _rebuild(dk, width, added, square, sums, fisher):
-    """Bytes of ``exact_setup.inverse_with`` (a refresh's M⁻¹ for a factor
-    of ``width`` columns, ``added`` of them chosen points) and of the M⁻¹
-    it leaves."""
-    if width <= dk // 4:   # Woodbury on the whole factor
-        factor = 8 * dk * width
-        return 4 * factor + 4 * 8 * width * width, \
-            factor * (3 if fisher else 2)
-    # M formed in one matrix: the labeled sum, then the chosen factor.
-    return square + max(sums, 8 * dk * added), square
-
-
-def _strips(low_rank, r, strip, g, budget, threads, n_jobs, dk, k):
-    """Temporaries of ``initial_states``: per thread, a block column's
-    strip (of C, then of M⁻¹ where it is dense) in the GEMM dtype and its
-    rearranged copy, and a third of a chunk; or, for a low-rank M₀⁻¹, Q's
-    columns in the GEMM dtype and chunks of rows. (A rank-one state's
-    chunk holds less than its budget: a few vectors of its rows.)"""
-    per_task = 2 * strip * g // 8
-    chunk = budget if k > 1 else 3 * budget // 4
-    strips = threads * (per_task + budget // 3)
-    low_rank_a = (dk * r * (8 + g) + n_jobs * budget) if low_rank and r \
-        else 0
-    return max(strips, low_rank_a, n_jobs * chunk)
-
-
-# ---- the declaration ---------------------------------------------------------
-class ExactSpec(RuleSpec):
-    """Exact BAIT: the full dk × dk Fisher (regression: d × d)."""
-
-    name = "exact"
-    summary = "exact BAIT: the full (dk × dk) Fisher"
-    regression = True
-
-    def pool_sum(self, problem, budget_bytes, n_jobs):
-        return pool_fisher_sum(problem, budget_bytes, n_jobs)
-
-    def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
-              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
-        fisher, base = fisher_and_inverse(
-            problem, lam=lam, n_select=n_select,
-            identity_fisher=identity_fisher, budget_bytes=budget_bytes,
-            n_jobs=n_jobs, pool_sum=pool_sum, n_pool=n_pool)
-        return ExactRule(problem, fisher, base, lam=lam, n_select=n_select,
-                         n_forward=n_forward, budget_bytes=budget_bytes,
-                         n_jobs=n_jobs, timings=timings)
-
-    def kernel(self, xp, rank_one, use_numba):
-        return get_kernel(xp, rank_one, use_numba)
-
-    def reference_factors(self, h, p):
-        import numpy as np
-
-        if p is None:
-            return [np.ones((len(h), 1, 1))]
-        p = np.asarray(p, dtype=np.float64)
-        # G = (I - p 1ᵀ) diag(√p), so that G Gᵀ = diag(p) - p pᵀ (§5).
-        eye = np.eye(p.shape[1])
-        return [(eye[None] - p[:, :, None]) * np.sqrt(p)[:, None, :]]
-
-    def memory(self, shape):
-        k = self.rank(shape.k)
-        return exact_bytes(**memory_kwargs(shape, k, self.budget(shape)))
-
-    def cost(self, shape, rates):
-        return exact_cost(shape.replace(k=self.rank(shape.k)), rates)
-
-    def qualifies(self, shape):
-        return True  # the reference every other rule is measured against
-
-
-def exact_cost(shape, rates):
-    """Predicted seconds of exact BAIT (``k = 1``: regression) on
-    ``shape``: each phase's flops at the rate of the operation that runs
-    them, plus the bytes of its memory-bound parts (docs/design.md §6-§8
-    for the operations)."""
-    n, d, k, n_lab = shape.n_pool, shape.d, shape.k, shape.n_lab
-    g = shape.gemm_bytes
-    dk = d * k
-    r = n_lab * k
-    low_rank = r <= dk // 2
-    gemm, gram = rates.gemm(g), rates.gram(g)
-    fisher = not shape.identity_fisher
-    rows = n + n_lab
-    # The set-up: F's block Gram matrices (upper triangle; regression the
-    # whole d × d), every chunk adding into the float64 dk × dk sum.
-    setup = 0.0
-    if fisher:
-        setup += (rows * dk * dk if k > 1 else 2 * rows * d * d) / gram
-        chunk_rows = max(256, shape.budget(k) // max(1, 2 * d * k * g))
-        setup += (rows / chunk_rows) * 16 * dk * dk / rates.bandwidth
-    plain = n_lab == 0
-    # The first states' block quadratic forms: of C (unless F = I and no
-    # labeled set), and of M⁻¹ where it is dense.
-    forms = n * d * d * k * (k + 1)
-    if not (plain and not fisher):
-        setup += forms / gemm
-    if not plain:
-        if low_rank:
-            setup += (2 * n * d * r * k / gemm        # t = Qᵀ h
-                      + 2 * n * k * k * r / (gemm / 8)  # t tᵀ, batched
-                      + 7 * dk * dk * r / rates.gemm64)  # C's strips
-        else:
-            setup += forms / gemm + 3 * dk ** 3 / rates.gemm64
-    setup += 80 * n * k * k / rates.bandwidth          # Gᵀ Q G
-    # The steps: the candidate GEMM and the per-candidate k × k work (the
-    # rank-one kernel reads the pool and a dozen float64 vectors).
-    steps = shape.steps
-    if k == 1:  # one fused pass over the rows (numba), or a dozen
-        # It reads at 40 % of the streaming sum's rate (calibrated on
-        # bench_cost.py's grid, 2026-12: rank-one steps took 2.2-2.7x the
-        # bytes at that rate; the rows are a dot product each, in pieces).
-        per_step = (n * d * g + (4 if shape.numba else 14) * 8 * n) \
-            / (0.4 * rates.bandwidth)
-    else:
-        kernel = rates.kernel if shape.numba else rates.kernel / 8
-        per_step = 4 * n * d * k * k / (0.85 * gemm) \
-            + n * kernel_flops(k) / kernel
-    per_step += 40 * n / rates.bandwidth + rates.step
-    # The commits (``_Commits.commit``): M₀⁻¹ and C₀ read once each for
-    # the committed point's k columns, W and R once each (two vectors)
-    # and again for k columns; below DENSE_BELOW dense M⁻¹ and C updated
-    # in place (rank k and 2k).
-    commits = shape.commits
-    bw = rates.bandwidth
-    if dk < DENSE_BELOW:
-        per_commit = 6 * dk * dk * k / rates.narrow + 16 * dk * dk / bw
-        folds = 0.0
-    else:
-        fold_at = (dk - r) if low_rank else dk
-        width = min(commits * k, max(k, fold_at)) / 2   # W's mean width
-        base = (8 * dk * r / bw + 2 * dk * r * k / rates.narrow
-                if low_rank else 8 * dk * dk / bw)
-        per_commit = (base + 8 * dk * dk / bw + 16 * dk * width / bw
-                      + 6 * dk * width * k / rates.narrow)
-        folds = (commits * k / max(k, fold_at)) * 6 * dk * dk * fold_at \
-            / rates.narrow
-    commit = commits * (per_commit + 2 * rates.step) + folds
-    # The backward pass: the chosen points' exact A and B states, float64
-    # block forms of M⁻¹ and C (each block column formed from the base
-    # and W, R).
-    chosen = shape.n_forward if shape.n_forward > shape.n_select else 0
-    backward = 0.0
-    if chosen:
-        m = min(commits * k, dk)
-        backward = (dk * dk * (min(r, dk) + 3 * m)
-                    + 4 * chosen * d * d * k * k) / rates.gemm64
-    return Cost(setup=setup, steps=steps * per_step, commits=commit,
-                backward=backward)

@@ -25,26 +25,30 @@ d × 2k operand ``[ũ, r̃]``:
     a_c ← a_c - σ t_c²,        b_c ← b_c - 2 t_c r_c.
 
 Memory O(k·d² + n·k); set-up O(n·k·d²); a greedy step O(n·k·d) for the
-GEMM and the candidates, O(k·d·(d + r + t)) for the commit.
-:class:`BlockDiagonalSpec` declares the rule to the registry, with
-:func:`block_diagonal_bytes` (memory) and ``block_diagonal_cost`` (time).
+GEMM and the candidates, O(k·d·(d + r + t)) for the commit. The states'
+kernels are in ``kernels.py`` (and ``numba_kernels.py``);
+``spec.py`` declares the rule to the registry, with its memory
+(``memory.py``) and its work (``counts.py``).
 """
 
 import math
 
 from array_api_compat import device
 
-from ..backends.array_api import is_numpy_namespace
-from ..core.chunks import chunks
-from ..core.greedy import Refresh
-from ..backends.kernels import get_block_kernel
-from ..backends.threads import pieces, row_ranges, run_tasks
-from ..core.timing import timed
-from .base import Cost, RuleSpec, input_bytes, memory_kwargs, with_margin
-from .exact import DENSE_BELOW
+from ...backends.array_api import is_numpy_namespace
+from ...backends.threads import pieces, row_ranges, run_tasks
+from ...core.chunks import chunks
+from ...core.greedy import Refresh
+from ...core.timing import timed
+from .kernels import get_block_kernel
 
-__all__ = ["BlockDiagonalSpec", "BlockDiagonalRule", "BlockStates",
-           "block_grams", "block_inverse", "block_diagonal_bytes"]
+__all__ = ["BlockDiagonalRule", "BlockStates", "block_grams",
+           "block_inverse", "DENSE_BELOW"]
+
+#: k·d² below which the class blocks M_c⁻¹ are dense and updated at every
+#: commit, as exact BAIT's M⁻¹ below (dk)² = 2048² (the same measurement:
+#: there the update is cheap and reading W is not).
+DENSE_BELOW = 2048
 
 
 def _weights(xp, p):
@@ -416,170 +420,3 @@ class _BlockInverse:
         a = xp.sum(x * y, axis=1)
         b = xp.sum(y * _batched(xp, self.fisher, y, self.n_jobs), axis=1)
         return xp.matrix_transpose(a), xp.matrix_transpose(b)
-
-
-# ---- memory ------------------------------------------------------------------
-def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
-                         n_jobs, store_bytes=8, gemm_bytes=8, p_bytes=8,
-                         on_numpy=True, identity_fisher=False, numba=True):
-    """Upper bound of the bytes block-diagonal BAIT allocates."""
-    g = gemm_bytes
-    blocks = 8 * k * d * d                   # k d × d float64 blocks
-    states = 16 * n_pool * k
-    scores = 24 * n_pool + 2 * n_pool
-    threads = max(1, min(n_jobs, k))
-    rows = max(1, min(max(n_pool, n_lab), budget // (32 * d)))
-    # (A) The class Gram matrices: the weights p (1 - p), per thread a
-    # chunk of rows (embeddings, weights, their product) and a d × d Gram.
-
-    gram_rows = max(1, budget // ((2 * d + k) * g))
-
-    def grams(n):
-        return (blocks + 8 * n * k + threads * (
-            min(gram_rows, n) * (2 * d + k) * g + d * d * (g + 8)))
-
-    low_rank = 2 * n_lab <= d
-    if low_rank:
-        base = 8 * k * n_lab * d
-        inverse = 3 * 8 * k * n_lab * d + 3 * 8 * k * n_lab * n_lab
-        a_source = g * k * n_lab * d
-    else:
-        base = blocks
-        inverse = grams(n_lab) + 3 * blocks
-        a_source = g * k * d * d
-    set_up = max(grams(n_pool), blocks + (grams(n_lab) if n_lab else 0),
-                 blocks + inverse)
-    # (B) The objective and C = M⁻¹ F M⁻¹ (formed next to F, W and M₀⁻¹),
-    # kept in the GEMM dtype with the a-states' source.
-    commits = n_forward + max(0, n_forward - n_select)
-    dense_every = blocks < 8 * DENSE_BELOW ** 2
-    capacity = 1 if dense_every else max(1, min(commits, d + 1))
-    w = 8 * k * d * capacity + 8 * capacity
-    dense_copy = blocks if low_rank else 0
-    c_build = blocks + w + base + dense_copy + 3 * blocks
-    first = (blocks + w + base + g * k * d * d + a_source + states
-             + threads * rows * (2 * d * g + 8 * (n_lab + 4)))
-    # (C) The steps: W, or (small k·d²) dense blocks updated in place.
-    held = (blocks + w + states + scores
-            + (n_jobs * 256 * 2 * k * g if numba else budget))
-    commit = 12 * 8 * k * d
-    if dense_every:
-        steps = held + max(base + 2 * blocks, 3 * blocks)
-        base_steps = blocks
-    else:
-        fold = (2 * blocks + w) if capacity < commits or not low_rank \
-            else 0
-        steps = held + base + max(commit, fold)
-        base_steps = base + (blocks if fold else 0)
-    # (D) The backward pass: the chosen points' exact states from
-    # products with M⁻¹.
-    m = 2 * n_select if n_forward > n_select else 0
-    chosen = n_forward * (2 * d + 4 * k) * 8
-    # k × d × m float64 arrays: M⁻¹ x, F M⁻¹ x, their product, and the
-    # low-rank base's and W's terms
-    if dense_every:
-        exact = 3 * 8 * k * d * m
-    else:
-        exact = 4 * 8 * k * d * m + 8 * k * (capacity + n_lab) * m
-    backward = blocks + w + base_steps + chosen + exact
-    total = (input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes)
-             + max(set_up, c_build, first, steps, backward))
-    return with_margin(total)
-
-
-#: The smallest number of classes at which the rule protocol
-#: (docs/results.md §15) measured block-diagonal BAIT as good as exact BAIT.
-QUALIFIES_FROM_K = 10
-
-
-# ---- the declaration ---------------------------------------------------------
-class BlockDiagonalSpec(RuleSpec):
-    """Block-diagonal BAIT: the Fisher's k diagonal d × d class blocks."""
-
-    name = "block_diagonal"
-    summary = ("the Fisher's k diagonal d × d class blocks "
-               "(p_c (1 - p_c) h hᵀ)")
-    identity_fisher = False
-
-    def pool_sum(self, problem, budget_bytes, n_jobs):
-        return block_grams(problem, problem.h_pool, problem.p_pool,
-                           budget_bytes, n_jobs)
-
-    def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
-              budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
-        fisher = (self.pool_sum(problem, budget_bytes, n_jobs)
-                  if pool_sum is None else pool_sum())
-        if problem.n_lab:
-            fisher += block_grams(problem, problem.h_lab, problem.p_lab,
-                                  budget_bytes, n_jobs)
-        fisher /= (problem.n_pool if n_pool is None else n_pool) \
-            + problem.n_lab
-        return BlockDiagonalRule(
-            problem, fisher,
-            block_inverse(problem, lam, n_select, budget_bytes, n_jobs),
-            lam=lam, n_select=n_select, n_forward=n_forward,
-            budget_bytes=budget_bytes, n_jobs=n_jobs, timings=timings)
-
-    def kernel(self, xp, rank_one, use_numba):
-        return get_block_kernel(xp, use_numba)
-
-    def reference_factors(self, h, p):
-        import numpy as np
-
-        w = np.asarray(p, dtype=np.float64)
-        w = np.sqrt(np.clip(w * (1.0 - w), 0.0, None))
-        return [w[:, c, None, None] for c in range(w.shape[1])]
-
-    def memory(self, shape):
-        return block_diagonal_bytes(
-            **memory_kwargs(shape, shape.k, self.budget(shape)))
-
-    def cost(self, shape, rates):
-        return block_diagonal_cost(shape, rates)
-
-    def qualifies(self, shape):
-        # docs/results.md §15: its batches matched exact BAIT's (objective
-        # gap and learning curve) on every validation problem, k = 10 to
-        # 100; below k = 10 nothing was measured.
-        return shape.k >= QUALIFIES_FROM_K
-
-
-def block_diagonal_cost(shape, rates):
-    """Predicted seconds of block-diagonal BAIT on ``shape`` (see
-    ``exact.exact_cost``)."""
-    n, d, k, n_lab = shape.n_pool, shape.d, shape.k, shape.n_lab
-    g = shape.gemm_bytes
-    gemm, gram = rates.gemm(g), rates.gram(g)
-    low_rank = 2 * n_lab <= d
-    # The class Gram matrices (Aᵀ A: half the flops of a product) and the
-    # first states: a quadratic form of C_c for b, of M_c⁻¹ (dense) or of
-    # the labeled factor (low rank) for a.
-    setup = ((n + n_lab) * d * d * k / gram
-             + 3 * (n + n_lab) * d * k * g / rates.bandwidth
-             + 2 * n * d * d * k / gemm + 6 * k * d ** 3 / rates.gemm64)
-    if n_lab:
-        setup += (2 * n * d * n_lab * k if low_rank
-                  else 2 * n * d * d * k) / gemm
-    # The steps: a d × 2k operand's GEMM fused with the k-wide update.
-    kernel = rates.block_kernel if shape.numba else rates.block_kernel / 4
-    per_step = (4 * n * d * k / (0.85 * gemm) + n * 12 * k / kernel
-                + 40 * n / rates.bandwidth + rates.step)
-    # The commits: batched products of the k blocks with one column each:
-    # F_c, and M_c0⁻¹ (or its factor) and W twice per product.
-    commits = shape.commits
-    blocks = 8 * k * d * d
-    if k * d * d < DENSE_BELOW ** 2:
-        read = 4 * blocks
-    else:
-        base = 8 * k * n_lab * d if low_rank else blocks
-        fold_at = (d - n_lab) if low_rank else d // 8
-        width = min(commits, max(1, fold_at))
-        read = blocks + 4 * (base + 8 * k * d * width / 2)
-    # The k blocks' batched products read at a sixth of the streaming rate
-    # (calibrated on bench_cost.py's grid, 2026-12: at a third, commits of
-    # d = 128-256 were predicted 3x short; d = 512, k = 100 within 10 %).
-    commit = commits * (read / (rates.bandwidth / 6) + 2 * rates.step)
-    chosen = shape.n_forward if shape.n_forward > shape.n_select else 0
-    backward = chosen * 8 * k * d * d * 2 / rates.gemm64 if chosen else 0.0
-    return Cost(setup=setup, steps=shape.steps * per_step, commits=commit,
-                backward=backward)

@@ -5,14 +5,15 @@ Each point's Fisher becomes that of the binary problem "top class or
 not", ``q (1 - q) h hᵀ`` with q its top class's probability: rank-one
 (regression) BAIT on the weighted embeddings ``√(q (1 - q)) h``
 (``fisher.binary_embeddings``). So the rule is exact BAIT at k = 1 on
-other inputs; only the inputs, the memory they add and their cost are
-its own.
+other inputs; only the inputs, the memory they add (``memory.py``) and
+their work (``counts.py``) are its own.
 """
 
-from ..core.fisher import binary_embeddings
-from .base import Cost
-from .exact import ExactSpec, exact_bytes, exact_cost
-from .base import memory_kwargs
+from ...core.fisher import binary_embeddings
+from ..base import memory_kwargs
+from ..exact import ExactSpec
+from .counts import binary_work
+from .memory import binary_bytes
 
 __all__ = ["BinarySpec"]
 
@@ -21,8 +22,13 @@ class BinarySpec(ExactSpec):
     """Binary BAIT: rank-one BAIT on ``√(q (1 - q)) h``."""
 
     name = "binary"
-    summary = "the binary Fisher q (1 - q) h hᵀ of the top class (rank one)"
+    title = None        # not exact BAIT's: its own name in messages
+    reference = False
+    summary = ("the binary reformulation of Fast Fishing (Huseljic et al., "
+               "2024): the Fisher q (1 - q) h hᵀ of the top class's "
+               "probability q, d × d, a greedy step O(N·d)")
     regression = False
+    nominal_kernel_rate = None  # rank one: its steps are memory-bound
 
     def rank(self, k):
         return 1
@@ -37,17 +43,14 @@ class BinarySpec(ExactSpec):
         return [np.sqrt(np.clip(top * (1.0 - top), 0.0, None))[:, None, None]]
 
     def memory(self, shape):
-        kwargs = memory_kwargs(shape, 1, self.budget(shape))
-        return exact_bytes(**kwargs, binary_from=shape.k)
+        return binary_bytes(**memory_kwargs(shape, shape.k,
+                                            self.budget(shape)))
 
-    def cost(self, shape, rates):
-        rank_one = exact_cost(shape.replace(k=1), rates)
-        # The weighted embeddings: the probabilities read once, the
-        # embeddings read and written in float64.
-        rows = shape.n_pool + shape.n_lab
-        inputs = rows * (8 * shape.k + 24 * shape.d) / rates.bandwidth
-        return Cost(setup=rank_one.setup + inputs, steps=rank_one.steps,
-                    commits=rank_one.commits, backward=rank_one.backward)
+    def work(self, shape):
+        return binary_work(shape)
+
+    def kernel_probe(self):
+        return None
 
     def qualifies(self, shape):
         return False

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from array_api_compat import array_namespace, device
 
-from ..backends.array_api import mirror_upper, spd_inverse, subtract_symmetric_product
-from ..core.chunks import chunks, row_chunks
-from ..core.fisher import (
+from ...backends.array_api import mirror_upper, spd_inverse, subtract_symmetric_product
+from ...core.chunks import chunks, row_chunks
+from ...core.fisher import (
     add_block_forms,
     add_fisher_upper,
     gt_q_g,
@@ -24,7 +24,7 @@ from ..core.fisher import (
     stacked_factors,
     unpack_symmetric,
 )
-from ..backends.threads import (
+from ...backends.threads import (
     blas_threads,
     inner_split_matmul,
     row_ranges,

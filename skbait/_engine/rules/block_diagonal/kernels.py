@@ -1,0 +1,71 @@
+"""Block-diagonal BAIT's per-candidate kernels (``backends/kernels.Kernel``):
+in array-API operations, and compiled with numba (``numba_kernels.py``)
+for NumPy arrays when numba is installed."""
+
+import contextlib
+
+from ...backends.kernels import numba_module
+
+__all__ = ["get_block_kernel", "BlockDiagonalKernel"]
+
+_COMPILED = __name__.rsplit(".", 1)[0] + ".numba_kernels"
+
+
+def get_block_kernel(xp, use_numba):
+    """The kernel of block-diagonal BAIT (compiled when ``use_numba``)."""
+    # Loads (in a new process: compiles or reads from the disk cache) the
+    # compiled kernel.
+    compiled = numba_module(_COMPILED) if use_numba else None
+    if compiled:
+        return compiled.NumbaBlockKernel()
+    return BlockDiagonalKernel(xp)
+
+
+class BlockDiagonalKernel:
+    """Block-diagonal BAIT's per-candidate update and score (docs/design.md
+    §10), in array-API operations.
+
+    The states are n × k: ``a_xc = hᵀ M_c⁻¹ h`` and
+    ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h``. A commit's GEMM output holds, per
+    candidate, ``t_c = hᵀ ũ_c`` (first k columns) and ``r_c = hᵀ r̃_c``
+    (last k); the update is ``a -= σ t²``, ``b -= 2 t r`` and the score
+    ``Σ_c s w_c b_c / (1 + σ s w_c a_c)`` with ``w_c = p_c (1 - p_c)``
+    (+inf where a denominator is not positive: backward pass only).
+    """
+
+    fuses_gemm = False
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    @staticmethod
+    def step_context(n_jobs=1):
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def row_bytes(k):
+        return 8 * 2 * k * 6
+
+    def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
+        xp = self.xp
+        k = p.shape[1]
+        a = a_state[start:stop, :]
+        b = b_state[start:stop, :]
+        if out is not None:
+            out = xp.astype(out, xp.float64)
+            t, r = out[:, :k], out[:, k:]
+            a = a - sigma * t * t
+            b = b - 2.0 * t * r
+            a_state[start:stop, :] = a
+            b_state[start:stop, :] = b
+        p = xp.astype(p, xp.float64)
+        w = (sqrt_s * sqrt_s) * p * (1.0 - p)
+        denom = 1.0 + sigma * w * a
+        ok = denom > 0
+        total = xp.sum(w * b / xp.where(ok, denom, 1.0), axis=1)
+        return xp.where(xp.all(ok, axis=1), total, xp.inf)
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
+                           b_state, start, stop, sigma)

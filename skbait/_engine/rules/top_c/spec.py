@@ -1,0 +1,80 @@
+"""Top-c BAIT: Fast Fishing's expected Fisher over the c most probable
+classes (Huseljic et al., 2024; "BAIT-Exp" in their dal-toolbox).
+
+A point's Fisher is the expectation, under its probabilities renormalised
+over its c most probable classes ``T_c``, of the per-label Fisher:
+
+    I_c(x) = Σ_{y ∈ T_c} q_y (e_y - p)(e_y - p)ᵀ ⊗ h hᵀ,
+    q_y = p_y / Σ_{y' ∈ T_c} p_y'.
+
+That is ``G Gᵀ ⊗ h hᵀ`` with ``G = (I - p 1ᵀ) diag(√w)``, w = q on T_c and
+0 elsewhere: exact BAIT's factor centred by p and weighed by w apart, so
+the rule is exact BAIT (``rules/exact/``) on the weighted probabilities
+(``weights.py``); only its inputs, memory (``memory.py``) and work
+(``counts.py``) are its own. c = k is exact BAIT.
+"""
+
+import numbers
+
+from ..base import memory_kwargs
+from ..exact import ExactSpec
+from .counts import top_c_work
+from .memory import top_c_bytes
+from .weights import top_c_probabilities, top_c_weights
+
+__all__ = ["TopCSpec"]
+
+
+class TopCSpec(ExactSpec):
+    """Top-c BAIT on the c most probable classes of each point.
+
+    Parameters
+    ----------
+    c : int, default=3
+        The classes of each point whose Fisher is averaged (at least 1;
+        c >= k is exact BAIT).
+    name : str, default="top_c"
+        The value of ``approximation`` that selects it (register another
+        c under another name).
+    """
+
+    title = None
+    reference = False
+    regression = False
+    identity_fisher = False
+
+    def __init__(self, c=3, name="top_c"):
+        if (not isinstance(c, numbers.Integral) or isinstance(c, bool)
+                or c < 1):
+            raise ValueError(f"c must be an integer >= 1; got {c!r}.")
+        self.c = int(c)
+        self.name = name
+        self.summary = (
+            f"Fast Fishing's expected Fisher over each point's c = {self.c} "
+            "most probable classes, their probabilities renormalised "
+            "(Huseljic et al., 2024): exact BAIT's memory and steps")
+
+    def inputs(self, xp, h, p):
+        return h, top_c_probabilities(xp, p, self.c)
+
+    def reference_factors(self, h, p):
+        import numpy as np
+
+        p = np.asarray(p, dtype=np.float64)
+        w = np.asarray(top_c_weights(np, p, self.c))
+        eye = np.eye(p.shape[1])
+        # G = (I - p 1ᵀ) diag(√w): G Gᵀ = Σ_{y ∈ T_c} q_y (e_y - p)(e_y - p)ᵀ.
+        return [(eye[None] - p[:, :, None]) * np.sqrt(w)[:, None, :]]
+
+    def memory(self, shape):
+        return top_c_bytes(**memory_kwargs(shape, shape.k,
+                                           self.budget(shape)))
+
+    def work(self, shape):
+        return top_c_work(shape)
+
+    def qualifies(self, shape):
+        return False  # no protocol has measured its batches yet
+
+    def __repr__(self):
+        return f"<BAIT rule {self.name!r} (c = {self.c})>"
