@@ -230,7 +230,11 @@ class _Pieces:
     def _run(self, piece, n, row_flops):
         """``piece(lo, hi)`` over ``range(n)`` in pieces."""
         wanted = max(1, int(n * row_flops // _PIECE_FLOPS))
-        parts = row_ranges(n, min(pieces(self.n_jobs), wanted))
+        # Pieces of whole lanes blocks: each block's product is then the
+        # same number whatever the threads (and on a Dask pool's blocks).
+        unit = _R1_LANES
+        parts = [(lo * unit, min(n, hi * unit)) for lo, hi in row_ranges(
+            -(-n // unit), min(pieces(self.n_jobs), wanted))]
         run_tasks([(lambda lo=lo, hi=hi: piece(lo, hi)) for lo, hi in parts],
                   self.n_jobs)
 
