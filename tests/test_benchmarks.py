@@ -353,6 +353,17 @@ def test_bench_dask_quick_part_a():
     assert a["client_peak_rss"] > 0 and a["worker_peak_rss"] > 0
 
 
+def test_bench_dask_parity_quick():
+    """bench_dask_parity.py, tiny: a Dask pool's batch is the in-process
+    batch in both precisions, for every rule (its table's last column)."""
+    pytest.importorskip("distributed")
+    import bench_dask_parity
+
+    lines = bench_dask_parity.main(["--quick"])
+    assert len(lines) == 4
+    assert all(line.rstrip(" |").endswith("yes") for line in lines)
+
+
 def test_refusal_benchmark_reports_the_memory_error():
     import bench_refusal
 

@@ -6,7 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from skbait._engine.core.chunks import chunks, row_chunks, rows_per_chunk
+from skbait._engine.core.chunks import (
+    aligned_boundaries,
+    chunks,
+    row_chunks,
+    rows_per_chunk,
+    tile_rows,
+)
 from skbait._engine.core.fisher import unpack_symmetric
 from skbait._engine.rules.exact import kernels as _kernels
 from skbait._engine.rules.exact import rule as _exact
@@ -235,11 +241,34 @@ def test_chunks_cover_the_range_once(n, step):
 
 
 def test_row_chunks_respect_the_budget():
-    assert rows_per_chunk(100, 1000, 50) == 10
+    # A power of two within the budget, at most tile_rows(budget).
+    assert rows_per_chunk(1000, 2**20, 10**6) == 1024
     assert rows_per_chunk(100, 10, 50) == 1  # never zero rows
     assert rows_per_chunk(1, 10**9, 50) == 50
-    assert [p.stop - p.start for p in row_chunks(25, 100, 1000)] == \
-        [10, 10, 5]
+    assert rows_per_chunk(1, 2**20, 10**6) == tile_rows(2**20) == 4096
+    assert tile_rows(4000) == 8
+    assert [p.stop - p.start for p in row_chunks(25, 100, 4000)] == \
+        [8, 8, 8, 1]
+
+
+def test_a_block_on_the_tiling_is_cut_as_the_whole_pool():
+    """The chunks of rows [o, n) for o a multiple of tile_rows are the
+    whole pool's chunks from o on: a Dask block's products are the
+    whole pool's."""
+    budget = 3000
+    tile = tile_rows(budget)
+    for row_bytes in (1, 7, 100, 1000):
+        whole = [(p.start, p.stop)
+                 for p in row_chunks(1000, row_bytes, budget)]
+        for sizes in ([100, 400, 500], [333, 333, 334], [999, 1]):
+            pieces = []
+            start = 0
+            for size in aligned_boundaries(sizes, tile):
+                assert start % tile == 0
+                pieces += [(start + p.start, start + p.stop) for p in
+                           row_chunks(size, row_bytes, budget)]
+                start += size
+            assert pieces == whole
 
 
 def test_argbest_tie_rule():

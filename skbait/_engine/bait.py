@@ -1,26 +1,29 @@
 """``bait_select``: the BAIT selection on embeddings and probabilities."""
 
+import math
 import time
 
-from .backends.array_api import device, float_dtype, get_namespace, is_numpy_namespace
-from .cluster.client import is_dask_collection
+from .backends.array_api import float_dtype
 from .backends.kernels import resolve_numba
+from .backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
+from .cluster.client import is_dask_collection
+from .core.pool import LocalPool
+from .core.scale import (
+    norm_sums,
+    peak_of,
+    relative_lam,
+    rescaled,
+    scale_from_sums,
+)
+from .core.ties import tie_rtol
 from .planning.plan import plan_selection, selection_shape
-from .core.problem import GreedyProblem
 from .planning.progress import report_plan, step_progress
 from .rules import fill_rule_docs, get_rule
-from .core.scale import fisher_scale, relative_lam, rescaled
-from .backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
-from .core.ties import tie_rtol
 from .._validation import (
     BAIT_SELECT_CONSTRAINTS,
-    as_array,
     check_dtype_name,
-    check_matrix,
     check_n_select,
     check_parameters,
-    check_labeled,
-    check_proba,
 )
 
 __all__ = ["bait_select", "run_bait_select", "AUTO_LAM_FACTOR"]
@@ -203,100 +206,115 @@ def run_bait_select(pool_embeddings, n_select, *, pool_proba,
         n_jobs=n_jobs, use_numba=use_numba, verbose=verbose,
         return_info=return_info), BAIT_SELECT_CONSTRAINTS)
     _check_rule(approximation, pool_proba is not None, fisher)
-    if is_dask_collection(pool_embeddings):
-        if record_gains:
-            # Every candidate's score at every step would come back from
-            # the workers: n_pool numbers a step, on the client.
-            raise ValueError(
-                "The candidates' gains at each step (scikit-activeml's "
-                "return_utilities) are recorded in one process only; got a "
-                "Dask pool_embeddings.")
-        from .cluster.bait import dask_bait_select
-
-        return dask_bait_select(
-            pool_embeddings, n_select, pool_proba=pool_proba,
-            labeled_embeddings=labeled_embeddings,
-            labeled_proba=labeled_proba, lam=lam, lam_factor=lam_factor,
+    if record_gains and is_dask_collection(pool_embeddings):
+        # Every candidate's score at every step would come back from the
+        # workers: n_pool numbers a step, on the client.
+        raise ValueError(
+            "The candidates' gains at each step (scikit-activeml's "
+            "return_utilities) are recorded in one process only; got a "
+            "Dask pool_embeddings.")
+    pool = _open_pool(pool_embeddings, pool_proba, labeled_embeddings,
+                      labeled_proba)
+    try:
+        indices, info = _pipeline(
+            pool, n_select, lam=lam, lam_factor=lam_factor,
             oversample=oversample, fisher=fisher,
             approximation=approximation, dtype=dtype,
             chunk_size=chunk_size, n_jobs=n_jobs, use_numba=use_numba,
-            verbose=verbose, return_info=return_info)
-    names = ("pool_embeddings", "pool_proba", "labeled_embeddings",
-             "labeled_proba")
-    arrays = [as_array(a, n) for a, n in zip(
-        (pool_embeddings, pool_proba, labeled_embeddings, labeled_proba),
-        names)]
-    h_pool, p_pool, h_lab, p_lab = arrays
-    if h_pool is None:
-        raise ValueError("pool_embeddings is required; got None.")
-    xp = get_namespace(*arrays)
-    _check_arrays(xp, h_pool, p_pool, h_lab, p_lab)
-    n_pool, d = h_pool.shape
-    n_select = check_n_select(n_select, n_pool)
-    lam_factor = float(lam_factor)
-    lam = lam if isinstance(lam, str) else float(lam)
-    dtype_name = check_dtype_name(dtype) or _natural_dtype(xp, h_pool)
-    gemm_dtype = float_dtype(xp, dtype_name)
-    if h_lab is not None and h_lab.shape[0] == 0:
-        h_lab = p_lab = None
-    if chunk_size is not None:  # no chunk is longer than the longest array
-        chunk_size = min(int(chunk_size), max(
-            n_pool, 0 if h_lab is None else h_lab.shape[0]))
-    threads = effective_n_jobs(check_n_jobs(n_jobs))
-    if not is_numpy_namespace(xp):
-        threads = 1  # torch, CuPy, ...: their own threading
-    shape = selection_shape(xp, h_pool, p_pool, h_lab, n_select=n_select,
-                            oversample=oversample, fisher=fisher,
-                            chunk_size=chunk_size, n_jobs=threads,
-                            dtype_name=dtype_name, use_numba=use_numba)
-    plan = plan_selection(approximation, xp=xp, x=h_pool, shape=shape,
-                          fisher=fisher)
-    report_plan(plan, verbose)
-    spec = plan.spec
-    h_pool, p_pool = spec.inputs(xp, h_pool, p_pool)
-    h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
-    numba_ok = resolve_numba(use_numba, xp)
-    progress = step_progress(plan, shape, verbose)
-    with single_threaded_blas(is_numpy_namespace(xp)), progress:
-        result, scale, rel_lam = _select(
-            spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
-            lam_factor, shape.n_forward, fisher, gemm_dtype,
-            spec.budget(shape), numba_ok, dtype_name, threads, progress,
-            record_gains)
-    indices = xp.asarray(result.kept, dtype=xp.int64,
-                         device=device(h_pool))
-    if not return_info:
-        return indices
-    info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
-                       used_numba=numba_ok,
-                       seconds=time.perf_counter() - started)
-    return indices, info
+            verbose=verbose, record_gains=record_gains, started=started,
+            return_info=return_info)
+    finally:
+        pool.close()
+    return (indices, info) if return_info else indices
 
 
 bait_select.__doc__ = fill_rule_docs(bait_select.__doc__)
 
 
-def _select(spec, xp, h_pool, p_pool, h_lab, p_lab, n_select, lam,
-            lam_factor, n_forward, fisher, gemm_dtype, budget, numba_ok,
-            dtype_name, threads, progress, record_gains):
-    """The selection on validated inputs; returns the ``GreedyResult``,
-    the ``FisherScale`` and λ relative to it."""
-    scale = fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget)
-    rel_lam = lam_factor if lam == "auto" else relative_lam(lam, scale)
-    # The engine works on embeddings divided by √μ (and λ / μ): same
-    # objective and picks, numbers of order one (docs/design.md).
-    store = float_dtype(xp, _natural_dtype(xp, h_pool))
-    h_pool = rescaled(xp, h_pool, scale.inv_root, store, budget)
+def _open_pool(h_pool, p_pool, h_lab, p_lab):
+    """The pool's backend (``core/pool.py``): a Dask array's blocks stay on
+    their cluster, anything else is an in-process pool."""
+    if is_dask_collection(h_pool):
+        from .cluster.bait import DaskPool
+
+        return DaskPool(h_pool, p_pool, h_lab, p_lab)
+    return LocalPool(h_pool, p_pool, h_lab, p_lab)
+
+
+def _pipeline(pool, n_select, *, lam, lam_factor, oversample, fisher,
+              approximation, dtype, chunk_size, n_jobs, use_numba, verbose,
+              record_gains, started, return_info):
+    """The selection on a checked pool backend: ``(indices, info)`` (info
+    None unless ``return_info``). The
+    same steps, in the same order, for every backend, so that a pool's
+    numbers are the same wherever it lives."""
+    xp = pool.xp
+    n_pool = pool.n_pool
+    n_select = check_n_select(n_select, n_pool)
+    h_lab, p_lab = pool.h_lab, pool.p_lab
+    if h_lab is not None and h_lab.shape[0] == 0:
+        h_lab = p_lab = None
+    n_lab = 0 if h_lab is None else h_lab.shape[0]
+    lam_factor = float(lam_factor)
+    lam = lam if isinstance(lam, str) else float(lam)
+    dtype_name = check_dtype_name(dtype) or pool.dtype_name
+    if chunk_size is not None:  # no chunk is longer than the longest array
+        chunk_size = min(int(chunk_size), max(n_pool, n_lab))
+    threads = effective_n_jobs(check_n_jobs(n_jobs))
+    if not pool.on_numpy:
+        threads = 1  # torch, CuPy, ...: their own threading
+    shape = selection_shape(xp, pool.h, pool.p, h_lab, n_select=n_select,
+                            oversample=oversample, fisher=fisher,
+                            chunk_size=chunk_size, n_jobs=threads,
+                            dtype_name=dtype_name, use_numba=use_numba)
+    plan = plan_selection(approximation, xp=xp, x=pool.plan_x, shape=shape,
+                          fisher=fisher,
+                          memory_shape=pool.memory_shape(shape))
+    report_plan(plan, verbose)
+    spec = plan.spec
+    budget = spec.budget(shape)
+    numba_ok = resolve_numba(use_numba, xp)
+    h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
+    rank = spec.rank(shape.k)
+    progress = step_progress(plan, shape, verbose)
+    with single_threaded_blas(pool.on_numpy), progress:
+        pool.start(spec, budget=budget, gemm=dtype_name, use_numba=numba_ok,
+                   sqrt_s=math.sqrt(n_select / (n_lab + n_select)))
+        scale = _fisher_scale(pool, h_lab, p_lab, budget, rank)
+        rel_lam = lam_factor if lam == "auto" else relative_lam(lam, scale)
+        if h_lab is not None:
+            h_lab = rescaled(xp, h_lab, scale.inv_root,
+                             float_dtype(xp, pool.dtype_name), budget)
+        result = pool.select(
+            spec, inv_root=scale.inv_root, h_lab=h_lab, p_lab=p_lab,
+            gemm_dtype=float_dtype(xp, dtype_name), n_select=n_select,
+            lam=rel_lam, n_forward=shape.n_forward,
+            identity_fisher=fisher == "identity", use_numba=numba_ok,
+            rtol=tie_rtol(dtype_name), n_jobs=threads, progress=progress,
+            record_gains=record_gains)
+    info = None
+    if return_info:  # (the predictions in it measure this machine's rates)
+        info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
+                           used_numba=numba_ok,
+                           seconds=time.perf_counter() - started,
+                           **pool.info())
+    return pool.indices(result.kept), info
+
+
+def _fisher_scale(pool, h_lab, p_lab, budget, rank):
+    """μ (docs/design.md §3): the pool's chunks, then the labeled set's,
+    added in row order (``scale.scale_from_sums``)."""
+    xp = pool.xp
+    peak = pool.peak()
     if h_lab is not None:
-        h_lab = rescaled(xp, h_lab, scale.inv_root, store, budget)
-    problem = GreedyProblem.from_arrays(xp, h_pool, p_pool, h_lab, p_lab,
-                                        gemm_dtype)
-    result = spec.select(
-        problem, n_select, lam=rel_lam, n_forward=n_forward,
-        identity_fisher=fisher == "identity", budget_bytes=budget,
-        use_numba=numba_ok, rtol=tie_rtol(dtype_name), n_jobs=threads,
-        progress=progress, record_gains=record_gains)
-    return result, scale, rel_lam
+        peak = max(peak, peak_of(xp, h_lab))
+    sums = []
+    if peak != 0.0:
+        sums = pool.norm_sums(peak)
+        if h_lab is not None:
+            sums += norm_sums(xp, h_lab, p_lab, peak, budget)
+    n = pool.n_pool + (0 if h_lab is None else h_lab.shape[0])
+    return scale_from_sums(peak, sums, n, pool.d, rank)
 
 
 def _check_rule(approximation, classification, fisher):
@@ -307,19 +325,3 @@ def _check_rule(approximation, classification, fisher):
     error = get_rule(approximation).problem_error(classification, fisher)
     if error:
         raise ValueError(error + ".")
-
-
-def _check_arrays(xp, h_pool, p_pool, h_lab, p_lab):
-    check_matrix(xp, h_pool, "pool_embeddings")
-    n_pool, d = h_pool.shape
-    if p_pool is not None:
-        check_proba(xp, p_pool, "pool_proba", n_rows=n_pool,
-                    rows_name="pool_embeddings")
-    check_labeled(xp, h_lab, p_lab, d,
-                  None if p_pool is None else p_pool.shape[1])
-
-
-def _natural_dtype(xp, h):
-    if h.dtype == xp.float32:
-        return "float32"
-    return "float64"

@@ -59,13 +59,20 @@ class Pieces:
     def _run(self, piece, n, row_flops):
         """``piece(lo, hi)`` over ``range(n)`` in pieces."""
         wanted = max(1, int(n * row_flops // _PIECE_FLOPS))
-        parts = row_ranges(n, min(pieces(self.n_jobs), wanted))
+        # Pieces of whole lanes blocks: each block's product is then the
+        # same number whatever the threads (and on a Dask pool's blocks).
+        unit = PIECE_ROWS
+        parts = [(lo * unit, min(n, hi * unit)) for lo, hi in row_ranges(
+            -(-n // unit), min(pieces(self.n_jobs), wanted))]
         run_tasks([(lambda lo=lo, hi=hi: piece(lo, hi)) for lo, hi in parts],
                   self.n_jobs)
 
 
 # Work below which a piece is not worth a thread's hand-off (about 0.1-1 ms).
 _PIECE_FLOPS = 1 << 23
+#: Pieces start at multiples of this many rows: a multiple of every rule's
+#: kernel lanes (exact 64, block-diagonal 256, rank-one 512).
+PIECE_ROWS = 512
 
 
 def require(x, dtype):

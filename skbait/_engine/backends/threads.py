@@ -72,6 +72,42 @@ def single_threaded_blas(active):
     return threadpool_limits(limits=1, user_api="blas")
 
 
+_SCOPE = {"depth": 0, "limiter": None, "controller": None}
+_SCOPE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def scoped_single_threaded_blas():
+    """Context with BLAS limited to one thread while any thread of this
+    process is inside it, restored when the last one leaves.
+
+    For tasks on a shared process (a Dask worker's threads run other
+    work too): BLAS's thread count is a setting of the process, so the
+    limit is taken by the first task that enters and given back by the
+    last that leaves, not by each (one leaving would lift it under the
+    others). One ``ThreadpoolController`` is kept: finding the loaded
+    libraries anew (``threadpool_limits``) costs milliseconds a call, a
+    limit from the kept controller tens of microseconds
+    (benchmarks/runs/one-engine-2026-12/parity.txt)."""
+    with _SCOPE_LOCK:
+        if _SCOPE["depth"] == 0:
+            if _SCOPE["controller"] is None:
+                from threadpoolctl import ThreadpoolController
+
+                _SCOPE["controller"] = ThreadpoolController()
+            _SCOPE["limiter"] = _SCOPE["controller"].limit(
+                limits=1, user_api="blas")
+        _SCOPE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _SCOPE_LOCK:
+            _SCOPE["depth"] -= 1
+            if _SCOPE["depth"] == 0:
+                _SCOPE["limiter"].restore_original_limits()
+                _SCOPE["limiter"] = None
+
+
 def blas_threads(n):
     """Context with BLAS limited to ``n`` threads (a single large call)."""
     from threadpoolctl import threadpool_limits

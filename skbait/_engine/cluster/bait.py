@@ -15,20 +15,23 @@ added up on the cluster. Every interaction with the workers goes through
 carries the selection through lost workers.
 """
 
-import math
+import contextlib
 import time
 
 import numpy as np
 from array_api_compat import array_namespace
 
-from ..._validation import (
-    check_dtype_name,
-    check_labeled,
-    check_matrix,
-    check_n_select,
-    check_proba,
-)
-from ..core.candidates import Candidates
+from ..._validation import check_labeled, check_matrix, check_proba
+from ..backends.array_api import is_numpy_namespace
+from ..backends.threads import scoped_single_threaded_blas
+from ..core.candidates import Candidates, operand_dtype
+from ..core.chunks import aligned_boundaries, tile_rows
+from ..core.greedy import greedy_select
+from ..core.problem import GreedyProblem
+from ..core.scale import norm_sums, peak_of, rescaled
+from ..core.ties import merge_records
+from ..core.timing import timed
+from ..rules.base import PHASES
 from .client import (
     Cluster,
     WorkerBlocks,
@@ -38,27 +41,30 @@ from .client import (
     rows_chunked,
     worker_threads,
 )
-from ..core.greedy import greedy_select
-from ..backends.kernels import resolve_numba
-from ..planning.plan import plan_selection, selection_shape
-from ..core.problem import GreedyProblem
-from ..planning.progress import report_plan
-from ..rules.base import PHASES
-from ..core.scale import FisherScale, _norm_sums, relative_lam, rescaled
-from ..backends.threads import check_n_jobs, effective_n_jobs, single_threaded_blas
-from ..core.ties import merge_records, tie_rtol
-from ..core.timing import timed
 
-__all__ = ["dask_bait_select", "BaitChunk", "DaskCandidates"]
-
-
-_BLAS_LIMITED = False
+__all__ = ["DaskPool", "BaitChunk", "DaskCandidates", "task_threads"]
 
 # A commit's operand smaller than this travels inside each worker's task of
 # the step (d × 2k² float32 numbers: d = 64, k = 10 is 51 200 bytes); a
 # larger one is shipped once as a task of its own, which every worker
 # fetches before its step can start.
 _INLINE_BYTES = 128 * 1024
+
+
+def _threads_of(xp):
+    """The engine's threads on this worker: its own, or 1 off NumPy
+    (other namespaces thread on their own), as in one process."""
+    return worker_threads() if is_numpy_namespace(xp) else 1
+
+
+@contextlib.contextmanager
+def task_threads(xp):
+    """The body of a block's task: the worker's threads (``n_jobs`` of
+    the engine's work) each calling single-threaded BLAS, as the engine
+    runs in one process, for this task only
+    (``threads.scoped_single_threaded_blas``)."""
+    with scoped_single_threaded_blas():
+        yield _threads_of(xp)
 
 
 class BaitChunk:
@@ -92,15 +98,14 @@ class BaitChunk:
     @reads
     def peak(self):
         """``max |h|`` of the block."""
-        h = self.raw
-        return float(np.max(np.abs(h))) if h.shape[0] else 0.0
+        return peak_of(array_namespace(self.raw), self.raw)
 
     @reads
     def norm_sums(self, peak):
-        """The block's share of the Fisher's mean eigenvalue (``scale``)."""
+        """The block's share of the Fisher's mean eigenvalue: its chunks'
+        sums, in row order (``scale.norm_sums``)."""
         xp = array_namespace(self.raw)
-        return _norm_sums(xp, self.raw, self.p_raw, peak,
-                          self.meta["budget"])
+        return norm_sums(xp, self.raw, self.p_raw, peak, self.meta["budget"])
 
     @changes
     def prepare(self, inv_root):
@@ -118,45 +123,30 @@ class BaitChunk:
         meta = self.meta
         kernel = meta["rule"].kernel(problem.xp, problem.rank_one,
                                      meta["use_numba"])
-        # The worker's threads run a kernel that works in pieces (its BLAS
-        # is limited once, by _threads).
-        kernel.n_jobs = worker_threads()
+        kernel.n_jobs = _threads_of(problem.xp)
         self.cands = Candidates(problem, a, b, kernel, meta["sqrt_s"],
                                 meta["budget"], {})
         self.cands.alive = alive
 
     def _threads(self):
-        """The worker's threads, with BLAS single-threaded in this process
-        (as the engine's steps run in one process; set once: the context
-        managers cost milliseconds a call) and numba's threads set to
-        them."""
-        global _BLAS_LIMITED
-        threads = worker_threads()
-        if not _BLAS_LIMITED:
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(limits=1, user_api="blas")
-            _BLAS_LIMITED = True
-        if self.meta["use_numba"]:
-            import numba
-
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        return threads
+        """A context for a task's body: the threads the engine's work
+        shares (``task_threads``)."""
+        return task_threads(self.cands.problem.xp)
 
     @reads
     def fisher_sum(self):
         """The block's share of F (the rule's ``pool_sum``: exact BAIT the
         upper triangle of ``Σ I(x)``, block-diagonal the k class Gram
         matrices)."""
-        threads = self._threads()
-        return self.meta["rule"].pool_sum(self.cands.problem,
-                                          self.meta["budget"], threads)
+        with self._threads() as threads:
+            return self.meta["rule"].pool_sum(self.cands.problem,
+                                              self.meta["budget"], threads)
 
     @changes
     def reset(self, states):
         """Fresh states from ``states`` (a rule's ``states()``)."""
-        threads = self._threads()
-        self.cands.reset(lambda problem: states(problem, n_jobs=threads))
+        with self._threads() as threads:
+            self.cands.reset(lambda problem: states(problem, n_jobs=threads))
 
     # -- the greedy steps ---------------------------------------------------
     @changes
@@ -168,8 +158,8 @@ class BaitChunk:
         for index in drops:
             if 0 <= index - self.offset < cands.n:
                 cands.drop(index - self.offset)
-        self._threads()
-        cands.update(operand, sigma)
+        with self._threads():
+            cands.update(operand, sigma)
         return self.records(rtol, maximize)
 
     @reads
@@ -305,98 +295,111 @@ class DaskCandidates:
         self.cluster.release()
 
 
-def dask_bait_select(h_pool, n_select, *, pool_proba, labeled_embeddings,
-                     labeled_proba, lam, lam_factor, oversample, fisher,
-                     approximation, dtype, chunk_size, n_jobs, use_numba,
-                     verbose, return_info, poll_seconds=0.2):
-    """``bait_select`` for a Dask array pool; arguments as its own (its
-    parameters already checked there). The rule is chosen as in one
-    process (``plan.plan_selection``, from the registry); the client's
-    memory must hold the rule's (dk)² matrices and one block's rows."""
-    cluster = Cluster(poll_seconds=poll_seconds)
-    started = time.perf_counter()
-    h, p = _rows_chunked(cluster, h_pool, pool_proba)
-    # The labeled set is small: computed here, as NumPy.
-    h_lab, p_lab = (None if x is None else np.asarray(computed(x))
-                    for x in (labeled_embeddings, labeled_proba))
-    xp = array_namespace(np.zeros(1))
-    n_pool, d = h.shape
-    if n_pool == 0:
-        raise ValueError("pool_embeddings is empty: there is nothing to "
-                         "select from.")
-    n_select = check_n_select(n_select, n_pool)
-    k = None if p is None else p.shape[1]
-    check_labeled(xp, h_lab, p_lab, d, k)
-    if h_lab is not None and h_lab.shape[0] == 0:
-        h_lab = p_lab = None
-    lam_factor = float(lam_factor)
-    lam = lam if isinstance(lam, str) else float(lam)
-    store = "float32" if h.dtype == np.float32 else "float64"
-    dtype_name = check_dtype_name(dtype) or store
-    threads = effective_n_jobs(check_n_jobs(n_jobs))
-    shape = selection_shape(xp, h, p, h_lab, n_select=n_select,
-                            oversample=oversample, fisher=fisher,
-                            chunk_size=chunk_size, n_jobs=threads,
-                            dtype_name=dtype_name, use_numba=use_numba)
-    plan = plan_selection(
-        approximation, xp=xp, x=np.zeros(1), shape=shape, fisher=fisher,
-        memory_shape=shape.replace(n_pool=max(int(c) for c in h.chunks[0])))
-    report_plan(plan, verbose)
-    spec = plan.spec
-    budget = spec.budget(shape)
-    numba_ok = resolve_numba(use_numba, xp)
-    h_lab, p_lab = spec.inputs(xp, h_lab, p_lab)
-    rank = spec.rank(shape.k)
-    n_lab = 0 if h_lab is None else h_lab.shape[0]
-    scale_s = n_select / (n_lab + n_select)
-    arrays = [h] if p is None else [h, p]
-    timings = dict.fromkeys(PHASES, 0.0)
-    # The client's products run on the engine's threads, each calling
-    # single-threaded BLAS, as in one process (bait_select): multi-threaded
-    # BLAS inside them oversubscribes the cores.
-    with timed(timings, "setup"), single_threaded_blas(True):
-        chunks = WorkerBlocks(cluster, arrays, _make_chunk, dict(
-            store=store, gemm=dtype_name, rule=spec, use_numba=numba_ok,
-            sqrt_s=math.sqrt(scale_s), budget=budget,
-            with_proba=p is not None))
-        scale = _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, rank)
-        rel_lam = lam_factor if lam == "auto" else relative_lam(lam, scale)
-        chunks.call(BaitChunk.prepare, scale.inv_root)
-        lab = None
-        if h_lab is not None:
-            lab = rescaled(xp, h_lab, scale.inv_root, getattr(xp, store),
-                           budget)
-        gemm = getattr(xp, dtype_name)
-        # The pool as the rule's set-up sees it: no rows here, its share of
-        # F added up on the cluster (``pool_sum``).
-        meta = GreedyProblem.from_arrays(
-            xp, np.zeros((0, d), dtype=store),
-            None if rank == 1 else np.zeros((0, rank)), lab, p_lab, gemm)
-        rule = spec.start(
-            meta, lam=rel_lam, n_select=n_select, n_forward=shape.n_forward,
-            identity_fisher=fisher == "identity", budget_bytes=budget,
-            n_jobs=threads, timings=timings,
-            pool_sum=lambda: chunks.sum(BaitChunk.fisher_sum),
-            n_pool=n_pool)
-        pool = DaskCandidates(chunks, gemm, math.sqrt(scale_s), timings)
-        pool.reset(rule.states())
-    try:
-        with single_threaded_blas(True):
-            result = greedy_select(
-                rule, pool, n_select, n_forward=shape.n_forward,
-                rtol=tie_rtol(dtype_name),
-                refresh=rule.refresh(tie_rtol(dtype_name)))
-    finally:
-        rebuilt = chunks.rebuilt
-        pool.release()
-    indices = np.asarray(result.kept, dtype=np.int64)
-    if not return_info:
-        return indices
-    info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
-                       used_numba=numba_ok, n_chunks=chunks.n,
-                       chunks_rebuilt=rebuilt,
-                       seconds=time.perf_counter() - started)
-    return indices, info
+class DaskPool:
+    """A pool that is a Dask array (``bait_select``'s backend, see
+    ``core/pool.py``): its blocks stay on the cluster's workers, as
+    :class:`BaitChunk` objects; the client holds the rule's global state.
+
+    The blocks are rechunked so that their boundaries fall on the fixed
+    row tiling of the engine's chunks (``chunks.tile_rows``, a function of
+    the selection's budget): each block is then cut into the chunks the
+    whole pool would be in one process, and every product and per-chunk
+    sum is the same number (docs/design.md §11).
+    """
+
+    on_numpy = True
+    plan_x = np.zeros(1)
+
+    def __init__(self, h_pool, p_pool, h_lab, p_lab, poll_seconds=0.2):
+        self.cluster = Cluster(poll_seconds=poll_seconds)
+        self.started = time.perf_counter()
+        self.h, self.p = _rows_chunked(self.cluster, h_pool, p_pool)
+        # The labeled set is small: computed here, as NumPy.
+        h_lab, p_lab = (None if x is None else np.asarray(computed(x))
+                        for x in (h_lab, p_lab))
+        self.xp = array_namespace(np.zeros(1))
+        self.n_pool, self.d = self.h.shape
+        if self.n_pool == 0:
+            raise ValueError("pool_embeddings is empty: there is nothing to "
+                             "select from.")
+        self.k = None if self.p is None else self.p.shape[1]
+        check_labeled(self.xp, h_lab, p_lab, self.d, self.k)
+        self.h_lab, self.p_lab = h_lab, p_lab
+        self.dtype_name = ("float32" if self.h.dtype == np.float32
+                           else "float64")
+        self.chunks = self.pool = None
+        self.timings = dict.fromkeys(PHASES, 0.0)
+
+    def memory_shape(self, shape):
+        """The client holds the rule's matrices and one block's rows."""
+        return shape.replace(n_pool=max(int(c) for c in self.h.chunks[0]))
+
+    def start(self, spec, *, budget, gemm, use_numba, sqrt_s):
+        """The blocks' objects, on the tiling's boundaries."""
+        self.budget, self.gemm = budget, gemm
+        sizes = aligned_boundaries([int(c) for c in self.h.chunks[0]],
+                                   tile_rows(budget))
+        arrays = [a.rechunk((tuple(sizes), -1))
+                  for a in ([self.h] if self.p is None else [self.h, self.p])]
+        with timed(self.timings, "setup"):
+            self.chunks = WorkerBlocks(self.cluster, arrays, _make_chunk, dict(
+                store=self.dtype_name, gemm=gemm, rule=spec,
+                use_numba=use_numba, sqrt_s=sqrt_s, budget=budget,
+                with_proba=self.p is not None))
+        self.sqrt_s = sqrt_s
+
+    def peak(self):
+        return max(self.chunks.call(BaitChunk.peak))
+
+    def norm_sums(self, peak):
+        with timed(self.timings, "setup"):
+            parts = self.chunks.call(BaitChunk.norm_sums, peak)
+        return [pair for part in parts for pair in part]
+
+    def select(self, spec, *, inv_root, h_lab, p_lab, gemm_dtype, n_select,
+               lam, n_forward, identity_fisher, use_numba, rtol, n_jobs,
+               progress, record_gains=False):
+        # record_gains is refused for a Dask pool before it is opened.
+        xp, chunks, timings = self.xp, self.chunks, self.timings
+        rank = 1 if self.k is None else spec.rank(self.k)
+        with timed(timings, "setup"):
+            chunks.call(BaitChunk.prepare, inv_root)
+            # The pool as the rule's set-up sees it: no rows here, its
+            # share of F added up on the cluster (``pool_sum``).
+            meta = GreedyProblem.from_arrays(
+                xp, np.zeros((0, self.d), dtype=self.dtype_name),
+                None if rank == 1 else np.zeros((0, rank)), h_lab, p_lab,
+                gemm_dtype)
+            rule = spec.start(
+                meta, lam=lam, n_select=n_select, n_forward=n_forward,
+                identity_fisher=identity_fisher, budget_bytes=self.budget,
+                n_jobs=n_jobs, timings=timings,
+                pool_sum=lambda: chunks.sum(BaitChunk.fisher_sum),
+                n_pool=self.n_pool)
+            # The commits' operand in the dtype the blocks' kernel reads,
+            # as for a pool in this process.
+            kernel = spec.kernel(xp, rank == 1, use_numba)
+            self.pool = DaskCandidates(
+                chunks, operand_dtype(xp, kernel, gemm_dtype), self.sqrt_s,
+                timings)
+            self.pool.reset(rule.states())
+        return greedy_select(rule, self.pool, n_select, n_forward=n_forward,
+                             rtol=rtol, refresh=rule.refresh(rtol),
+                             progress=progress)
+
+    def indices(self, kept):
+        return np.asarray(kept, dtype=np.int64)
+
+    def info(self):
+        return dict(n_chunks=self.chunks.n,
+                    chunks_rebuilt=self.chunks.rebuilt)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.release()
+        elif self.chunks is not None:
+            self.chunks.release()
+            self.cluster.release()
 
 
 def _make_chunk(*blocks, with_proba, **kwargs):
@@ -410,24 +413,3 @@ def _rows_chunked(cluster, h, p):
     h = rows_chunked(cluster, h, "pool_embeddings")
     return h, None if p is None else rows_chunked(cluster, p, "pool_proba",
                                                   like=h)
-
-
-def _fisher_scale(chunks, h_lab, p_lab, budget, n_pool, d, k):
-    """μ of docs/design.md §3 from the blocks' partial sums."""
-    xp = array_namespace(np.zeros(1))
-    peaks = chunks.call(BaitChunk.peak)
-    if h_lab is not None:
-        peaks.append(float(np.max(np.abs(h_lab))) if h_lab.size else 0.0)
-    peak = max(peaks)
-    if peak == 0.0:
-        return FisherScale(0.0, 1.0)
-    sums = chunks.call(BaitChunk.norm_sums, peak)
-    if h_lab is not None:
-        sums.append(_norm_sums(xp, h_lab, p_lab, peak, budget))
-    weighted = sum(s[0] for s in sums)
-    plain = sum(s[1] for s in sums)
-    n = n_pool + (0 if h_lab is None else h_lab.shape[0])
-    ratio = weighted / (n * d * k)
-    if ratio == 0.0:
-        ratio = plain / (n * d)
-    return FisherScale(peak, ratio)

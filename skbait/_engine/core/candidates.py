@@ -18,7 +18,7 @@ from .problem import GreedyProblem
 from .ties import argbest, band_records
 from .timing import timed
 
-__all__ = ["Candidates", "take_all"]
+__all__ = ["Candidates", "operand_dtype", "take_all"]
 
 
 class Candidates:
@@ -64,9 +64,8 @@ class Candidates:
         products' dtype, or float64 for a kernel that reads the operand
         exactly (``operand_float64``: the rank-one kernel, whose
         two-column product costs the same either way)."""
-        if getattr(self.kernel, "operand_float64", False):
-            return self.problem.xp.float64
-        return self.problem.gemm_dtype
+        return operand_dtype(self.problem.xp, self.kernel,
+                             self.problem.gemm_dtype)
 
     def reset(self, states):
         """Fresh states from ``states`` (a rule's ``states()``: a callable
@@ -166,6 +165,17 @@ class Candidates:
         return Candidates(problem, xp.take(self.a, idx, axis=0),
                           xp.take(self.b, idx, axis=0), kernel,
                           self.sqrt_s, None, None)
+
+
+def operand_dtype(xp, kernel, gemm_dtype):
+    """The dtype of a commit's operand for candidates that ``kernel``
+    updates: ``gemm_dtype``, or float64 for a kernel that reads the
+    operand exactly (``operand_float64``). One definition for a pool in
+    this process and one on a cluster: the same operand, the same
+    numbers."""
+    if getattr(kernel, "operand_float64", False):
+        return xp.float64
+    return gemm_dtype
 
 
 def take_all(items):

@@ -3,9 +3,19 @@
 Every O(N) pass over the pool (products with the embeddings, the
 per-candidate updates, norms) works on chunks of rows whose temporaries
 fit the selection's memory budget (``chunk_size`` of ``bait_select``).
+
+The chunks are a fixed tiling of the pool's global row indices: a pass
+cuts its rows into chunks of a power of two rows, at most
+:func:`tile_rows` (a function of the budget only). A float32 product
+over a chunk rounds according to the chunk's rows and length, so a pool
+cut into other pieces gives other numbers; with this tiling a piece of
+the pool that starts at a multiple of ``tile_rows`` (a block of a Dask
+pool, docs/design.md §11) is cut into exactly the chunks the whole pool
+is, and every product and sum over its rows is the same number.
 """
 
-__all__ = ["rows_per_chunk", "chunks", "row_chunks", "chunk_budget"]
+__all__ = ["rows_per_chunk", "chunks", "row_chunks", "chunk_budget",
+           "tile_rows", "aligned_boundaries"]
 
 # Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
 # pool's own arrays and small next to the two dk × dk matrices a selection
@@ -14,10 +24,42 @@ _MAX_CHUNK_BYTES = 16 * 2**20
 _MIN_CHUNK_BYTES = 2**20
 
 
+# The longest chunk is the budget over this many bytes (a few float64
+# numbers a row): a block of a Dask pool starts at a multiple of it.
+_TILE_ROW_BYTES = 256
+
+
+def _floor_power_of_two(n):
+    return 1 << (max(1, int(n)).bit_length() - 1)
+
+
+def tile_rows(budget_bytes):
+    """The longest chunk of any pass, in rows (a power of two): chunks
+    of every pass tile it, so that a piece of the pool starting at a
+    multiple of it is cut as the whole pool is."""
+    return _floor_power_of_two(budget_bytes // _TILE_ROW_BYTES)
+
+
 def rows_per_chunk(row_bytes, budget_bytes, n_rows):
-    """How many rows of ``row_bytes`` each fit in ``budget_bytes`` (>= 1,
-    <= ``n_rows``)."""
-    return max(1, min(n_rows, budget_bytes // max(1, row_bytes)))
+    """How many rows of ``row_bytes`` each fit in ``budget_bytes``: a
+    power of two, at most :func:`tile_rows` (>= 1, <= ``n_rows``)."""
+    rows = _floor_power_of_two(budget_bytes // max(1, row_bytes))
+    return max(1, min(n_rows, rows, tile_rows(budget_bytes)))
+
+
+def aligned_boundaries(sizes, tile):
+    """Block sizes like ``sizes`` whose boundaries are multiples of
+    ``tile`` (each moved to the nearest one; blocks that vanish are
+    dropped): the row blocks of a Dask pool, cut as one pool is."""
+    n = sum(sizes)
+    bounds, start = [], 0
+    for size in sizes[:-1]:
+        start += size
+        bound = tile * round(start / tile)
+        if 0 < bound < n and (not bounds or bound > bounds[-1]):
+            bounds.append(bound)
+    edges = [0] + bounds + [n]
+    return [b - a for a, b in zip(edges[:-1], edges[1:])]
 
 
 def chunks(n, step):

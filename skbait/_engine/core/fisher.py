@@ -22,7 +22,7 @@ row by row, so that row ``a`` from column ``a`` on is one contiguous slice.
 
 from array_api_compat import device as _device
 
-from .chunks import chunks, row_chunks, rows_per_chunk
+from .chunks import chunks, row_chunks, rows_per_chunk, tile_rows
 
 __all__ = [
     "n_packed",
@@ -32,6 +32,7 @@ __all__ = [
     "gt_apply",
     "gt_q_g",
     "add_fisher_upper",
+    "fisher_tile",
     "point_factor",
     "stacked_factors",
     "add_block_forms",
@@ -164,12 +165,8 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
     n, d = h.shape
     k = 1 if p is None else p.shape[1]
     weighted = p is not None and p.ndim == 3
-    # Every chunk adds into all of ``total`` (a pass over dk × dk float64
-    # memory): chunks of fewer than a few hundred rows would spend more time
-    # there than in the products.
-    step = max(min(n, 256), rows_per_chunk(
-        2 * d * k * _itemsize(xp, gemm_dtype), budget_bytes, n))
-    for part in chunks(n, step):
+    for part in chunks(n, fisher_tile(d, k, _itemsize(xp, gemm_dtype),
+                                      budget_bytes)):
         hc = xp.astype(h[part, :], gemm_dtype, copy=False)
         if p is None:
             total += xp.astype(xp.matmul(hc.T, hc), xp.float64)
@@ -195,6 +192,17 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
                 total[:c1, c0:c1] -= xp.astype(cross, xp.float64)
                 gram = xp.matmul(scaled[:, :j1].T, hc[:, j0:j1])
                 total[b * d:c1, c0:c1] += xp.astype(gram, xp.float64)
+
+
+def fisher_tile(d, k, itemsize, budget_bytes):
+    """Rows of a chunk of the Fisher sums (``add_fisher_upper``): a power
+    of two of the shape and budget only (``chunks.tile_rows``), so that
+    each chunk's product is the same number on one pool and on the blocks
+    of a Dask pool. Every chunk adds into all of ``total`` (a pass over
+    dk × dk float64 memory): chunks of fewer than a few hundred rows would
+    spend more time there than in the products."""
+    step = rows_per_chunk(2 * d * k * itemsize, budget_bytes, 1 << 62)
+    return max(min(256, tile_rows(budget_bytes)), step)
 
 
 def point_factor(xp, h, p):

@@ -24,7 +24,8 @@ from array_api_compat import device
 from .chunks import row_chunks
 from .fisher import trace_weights
 
-__all__ = ["FisherScale", "fisher_scale", "rescaled", "relative_lam"]
+__all__ = ["FisherScale", "fisher_scale", "peak_of", "norm_sums",
+           "scale_from_sums", "rescaled", "relative_lam"]
 
 # Relative λ (λ / μ) outside this range gives an M too ill-conditioned for
 # float64 (below) or makes every gain underflow next to λ (above).
@@ -79,15 +80,31 @@ def fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget_bytes):
     FisherScale
     """
     parts = [(h_pool, p_pool)] + ([] if h_lab is None else [(h_lab, p_lab)])
-    peak = max(float(xp.max(xp.abs(h))) for h, _ in parts)
+    peak = max(peak_of(xp, h) for h, _ in parts)
+    sums = []
+    if peak != 0.0:
+        for h, p in parts:
+            sums += norm_sums(xp, h, p, peak, budget_bytes)
+    n = sum(h.shape[0] for h, _ in parts)
+    k = 1 if p_pool is None else p_pool.shape[1]
+    return scale_from_sums(peak, sums, n, h_pool.shape[1], k)
+
+
+def peak_of(xp, h):
+    """``max |h|`` (0 for no rows)."""
+    return float(xp.max(xp.abs(h))) if h.shape[0] else 0.0
+
+
+def scale_from_sums(peak, sums, n, d, k):
+    """μ from ``peak`` and the chunks' ``(Σ w ‖h/peak‖², Σ ‖h/peak‖²)``
+    (``norm_sums`` of the pool, then of the labeled set), added in that
+    order: a pool on a Dask cluster gives the same chunks (its blocks
+    start on the chunks' tiling, ``chunks.tile_rows``), hence the same μ
+    to the last bit."""
     if peak == 0.0:
         return FisherScale(0.0, 1.0)
-    d = h_pool.shape[1]
-    k = 1 if p_pool is None else p_pool.shape[1]
-    n = sum(h.shape[0] for h, _ in parts)
     weighted = plain = 0.0
-    for h, p in parts:
-        w_sum, n_sum = _norm_sums(xp, h, p, peak, budget_bytes)
+    for w_sum, n_sum in sums:
         weighted += w_sum
         plain += n_sum
     ratio = weighted / (n * d * k)
@@ -96,19 +113,21 @@ def fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget_bytes):
     return FisherScale(peak, ratio)
 
 
-def _norm_sums(xp, h, p, peak, budget_bytes):
-    """``Σ w_x ‖h_x / peak‖²`` and ``Σ ‖h_x / peak‖²`` over the rows of h."""
-    weighted = plain = 0.0
+def norm_sums(xp, h, p, peak, budget_bytes):
+    """``[(Σ w_x ‖h_x / peak‖², Σ ‖h_x / peak‖²)]``, one pair per chunk
+    of rows (``chunks.row_chunks``)."""
+    out = []
     for rows in row_chunks(h.shape[0], 16 * h.shape[1], budget_bytes):
         hc = xp.astype(h[rows, :], xp.float64) / peak
         norms = xp.sum(hc * hc, axis=1)
-        plain += float(xp.sum(norms))
+        plain = float(xp.sum(norms))
         if p is None:
-            weighted += float(xp.sum(norms))
+            weighted = plain
         else:
             w = trace_weights(xp, p[rows, ...])
-            weighted += float(xp.sum(xp.clip(w, 0.0, None) * norms))
-    return weighted, plain
+            weighted = float(xp.sum(xp.clip(w, 0.0, None) * norms))
+        out.append((weighted, plain))
+    return out
 
 
 def rescaled(xp, h, factor, dtype, budget_bytes):

@@ -37,7 +37,7 @@ from array_api_compat import device
 
 from ...backends.array_api import is_numpy_namespace
 from ...backends.threads import pieces, row_ranges, run_tasks
-from ...core.chunks import chunks
+from ...core.chunks import chunks, rows_per_chunk
 from ...core.greedy import Refresh
 from ...core.timing import timed
 from .kernels import get_block_kernel
@@ -64,8 +64,9 @@ def _class_groups(k, n_jobs):
 
 def _rows(d, budget_bytes, n):
     """Rows per chunk of the set-up's products (a few d-wide float64
-    temporaries each)."""
-    return max(1, min(n, budget_bytes // (8 * 4 * d)))
+    temporaries each; ``chunks.rows_per_chunk``: the same chunks on a
+    pool and on the blocks of a Dask pool)."""
+    return rows_per_chunk(8 * 4 * d, budget_bytes, n)
 
 
 def block_grams(problem, h, p, budget_bytes, n_jobs):
@@ -78,7 +79,7 @@ def block_grams(problem, h, p, budget_bytes, n_jobs):
     out = xp.zeros((k, d, d), dtype=xp.float64, device=device(h))
     # Long chunks: each adds a d × d float64 product per class into ``out``.
     itemsize = 4 if problem.gemm_dtype == xp.float32 else 8
-    rows = max(1, min(n, budget_bytes // ((2 * d + k) * itemsize)))
+    rows = rows_per_chunk((2 * d + k) * itemsize, budget_bytes, n)
 
     def classes(group):
         for part in chunks(n, rows):

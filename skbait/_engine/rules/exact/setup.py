@@ -17,6 +17,7 @@ from ...core.chunks import chunks, row_chunks
 from ...core.fisher import (
     add_block_forms,
     add_fisher_upper,
+    fisher_tile,
     gt_q_g,
     n_packed,
     pack_symmetric,
@@ -430,7 +431,12 @@ def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
             (lambda b=b: add_fisher_upper(xp, total, h, p, blocks=[b], **kw))
             for b in reversed(range(problem.k))], n_jobs)
         return
-    parts = row_ranges(h.shape[0], n_jobs)
+    # Threads take whole chunks of the sum (``fisher_tile``): each
+    # chunk's product is then the number it is on any piece of the pool.
+    tile = fisher_tile(h.shape[1], 1, 4 if problem.gemm_dtype == xp.float32
+                       else 8, budget_bytes)
+    parts = [(a * tile, min(h.shape[0], b * tile)) for a, b in
+             row_ranges(-(-h.shape[0] // tile), n_jobs)]
     sums = [xp.zeros_like(total) for _ in parts]
     run_tasks([
         (lambda s=s, r=r: add_fisher_upper(xp, s, h[r[0]:r[1], :], None,
