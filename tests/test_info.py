@@ -9,7 +9,6 @@ import pickle
 
 import numpy as np
 import pytest
-from numpydoc.docscrape import NumpyDocString
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
@@ -30,6 +29,7 @@ from .reference import dense_objective
 
 def documented(cls):
     """The names of the numpydoc "Attributes" section of ``cls``."""
+    NumpyDocString = pytest.importorskip("numpydoc.docscrape").NumpyDocString
     return [item.name for item in NumpyDocString(cls.__doc__)["Attributes"]]
 
 
