@@ -136,11 +136,13 @@ class _Bar(_Phases):
             total=self.eta.total, desc=self.desc, unit="step",
             file=sys.stderr, leave=True,
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
-                       "[{elapsed}, ETA {postfix}]")
-        self._show()
+                       "[{elapsed}{postfix}]")
+        self._show(refresh=True)
 
-    def _show(self):
-        self.bar.set_postfix_str(_clock(self.eta.remaining()), refresh=True)
+    def _show(self, refresh=False):
+        # (tqdm draws it with the bar, at most every tenth of a second)
+        self.bar.set_postfix_str(f"ETA {_clock(self.eta.remaining())}",
+                                 refresh=refresh)
 
     def __exit__(self, *exc):
         if self.bar is not None:
