@@ -386,6 +386,84 @@ def test_the_protocol_check_sees_a_wait():
         (5, "compute"), (6, "wait")]
 
 
+# Private names of dask and distributed: what a new release may change.
+_PRIVATE_TEXT = ("._state", "distributed.utils", "._meta")
+
+
+def _own_private_attributes(root):
+    """The ``_``-prefixed attributes skbait sets on its own objects."""
+    names = set()
+    for path in (root / "skbait").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and \
+                    isinstance(node.ctx, ast.Store) and \
+                    node.attr.startswith("_"):
+                names.add(node.attr)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and \
+                    isinstance(node.ctx, ast.Store):
+                names.add(node.id)  # class attributes, module names
+    return names
+
+
+def _private_uses(source, own):
+    """``[(line, what)]``: private names of dask or distributed in
+    ``source``: the texts above, imports of ``_``-prefixed modules or
+    names from dask/distributed, and ``x._name`` on anything but
+    ``self``/``cls`` where skbait never sets ``_name`` itself."""
+    found = []
+    for text in _PRIVATE_TEXT:
+        for number, line in enumerate(source.splitlines(), 1):
+            if text in line:
+                found.append((number, text))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            module = node.module or ""
+            if module.split(".")[0] in ("dask", "distributed") and (
+                    any(part.startswith("_") for part in module.split("."))
+                    or any(a.name.startswith("_") for a in node.names)):
+                found.append((node.lineno, f"from {module} import ..."))
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+            if not name.startswith("_") or name.startswith("__") \
+                    or name in own:
+                continue
+            receiver = node.value
+            if isinstance(receiver, ast.Name) and receiver.id in ("self",
+                                                                  "cls"):
+                continue
+            found.append((node.lineno, "." + name))
+    return found
+
+
+def test_no_private_name_of_dask_or_distributed():
+    """skbait uses only the public API of dask and distributed (a
+    private name, such as a future's ``_state``, ``distributed.utils`` or
+    a Dask array's ``_meta``, changes without notice)."""
+    root = Path(skbait.__file__).parent.parent
+    own = _own_private_attributes(root)
+    offences = []
+    for path in sorted((root / "skbait").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        offences += [f"{rel}:{line}: {what}" for line, what in
+                     _private_uses(path.read_text(), own)]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_private_name_check_sees_them():
+    source = ("from distributed.utils import sync\n"
+              "from dask.base import _tokenize\n"
+              "def f(future, x, self):\n"
+              "    self._mine = future._state\n"
+              "    return x._meta, self._mine\n")
+    found = _private_uses(source, {"_mine"})
+    assert (1, "distributed.utils") in found
+    assert (2, "from dask.base import ...") in found
+    assert (4, "._state") in found and (5, "._meta") in found
+    assert all(what != "._mine" for _, what in found)
+
+
 def test_worker_methods_are_declared():
     """A block method must say whether it changes its block: an
     undeclared one is refused before anything is sent."""

@@ -24,7 +24,8 @@ seconds (dask config, 60 by default), or the scheduler gone, the wait
 raises :class:`WorkersLostError` or :class:`SchedulerLostError` instead
 of waiting on. ``tests/test_dask_chaos.py`` kills workers at any moment
 of a selection; ``tests/test_dask.py`` checks that no module of skbait but
-this one waits for a Dask result.
+this one waits for a Dask result, and that none uses a private name of
+dask or distributed.
 
 dask.distributed is imported here only, and this module only for a Dask
 pool.
@@ -345,11 +346,10 @@ class Cluster:
                 if status == "cancelled":
                     if self.client.status != "running":
                         self._scheduler_lost()
-                    reason = getattr(future._state, "exception", None)
                     raise ClusterLostError(
                         f"A result the selection needs ({future.key}) was "
-                        f"cancelled on the cluster ({reason}); the "
-                        "selection cannot go on.")
+                        "cancelled on the cluster; the selection cannot go "
+                        "on.")
                 if status == "error":
                     exc = future.exception()
                     if not _is_loss(exc):
@@ -376,43 +376,43 @@ class Cluster:
 
     def fetch(self, futures, where=None):
         """``({id: result}, lost ids)`` of finished ``futures`` (a dict):
-        one gather, bounded; a result whose worker is gone is lost."""
-        from distributed.utils import sync
-
+        each result fetched with a bounded wait (``Future.result``'s
+        timeout); a result whose worker is gone is lost."""
         if not futures:
             return {}, set()
         where = where or {}
-        ids = list(futures)
+        got = {}
         # A large result may take a while; a lost one never comes: the
-        # gather is cut short and the workers looked at, with a longer
+        # wait is cut short and the workers looked at, with a longer
         # allowance each time while none of them is lost.
         timeout, failures = max(4 * self.poll, 1.0), 0
         while True:
+            todo = [i for i in futures if i not in got]
             try:
-                values = sync(self.client.loop, self.client.gather,
-                              [futures[i] for i in ids], asynchronous=True,
-                              callback_timeout=timeout)
-                return dict(zip(ids, values)), set()
+                for i in todo:
+                    got[i] = futures[i].result(timeout=timeout)
+                return got, set()
             except Exception as exc:  # a timeout, a lost result, a cancel
+                todo = [i for i in futures if i not in got]
                 live = self.live_workers()
-                lost = {i for i in ids if i in where
+                lost = {i for i in todo if i in where
                         and not set(where[i]) <= set(live)}
+                if not lost:
+                    # A lost lineage result is recomputed: wait for it
+                    # (this raises a task's error, a cancel or a lost
+                    # cluster).
+                    lost = self.settle({i: futures[i] for i in todo}, where)
                 if lost:
-                    got, more = self.fetch(
-                        {i: futures[i] for i in ids if i not in lost}, where)
-                    return got, lost | more
-                # A lost lineage result is recomputed: wait for it (this
-                # raises a task's error, a cancel or a lost cluster).
-                lost = self.settle({i: futures[i] for i in ids}, where)
-                if lost:
-                    got, more = self.fetch(
-                        {i: futures[i] for i in ids if i not in lost}, where)
-                    return got, lost | more
+                    more, also = self.fetch(
+                        {i: futures[i] for i in todo if i not in lost},
+                        where)
+                    got.update(more)
+                    return got, lost | also
                 if isinstance(exc, TimeoutError):
                     timeout = min(2 * timeout, self.timeout)
                 else:
                     failures += 1
-                    if failures > 3:  # not a loss: the gather's own error
+                    if failures > 3:  # not a loss: the task's own error
                         raise
 
     # -- lineage work --------------------------------------------------------
@@ -710,6 +710,7 @@ def rows_chunked(cluster, x, name, like=None):
     """``x`` (a Dask array; NumPy when ``like`` is given) as a 2-D Dask
     array chunked by rows only, like ``like``'s rows if given."""
     import dask.array as da
+    from dask.array.utils import meta_from_array
 
     if not is_dask_collection(x) and like is not None:
         import numpy as np
@@ -723,7 +724,7 @@ def rows_chunked(cluster, x, name, like=None):
         # the array: dask's compute_chunk_sizes waits outside this module).
         x = da.Array(x.dask, x.name,
                      (tuple(cluster.chunk_sizes(x)),) + x.chunks[1:],
-                     meta=x._meta)
+                     meta=meta_from_array(x))
     if like is not None:
         if x.shape[0] != like.shape[0]:
             raise ValueError(
