@@ -3,7 +3,8 @@
 ``approximation=name`` in ``bait_select`` (and the samplers) selects a
 registered rule; ``approximation="auto"`` chooses among them
 (``planning/plan.py``). Validation, the planner, the Dask path and the
-docstrings read this registry, and nothing else names a rule. A rule is a package ``rules/<name>/``: its
+docstrings read this registry, and nothing else names a rule. A rule is
+a package ``rules/<name>/``: its
 :class:`~.base.RuleSpec` subclass, its state layout and kernels, its
 :meth:`~.base.RuleSpec.memory` and :meth:`~.base.RuleSpec.work` next to
 the code they describe, and its qualification; plus one line here, or a
