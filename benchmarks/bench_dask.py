@@ -159,7 +159,8 @@ def machine_line():
 
 # ---- instruments --------------------------------------------------------------
 def _install_worker_instruments(dask_worker):
-    """On a worker: time each block method (inside ``cluster._run``) and
+    """On a worker: time each block method (inside the block tasks,
+    ``cluster._changed`` and ``cluster._read``) and
     count the bytes its ``get_data`` handler sends, by requester (another
     worker, or the scheduler gathering for the client) and key."""
     from skbait._engine.cluster import client as cluster
@@ -170,18 +171,22 @@ def _install_worker_instruments(dask_worker):
                                             cpu=defaultdict(float),
                                             calls=defaultdict(int),
                                             sent=defaultdict(int))
-    run = cluster._run
 
-    def timed_run(helds, method, args, version):
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return run(helds, method, args, version)
-        finally:
-            stats["times"][method.__name__] += time.perf_counter() - start
-            stats["cpu"][method.__name__] += time.process_time() - cpu
-            stats["calls"][method.__name__] += 1
+    def timed(run):
+        def timed_run(obj, method, args):
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return run(obj, method, args)
+            finally:
+                name = method.__name__
+                stats["times"][name] += time.perf_counter() - start
+                stats["cpu"][name] += time.process_time() - cpu
+                stats["calls"][name] += 1
+        return timed_run
 
-    cluster._run = timed_run
+    # The block tasks' functions, found by name when a task arrives.
+    cluster._changed = timed(cluster._changed)
+    cluster._read = timed(cluster._read)
     get_data = dask_worker.handlers["get_data"]
 
     async def counting(comm, keys=(), who=None, **kwargs):
@@ -235,10 +240,10 @@ class _Instruments:
                 self.setup = self.workers()
             start = time.perf_counter()
             results = call(blocks, method, *args)
-            tasks = len(set(blocks.workers))
+            tasks = blocks.n  # a task per block
             calls[method.__name__].append(dict(
                 seconds=time.perf_counter() - start, tasks=tasks,
-                # inside each worker's task: the arguments (the operand)
+                # inside each block's task: the arguments (the operand)
                 shipped=tasks * sizeof(args), gathered=sizeof(results)))
             return results
 

@@ -58,10 +58,10 @@ def test_every_info_has_exactly_the_documented_attributes(rng, digits):
     assert type(info) is SelectionInfo
     assert set(info) == set(documented(SelectionInfo))
     # In one process: no blocks; the rest is filled in.
-    assert info.n_chunks is None and info.chunks_rebuilt is None
+    assert info.n_chunks is None and info.workers_lost is None
     assert info.candidate_gains is None
     assert all(info[name] is not None for name in info
-               if name not in ("n_chunks", "chunks_rebuilt",
+               if name not in ("n_chunks", "workers_lost",
                                "candidate_gains"))
     assert info.seconds > 0 and info.n_forward == 8
 

@@ -71,9 +71,10 @@ class SelectionInfo(dict):
     n_chunks : int or None
         A Dask pool: the number of blocks the pool was held in. None in
         one process.
-    chunks_rebuilt : int or None
-        A Dask pool: how many blocks were formed again on other workers
-        after workers were lost (docs/design.md §11). None in one process.
+    workers_lost : int or None
+        A Dask pool: how many of the workers seen during the selection
+        were gone at its end (their blocks' states were computed again
+        from the graph, docs/design.md §11). None in one process.
     candidate_gains : ndarray of float64, shape (n_select, n_pool), or None
         Only when a caller inside skbait asked the greedy loop to record
         it (scikit-activeml's ``return_utilities``); None otherwise. Row
@@ -95,7 +96,7 @@ class SelectionInfo(dict):
         "n_refreshes", "used_numba", "timings", "approximation",
         "approximation_reason", "decided_by", "memory_needed",
         "predicted_seconds", "predicted_phases", "seconds", "n_chunks",
-        "chunks_rebuilt", "candidate_gains")
+        "workers_lost", "candidate_gains")
 
     def __init__(self, **values):
         unknown = sorted(set(values) - set(self._fields))

@@ -121,8 +121,8 @@ class SamplerInfo(SelectionInfo):
         BAIT: wall-clock seconds of :func:`skbait.bait_select`'s call.
     n_chunks : int or None
         BAIT on a Dask pool: the number of blocks. None otherwise.
-    chunks_rebuilt : int or None
-        BAIT on a Dask pool: blocks formed again after lost workers. None
+    workers_lost : int or None
+        BAIT on a Dask pool: workers lost during the selection. None
         otherwise.
     candidate_gains : ndarray of float64, shape (n_instances, \
 n_candidates), or None

@@ -2,17 +2,19 @@
 
 Everything with a row per pool point stays on the workers, in its block:
 the embeddings and probabilities, the per-candidate states and the
-scores. A :class:`BaitChunk` holds one block on a worker and runs there
+scores. A :class:`BaitChunk` is one block's state on a worker (a task result:
+a greedy step makes a new one, so Dask forms a lost one again from the
+graph) and runs there
 the same code as the in-process engine (``Candidates`` and the kernels of
 ``kernels.py``); the client keeps only the rule's small global state (F,
 M⁻¹: O((dk)²)) and runs the one greedy loop of ``greedy.py`` over a
 :class:`DaskCandidates`. A greedy step ships the commit's operand (d × 2k²
-numbers, once per worker) and brings back each block's best candidates
+numbers, inside each block's task) and brings back each block's best candidates
 (``ties.band_records``) and their rows; the client applies the tie rule
 (``ties.merge_records``). The set-up's sums are per-block partial sums
 added up on the cluster. Every interaction with the workers goes through
-``client.py`` (:class:`~skbait._engine.cluster.client.WorkerBlocks`), which
-carries the selection through lost workers.
+``client.py`` (:class:`~skbait._engine.cluster.client.WorkerBlocks`), whose
+waits are bounded.
 """
 
 import contextlib
@@ -190,6 +192,37 @@ class BaitChunk:
         return (idx + self.offset, pb.h_pool[idx], None if pb.rank_one
                 else pb.p_pool[idx], cands.a[idx], cands.b[idx])
 
+    # -- a task's new state, its size ------------------------------------
+    def copy(self):
+        """A new object for the next state (``client.changes``): the
+        per-candidate states and availability copied, the embeddings and
+        probabilities (never changed in place) shared."""
+        new = object.__new__(BaitChunk)
+        new.offset, new.meta = self.offset, self.meta
+        new.raw, new.p_raw = self.raw, self.p_raw
+        new.cands = None
+        cands = self.cands
+        if cands is not None:
+            xp = cands.problem.xp
+            a, b = (None if x is None else xp.asarray(x, copy=True)
+                    for x in (cands.a, cands.b))
+            new._candidates(cands.problem, a, b,
+                            xp.asarray(cands.alive, copy=True))
+            new.cands.scores = cands.scores  # replaced, never changed
+        return new
+
+    def __sizeof__(self):
+        """Bytes held (dask's memory accounting and transfer costs)."""
+        arrays = [self.raw, self.p_raw]
+        if self.cands is not None:
+            pb = self.cands.problem
+            arrays += [pb.h_pool, pb.p_pool, self.cands.a, self.cands.b,
+                       self.cands.alive, self.cands.scores]
+            if pb.h_gemm is not pb.h_pool:
+                arrays.append(pb.h_gemm)
+        return 64 + sum(int(getattr(x, "nbytes", 0)) for x in arrays
+                        if x is not None)
+
     # -- moving between workers (spilling, transfers) ------------------------
     def __getstate__(self):
         state = dict(offset=self.offset, meta=self.meta, raw=self.raw,
@@ -203,15 +236,26 @@ class BaitChunk:
 
     def __setstate__(self, state):
         self.offset, self.meta = state["offset"], state["meta"]
-        self.raw, self.p_raw = state["raw"], state["p_raw"]
+        self.raw, self.p_raw = _own(state["raw"]), _own(state["p_raw"])
         self.cands = None
         if state["cands"] is not None:
-            h, p, a, b, alive, scores = state["cands"]
+            h, p, a, b, alive, scores = (_own(x) for x in state["cands"])
             xp = array_namespace(h)
             problem = GreedyProblem.from_arrays(
                 xp, h, p, None, None, getattr(xp, self.meta["gemm"]))
             self._candidates(problem, a, b, alive)
             self.cands.scores = scores
+
+
+def _own(x):
+    """``x`` as a new array of its own (None stays None). An array that
+    arrives from another worker is a view into the message's buffer, at
+    any byte offset: a float32 product over rows at an address that is
+    not a multiple of 4 rounds otherwise (OpenBLAS takes another path),
+    and the buffer may be read-only."""
+    if x is None:
+        return None
+    return array_namespace(x).asarray(x, copy=True)
 
 
 class DaskCandidates:
@@ -392,7 +436,7 @@ class DaskPool:
 
     def info(self):
         return dict(n_chunks=self.chunks.n,
-                    chunks_rebuilt=self.chunks.rebuilt)
+                    workers_lost=self.cluster.workers_lost())
 
     def close(self):
         if self.pool is not None:

@@ -3,8 +3,9 @@
 Everything with a row per pool point stays on the workers, in its block:
 the embeddings and probabilities and the running distances. Each block is
 an object on a worker (a :class:`CoresetChunk` or :class:`BadgeChunk`,
-kept by ``cluster.WorkerBlocks``, which rebuilds a lost one and replays
-the calls that changed it); the client keeps the picks and a few rows.
+a task result of ``cluster.WorkerBlocks``: a step makes a new one, so
+Dask forms a lost one again from the graph); the client keeps the picks
+and a few rows.
 Every interaction with the workers goes through ``client.py``.
 
 - RANDOM needs only the pool's size: the same keys as ``random_select``,
@@ -12,12 +13,12 @@ Every interaction with the workers goes through ``client.py``.
 - CONFIDENCE: each block sends its ``n_select`` least confident points;
   the client merges them (one pass).
 - CORESET (k-center greedy): one round trip a step. The new centre's row
-  goes to every block, which updates its distances in place and answers
+  goes to every block, which updates its distances (a new state) and answers
   with its farthest point (value, index, row). Without a labeled set the
   start is the point farthest from the pool mean: one more round trip
   for the blocks' sums first.
 - BADGE (k-means++ seeding): two round trips a step. The last centre's
-  factors go to every block, which updates its D² in place and answers
+  factors go to every block, which updates its D² (a new state) and answers
   with its sum; the client draws one uniform number from ``rng`` as
   ``rng.choice(n, p=D²/ΣD²)`` does, finds the block where the cumulative
   sum crosses it, and asks that block for the point.
@@ -28,6 +29,8 @@ the rounding of sums that the blocks form in parts (the pool mean, the
 cumulative D²), which can move a pick only where two candidates are
 within that rounding of each other.
 """
+
+import copy
 
 import numpy as np
 
@@ -100,6 +103,13 @@ class CoresetChunk:
         self.sq = (h * h).sum(1)
         self.offset = offset
         self.min_dist = None
+
+    def copy(self):
+        """The next state (``client.changes``): the distances copied."""
+        new = copy.copy(self)
+        if self.min_dist is not None:
+            new.min_dist = self.min_dist.copy()
+        return new
 
     @reads
     def sums(self):
@@ -194,6 +204,12 @@ class BadgeChunk:
         self.sq_norm = (self.q * self.q).sum(1) * (h * h).sum(1)
         self.offset = offset
         self.min_dist = np.full(len(h), np.inf)
+
+    def copy(self):
+        """The next state (``client.changes``): the distances copied."""
+        new = copy.copy(self)
+        new.min_dist = self.min_dist.copy()
+        return new
 
     @reads
     def largest(self):

@@ -1,44 +1,45 @@
 """Every interaction with the workers of a Dask cluster, in one place.
 
-The invariant (docs/design.md §11): **a selection's state on the workers
-can always be formed again, and nothing waits for a worker without
-watching that it still exists.** Two kinds of work reach the workers, and
-both pass through this module only:
+The invariant (docs/design.md §11): **everything a selection has on the
+workers is the result of a task that Dask's scheduler can compute again
+from the task graph, and nothing waits for a worker without watching that
+it still exists.**
 
-- *Lineage* work (:meth:`Cluster.compute`, :meth:`Cluster.persist`,
-  :meth:`Cluster.ship`): pure tasks, or tasks holding their own inputs,
-  that Dask's scheduler recomputes from the task graph if the worker that
-  holds a result is lost.
+- *Lineage work* (:meth:`Cluster.compute`, :meth:`Cluster.persist`,
+  :meth:`Cluster.ship`): pure tasks, or tasks that hold their own input
+  (never data placed with ``scatter``).
 - *Block objects* (:class:`WorkerBlocks`): one object per row block of a
-  pool, kept on one worker and changed in place by its methods. Their
-  methods are declared :func:`reads` or :func:`changes`; the client logs
-  every ``changes`` call, and each object counts the ``changes`` calls it
-  has applied (its version), which every call checks. When a worker is
-  lost, the objects it held are built again from their blocks (Dask
-  recomputes a block from its graph) and the log replayed, and the
-  pending call goes on: the objects have the states the lost ones had.
+  pool, each a task result. A method declared :func:`changes` never
+  changes its object: its task applies it to a copy (the object's
+  ``copy()``) and the copy is the block's next state, ``state[t+1] =
+  method(copy(state[t]), *args)``; its answer is a task of its own. A
+  method declared :func:`reads` reads the current state. So a lost
+  worker's objects are, like any lost result, computed again by the
+  scheduler from their chain: the block, then the calls in order.
 
-Every wait polls: a result that a lost worker held counts as lost, not
-as late. With no worker on the cluster for ``skbait.worker-timeout``
-seconds (dask config, 60 by default), or the scheduler gone, the wait
-raises :class:`WorkersLostError` or :class:`SchedulerLostError` instead
-of waiting on. ``tests/test_dask_chaos.py`` kills workers at any moment
-of a selection; ``tests/test_dask.py`` checks that no module of skbait but
-this one waits for a Dask result, and that none uses a private name of
-dask or distributed.
+Every wait polls (:meth:`Cluster.wait`, :meth:`Cluster.gather`): with no
+worker on the cluster for ``skbait.worker-timeout`` seconds (dask
+config, 60 by default), or the scheduler gone, it raises
+:class:`WorkersLostError` or :class:`SchedulerLostError` instead of
+waiting on. Only public names of dask and distributed are used.
+``tests/test_dask_chaos.py`` kills workers at any moment of a selection;
+``tests/test_dask.py`` checks that no module of skbait but this one waits
+for a Dask result, and that none uses a private name of dask or
+distributed.
 
 dask.distributed is imported here only, and this module only for a Dask
 pool.
 """
 
 import math
+import operator
 import time
 
 __all__ = [
     "Cluster", "WorkerBlocks", "reads", "changes", "rows_chunked", "computed",
     "ClusterLostError", "WorkersLostError", "SchedulerLostError",
-    "StaleBlockError", "worker_timeout", "worker_threads", "dask_client",
-    "is_dask_collection", "DASK_HINT", "TIMEOUT_KEY",
+    "worker_timeout", "worker_threads", "dask_client", "is_dask_collection",
+    "DASK_HINT", "TIMEOUT_KEY",
 ]
 
 DASK_HINT = ('pip install "skbait[dask]"  (or: pip install '
@@ -47,6 +48,12 @@ DASK_HINT = ('pip install "skbait[dask]"  (or: pip install '
 # The dask config key of the bounded waits, and its default (seconds).
 TIMEOUT_KEY = "skbait.worker-timeout"
 DEFAULT_TIMEOUT = 60.0
+
+# A task that was running on a worker when it died is retried by the
+# scheduler; after ``distributed.scheduler.allowed-failures`` such deaths
+# it fails with KilledWorker. skbait retries it this many times more (a
+# worker killed again and again is the cluster's trouble, not the task's).
+_RETRIES = 3
 
 
 # ---- errors ----------------------------------------------------------------
@@ -65,12 +72,6 @@ class WorkersLostError(ClusterLostError):
 class SchedulerLostError(ClusterLostError):
     """The client lost its connection to the scheduler: every result on
     the cluster is gone with it."""
-
-
-class StaleBlockError(RuntimeError):
-    """A block object that has not applied the calls the client logged
-    (one formed again by Dask on its own after a loss); the client builds
-    it again and replays the log."""
 
 
 # ---- detection (no dask import) --------------------------------------------
@@ -148,17 +149,17 @@ def worker_threads():
     return max(1, int(getattr(state, "nthreads", 1) or 1))
 
 
-# ---- the worker methods' protocol ------------------------------------------
+# ---- the block objects' protocol --------------------------------------------
 def reads(method):
-    """Declare a block object's method that leaves the object unchanged
-    (it is not logged, and is run again freely after a loss)."""
+    """Declare a block object's method that only reads its object."""
     method.skbait_changes = False
     return method
 
 
 def changes(method):
-    """Declare a block object's method that changes the object in place
-    (every call is logged and replayed on an object built again)."""
+    """Declare a block object's method that changes its object: it runs
+    on a copy (the object's ``copy()``), which becomes the block's next
+    state."""
     method.skbait_changes = True
     return method
 
@@ -171,53 +172,25 @@ def _declared(method):
         raise TypeError(
             f"{getattr(method, '__qualname__', method)!r} is not a declared "
             "worker method: decorate it with skbait._engine.cluster.client.reads "
-            "(leaves the block unchanged) or changes (changes it in "
-            "place), and pass the function itself (e.g. BaitChunk.step).")
+            "(only reads its block) or changes (changes it), and pass the "
+            "function itself (e.g. BaitChunk.step).")
     return kind
 
 
-class _Held:
-    """A block's object on its worker and the number of logged calls it
-    has applied (its version)."""
-
-    __slots__ = ("obj", "version")
-
-    def __init__(self, obj, version=0):
-        self.obj, self.version = obj, version
-
-    def __sizeof__(self):  # dask's memory accounting
-        from dask.sizeof import sizeof
-
-        return sizeof(self.obj)
+# ---- tasks (run on the workers) ------------------------------------------------
+def _build(make, kwargs, *blocks):
+    return make(*blocks, **kwargs)
 
 
-def _build(make, kwargs, replay, *blocks):
-    """On a worker: the object of one block, with the calls ``replay``
-    applied in order."""
-    held = _Held(make(*blocks, **kwargs))
-    for method, args in replay:
-        method(held.obj, *args)
-        held.version += 1
-    return held
+def _changed(obj, method, args):
+    """``(next state, answer)``: ``method`` on a copy of ``obj`` (a task
+    never changes its input: the scheduler may run it again)."""
+    new = obj.copy()
+    return new, method(new, *args)
 
 
-def _run(helds, method, args, version):
-    """On a worker: ``[method(obj, *args) for obj in helds]`` on objects
-    at ``version`` (all checked before any is changed)."""
-    for held in helds:
-        if held.version != version:
-            raise StaleBlockError(
-                f"a block has applied {held.version} logged calls, the "
-                f"client {version}")
-    out = [method(held.obj, *args) for held in helds]
-    if method.skbait_changes:
-        for held in helds:
-            held.version += 1
-    return out
-
-
-def _run_one(held, method, args, version):
-    return _run([held], method, args, version)[0]
+def _read(obj, method, args):
+    return method(obj, *args)
 
 
 def _add(a, b):
@@ -226,6 +199,10 @@ def _add(a, b):
 
 def _identity(x):
     return x
+
+
+def _rows(block):
+    return block.shape[0]
 
 
 # ---- the client's side -----------------------------------------------------
@@ -295,51 +272,31 @@ class Cluster:
                 "selection.")
         return live
 
-    def who_has(self, futures):
-        """``{key: [addresses]}`` of ``futures`` (an RPC to the
-        scheduler)."""
-        try:
-            return self.client.who_has(futures)
-        except (OSError, RuntimeError) as exc:  # comms closed, timed out
-            self._scheduler_lost(exc)
-
-    def wait_for_workers(self):
-        """The live workers, once there is one (bounded as above)."""
-        while True:
-            live = self.live_workers()
-            if live:
-                return live
-            time.sleep(self.poll)
+    def workers_lost(self):
+        """How many of the workers seen so far are gone now."""
+        return len(self._seen - set(self.live_workers()))
 
     # -- waiting -------------------------------------------------------------
-    def settle(self, futures, where=None):
-        """Wait until every future of ``futures`` (a dict) has finished
-        or is lost; return the ids of the lost ones.
+    def wait(self, futures):
+        """Wait until every future of ``futures`` (a list) has finished.
 
-        ``where[i]``: the addresses that future ``i`` needs (the workers
-        that hold its restricted inputs); it is lost when one of them is
-        gone, or when it failed because of a loss (a killed worker, a
-        stale block). Futures without ``where`` are lineage work: Dask
-        recomputes what they lost, and a task that kept killing its
-        workers is retried. A task's own error is raised (the first
-        future's, in order, among those that failed).
+        Polls: between looks, the cluster's health (bounded, see
+        :meth:`live_workers`). A task that failed because workers died
+        under it (``KilledWorker``) is retried; a task's own error is
+        raised (the first failed future's, in order); a cancelled future
+        means the cluster dropped the selection's data.
         """
         from distributed import wait
+        from distributed.scheduler import KilledWorker
 
-        where = where or {}
-        lost, errors, retried = set(), {}, {}
+        retried = {}
         while True:
-            pending = [i for i, f in futures.items() if i not in lost
-                       and i not in errors and f.status != "finished"]
-            if not pending:
-                break
             try:
-                wait([futures[i] for i in pending], timeout=self.poll)
-            except Exception:  # a timeout, or a future failed: see below
+                wait(futures, timeout=self.poll)
+            except Exception:  # a timeout: look at the cluster, see below
                 pass
-            live = None
-            for i in pending:
-                future = futures[i]
+            pending = False
+            for future in futures:
                 status = future.status
                 if status == "finished":
                     continue
@@ -352,80 +309,49 @@ class Cluster:
                         "on.")
                 if status == "error":
                     exc = future.exception()
-                    if not _is_loss(exc):
-                        errors[i] = future
-                    elif i in where:
-                        lost.add(i)
-                    elif retried.get(i, 0) < 3:
-                        retried[i] = retried.get(i, 0) + 1
+                    if isinstance(exc, KilledWorker) and \
+                            retried.get(future.key, 0) < _RETRIES:
+                        retried[future.key] = retried.get(future.key, 0) + 1
                         self.client.retry([future])
                     else:
-                        errors[i] = future
-                    continue
-                if i in where:
-                    if live is None:
-                        live = self.live_workers()
-                    if not set(where[i]) <= set(live):
-                        lost.add(i)
-            if live is None:
-                self.live_workers()  # bounded: raises once none is left
-        if errors:
-            first = min(errors, key=list(futures).index)
-            errors[first].result()  # raises the task's own error
-        return lost
+                        future.result()  # raises the task's own error
+                pending = True
+            if not pending:
+                return
+            self.live_workers()  # bounded: raises once none is left
 
-    def fetch(self, futures, where=None):
-        """``({id: result}, lost ids)`` of finished ``futures`` (a dict):
-        each result fetched with a bounded wait (``Future.result``'s
-        timeout); a result whose worker is gone is lost."""
-        if not futures:
-            return {}, set()
-        where = where or {}
-        got = {}
-        # A large result may take a while; a lost one never comes: the
-        # wait is cut short and the workers looked at, with a longer
-        # allowance each time while none of them is lost.
-        timeout, failures = max(4 * self.poll, 1.0), 0
-        while True:
-            todo = [i for i in futures if i not in got]
-            try:
-                for i in todo:
-                    got[i] = futures[i].result(timeout=timeout)
-                return got, set()
-            except Exception as exc:  # a timeout, a lost result, a cancel
-                todo = [i for i in futures if i not in got]
-                live = self.live_workers()
-                lost = {i for i in todo if i in where
-                        and not set(where[i]) <= set(live)}
-                if not lost:
-                    # A lost lineage result is recomputed: wait for it
-                    # (this raises a task's error, a cancel or a lost
-                    # cluster).
-                    lost = self.settle({i: futures[i] for i in todo}, where)
-                if lost:
-                    more, also = self.fetch(
-                        {i: futures[i] for i in todo if i not in lost},
-                        where)
-                    got.update(more)
-                    return got, lost | also
-                if isinstance(exc, TimeoutError):
-                    timeout = min(2 * timeout, self.timeout)
-                else:
-                    failures += 1
-                    if failures > 3:  # not a loss: the task's own error
+    def gather(self, futures):
+        """The results of ``futures`` (a list), in order; bounded as
+        :meth:`wait`. A result whose worker died after it finished is
+        computed again by the scheduler, and waited for."""
+        out = {}
+        while len(out) < len(futures):
+            self.wait([f for i, f in enumerate(futures) if i not in out])
+            for i, future in enumerate(futures):
+                if i in out:
+                    continue
+                try:
+                    out[i] = future.result(timeout=max(1.0, 4 * self.poll))
+                except Exception:
+                    # Lost with its worker (a timeout while the scheduler
+                    # computes it again) or failed since: wait again.
+                    if future.status == "finished":
                         raise
+                    break
+        return [out[i] for i in range(len(futures))]
 
     # -- lineage work --------------------------------------------------------
     def compute(self, collections):
         """The values of Dask ``collections`` (a list), computed on the
-        cluster: lineage work."""
+        cluster."""
         collections = list(collections)
         if not collections:
             return []
-        futures = dict(enumerate(self.client.compute(collections)))
-        self.settle(futures)
-        values = self.fetch(futures)[0]
-        return [values[i] for i in range(len(futures))]
+        futures = self.client.compute(collections)
+        try:
+            return self.gather(futures)
+        finally:
+            release(futures)
 
     def persist(self, collections):
         """``collections`` persisted on the cluster once every block is
@@ -433,7 +359,7 @@ class Cluster:
         from distributed import futures_of
 
         persisted = self.client.persist(list(collections))
-        self.settle(dict(enumerate(futures_of(persisted))))
+        self.wait(futures_of(persisted))
         return persisted
 
     def chunk_sizes(self, x):
@@ -452,11 +378,7 @@ class Cluster:
         scheduler can form it again if the worker that holds it is lost;
         held until :meth:`release`. An object of fewer than
         ``inline_below`` bytes is returned as it is, to travel inside each
-        task that takes it (no task of its own to wait for first).
-
-        The task is not restricted to any worker: a task whose workers are
-        all gone waits for them forever, even with loose restrictions, and
-        so would every task that takes it."""
+        task that takes it."""
         if obj is None:
             return None
         if inline_below:
@@ -471,239 +393,108 @@ class Cluster:
     def release(self):
         """Let go of the shipped objects."""
         held, self._held = self._held, []
-        if held:
-            _forget(held)
+        release(held)
 
 
-def _rows(block):
-    return block.shape[0]
-
-
-def _futures_in(args):
-    """The futures in ``args`` (nested tuples and lists)."""
-    from distributed import Future
-
-    out = []
-    for arg in args:
-        if isinstance(arg, Future):
-            out.append(arg)
-        elif isinstance(arg, (tuple, list)):
-            out += _futures_in(arg)
-    return out
-
-
-def _forget(futures):
+def release(futures):
     """Let go of ``futures``: the scheduler releases what no one else
     needs. Not ``Client.cancel``: it asserts that every task depending on
-    a cancelled one is wanted by a client, and when one is not (a step's
-    task that depended on a lost block) the scheduler drops the client's
-    connection, and every result the client holds with it."""
+    a cancelled one is wanted by a client, and when one is not the
+    scheduler drops the client's connection, and every result the client
+    holds with it."""
     for future in futures:
         future.release()
-
-
-def _is_loss(exc):
-    """Whether a task's failure says a worker was lost (not its code)."""
-    from distributed.scheduler import KilledWorker
-
-    return isinstance(exc, (StaleBlockError, KilledWorker))
 
 
 class WorkerBlocks:
     """One object per row block of ``arrays`` (Dask arrays with the same
     row chunks), built on a worker by ``make(*blocks, offset=...,
-    **kwargs)``; each stays on that worker.
+    **kwargs)``: each block's state is a task result (see the module).
 
     :meth:`call` runs a declared method (:func:`reads`, :func:`changes`)
-    on every object where it lives and returns the results in block
-    order; :meth:`sum` adds the results up on the cluster. Either goes on
-    through lost workers (see the module).
+    on every block's state where it is and returns the answers in block
+    order; :meth:`sum` adds read answers up on the cluster. A ``changes``
+    method runs on the object's ``copy()``, which must copy whatever the
+    class's ``changes`` methods modify (and may share the rest).
 
     Attributes
     ----------
     sizes, offsets : list of int
         The blocks' rows and their first pool indices.
-    workers : list of str
-        Where each block's object is.
-    log : list of (method, args)
-        The ``changes`` calls so far, in order.
-    rebuilt : int
-        Objects built again after a loss.
+    states : list of Future
+        Each block's current state.
     """
 
     def __init__(self, cluster, arrays, make, kwargs):
         self.cluster = cluster
         self.client = cluster.client
-        self.arrays = arrays
-        self.make, self.kwargs = make, kwargs
         sizes = [int(s) for s in arrays[0].chunks[0]]
         self.sizes = sizes
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-        self.log = []
-        self.rebuilt = 0
-        self.held = [None] * len(sizes)
-        self.workers = [None] * len(sizes)
-        self._build(range(len(sizes)), 0)
+        cluster.live_workers()  # the workers at the start (workers_lost)
+        n_arrays = len(arrays)
+        # The blocks as futures (Dask computes a lost one again from its
+        # graph); each state holds its own.
+        blocks = self.client.compute([a.blocks[i] for i in range(self.n)
+                                      for a in arrays])
+        self.states = [self.client.submit(
+            _build, make, dict(kwargs, offset=self.offsets[i]),
+            *blocks[i * n_arrays:(i + 1) * n_arrays], pure=False)
+            for i in range(self.n)]
+        release(blocks)
+        cluster.wait(self.states)  # a block's own error is raised here
 
     @property
     def n(self):
         return len(self.sizes)
 
-    def _build(self, indices, version):
-        """Build the objects of blocks ``indices`` with the first
-        ``version`` logged calls applied, on the live workers, until none
-        is lost."""
-        indices = sorted(indices)
-        replay = list(self.log[:version])
-        n_arrays = len(self.arrays)
-        while indices:
-            # The shipped objects the replay takes: recomputed (or retried)
-            # as lineage work first, not waited for inside a block's task.
-            self.cluster.settle(dict(enumerate(_futures_in(replay))))
-            stale = [self.held[i] for i in indices if self.held[i]]
-            if stale:
-                _forget(stale)
-            live = self.cluster.wait_for_workers()
-            # The blocks first (lineage work), to build each one where it is.
-            blocks = self.client.compute([a.blocks[i] for i in indices
-                                          for a in self.arrays])
-            self.cluster.settle(dict(enumerate(blocks)))
-            holders = self.cluster.who_has(blocks[::n_arrays])
-            places = _deal([self.sizes[i] for i in indices],
-                           [holders.get(b.key, ()) for b in blocks[::n_arrays]],
-                           live, self._load(exclude=indices))
-            for j, i in enumerate(indices):
-                kwargs = dict(self.kwargs, offset=self.offsets[i])
-                self.held[i] = self.client.submit(
-                    _build, self.make, kwargs, replay,
-                    *blocks[j * n_arrays:(j + 1) * n_arrays],
-                    workers=[places[j]], allow_other_workers=False,
-                    pure=False)
-                self.workers[i] = places[j]
-            del blocks
-            lost = self.cluster.settle(
-                {i: self.held[i] for i in indices},
-                {i: (self.workers[i],) for i in indices})
-            indices = sorted(lost)
-            self.rebuilt += len(lost)
-
-    def _load(self, exclude=()):
-        load = {}
-        for i, w in enumerate(self.workers):
-            if w is not None and i not in exclude:
-                load[w] = load.get(w, 0) + self.sizes[i]
-        return load
-
-    def _submit(self, indices, method, args, version):
-        """One task a worker, for the blocks of ``indices`` it holds (a
-        step's cost in tasks is the workers', not the blocks'):
-        ``{worker: (future of the results, [block indices])}``."""
-        groups = {}
-        for i in sorted(indices):
-            groups.setdefault(self.workers[i], []).append(i)
-        return {w: (self.client.submit(
-                    _run, [self.held[i] for i in idx], method, args, version,
-                    workers=[w], allow_other_workers=False, pure=False), idx)
-                for w, idx in groups.items()}
-
-    def _recover(self, lost, version):
-        """Build the objects ``lost`` again, at ``version``."""
-        self.rebuilt += len(lost)
-        self._build(lost, version)
-
     def call(self, method, *args):
-        """``[method(obj, *args) for obj in the blocks' objects]``, run
-        where each object lives; ``method`` declared with :func:`reads` or
-        :func:`changes` (then logged)."""
-        version = len(self.log)
-        if _declared(method):
-            self.log.append((method, args))
-        results = {}
-        todo = range(self.n)
-        while todo:
-            self.cluster.settle(dict(enumerate(_futures_in(args))))
-            groups = self._submit(todo, method, args, version)
-            futures = {w: f for w, (f, _) in groups.items()}
-            where = {w: (w,) for w in groups}
-            lost = self.cluster.settle(futures, where)
-            got, more = self.cluster.fetch(
-                {w: f for w, f in futures.items() if w not in lost}, where)
-            for w, values in got.items():
-                results.update(zip(groups[w][1], values))
-            todo = sorted(i for w in lost | more for i in groups[w][1])
-            if todo:
-                self._recover(todo, version)
-        return [results[i] for i in range(self.n)]
+        """``[method(obj, *args) for obj in the blocks' states]``, run
+        where each state is; a ``changes`` method makes the next states."""
+        changing = _declared(method)  # refused before anything is sent
+        submit = self.client.submit
+        if not changing:
+            answers = [submit(_read, s, method, args, pure=False)
+                       for s in self.states]
+        else:
+            pairs = [submit(_changed, s, method, args, pure=False)
+                     for s in self.states]
+            old, self.states = self.states, [
+                submit(operator.getitem, p, 0, pure=False) for p in pairs]
+            answers = [submit(operator.getitem, p, 1, pure=False)
+                       for p in pairs]
+            release(old + pairs)
+        try:
+            return self.cluster.gather(answers)
+        finally:
+            release(answers)
 
     def sum(self, method, *args):
-        """The sum of ``method(obj, *args)`` over the blocks' objects
+        """The sum of ``method(obj, *args)`` over the blocks' states
         (arrays), added up on the cluster in block order (the same sum
-        wherever the objects are); ``method`` declared with :func:`reads`.
+        wherever the states are); ``method`` declared with :func:`reads`.
         """
         if _declared(method):
             raise TypeError(f"{method.__qualname__} changes its block: "
                             "sum takes a method declared with reads.")
-        version = len(self.log)
-        while True:
-            self.cluster.settle(dict(enumerate(_futures_in(args))))
-            # One task a block here: the tree adds them up in block order.
-            futures = {i: self.client.submit(
-                _run_one, self.held[i], method, args, version,
-                workers=[self.workers[i]], allow_other_workers=False,
-                pure=False) for i in range(self.n)}
-            lost = self.cluster.settle(
-                futures, {i: (self.workers[i],) for i in futures})
-            if lost:
-                _forget(futures.values())
-                self._recover(lost, version)
-                continue
-            level = [futures[i] for i in range(self.n)]
-            while len(level) > 1:
-                pairs = [self.client.submit(_add, level[j], level[j + 1],
-                                            pure=False)
-                         for j in range(0, len(level) - 1, 2)]
-                level = pairs + level[len(level) - len(level) % 2:]
-            # The total needs every block's partial sum: it is lost with
-            # any of their workers.
-            every = {0: tuple(set(self.workers))}
-            lost = self.cluster.settle({0: level[0]}, every)
-            if not lost:
-                got, lost = self.cluster.fetch({0: level[0]}, every)
-                if not lost:
-                    return got[0]
-            _forget(list(futures.values()) + level)
-            live = self.cluster.live_workers()
-            gone = {i for i in range(self.n) if self.workers[i] not in live}
-            if gone:
-                self._recover(gone, version)
+        submit = self.client.submit
+        level = parts = [submit(_read, s, method, args, pure=False)
+                         for s in self.states]
+        made = list(parts)
+        while len(level) > 1:
+            pairs = [submit(_add, level[j], level[j + 1], pure=False)
+                     for j in range(0, len(level) - 1, 2)]
+            made += pairs
+            level = pairs + level[len(level) - len(level) % 2:]
+        try:
+            return self.cluster.gather(level)[0]
+        finally:
+            release(made)
 
     def release(self):
-        """Free the objects on the workers."""
-        held = [h for h in self.held if h is not None]
-        self.held = [None] * self.n
-        _forget(held)
-
-
-def _deal(sizes, holders, nthreads, load):
-    """A worker for each block: where the block already is while that
-    worker's rows stay within its share (in proportion to its threads),
-    else the least loaded; largest blocks first, so that every worker has
-    its share of each greedy step."""
-    workers = sorted(nthreads)
-    load = {w: float(load.get(w, 0)) for w in workers}
-    total = sum(sizes) + sum(load.values())
-    threads = sum(nthreads[w] for w in workers)
-    slack = max(sizes) / 2 if sizes else 0
-    out = [None] * len(sizes)
-    for j in sorted(range(len(sizes)), key=lambda j: -sizes[j]):
-        here = [w for w in holders[j] if w in load]
-        fits = [w for w in here if load[w] + sizes[j]
-                <= total * nthreads[w] / threads + slack]
-        w = fits[0] if fits else min(
-            workers, key=lambda w: (load[w] / nthreads[w], w))
-        out[j] = w
-        load[w] += sizes[j]
-    return out
+        """Let go of the blocks' states."""
+        states, self.states = self.states, []
+        release(states)
 
 
 def rows_chunked(cluster, x, name, like=None):

@@ -63,7 +63,7 @@ class GreedyResult:
         """``bait_select``'s :class:`~skbait.SelectionInfo`: this result,
         the λ and μ of ``scale`` (docs/design.md §3) and the ``plan`` that
         chose the rule; ``extra`` sets the attributes that depend on where
-        the pool was (``seconds``, ``n_chunks``, ``chunks_rebuilt``)."""
+        the pool was (``seconds``, ``n_chunks``, ``workers_lost``)."""
         return SelectionInfo(
             lam=rel_lam * scale.mean_eigenvalue,
             fisher_scale=scale.mean_eigenvalue,
