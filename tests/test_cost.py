@@ -146,6 +146,27 @@ def test_a_quiet_selection_measures_no_rates(rng, monkeypatch):
                            return_info=True)
 
 
+def test_a_clusters_round_trips_are_predicted_not_chosen_by():
+    """A pool on a cluster: every greedy step and the set-up's calls are a
+    round trip each; they add to the predictions, never to the choice."""
+    shape = _shape(n_pool=20_000, d=64)
+    here = plan.plan_selection("auto", xp=np, x=np.zeros(1), shape=shape,
+                               rates=NOMINAL)
+    calls = []
+
+    def trip():
+        calls.append(1)
+        return 0.01
+
+    there = plan.plan_selection("auto", xp=np, x=np.zeros(1), shape=shape,
+                                rates=NOMINAL, round_trip=trip)
+    assert there.method == here.method and not calls  # nothing measured
+    extra = there.seconds()[there.method] - here.seconds()[here.method]
+    assert extra == pytest.approx(
+        0.01 * (shape.n_forward + plan.SETUP_ROUND_TRIPS))
+    assert len(calls) == 1
+
+
 def test_info_says_when_the_memory_limit_decided(monkeypatch):
     """Exact BAIT would run on this shape, but does not fit: the reason
     and ``decided_by`` say that memory, not the shape, decided."""

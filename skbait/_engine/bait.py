@@ -269,7 +269,8 @@ def _pipeline(pool, n_select, *, lam, lam_factor, oversample, fisher,
                             dtype_name=dtype_name, use_numba=use_numba)
     plan = plan_selection(approximation, xp=xp, x=pool.plan_x, shape=shape,
                           fisher=fisher,
-                          memory_shape=pool.memory_shape(shape))
+                          memory_shape=pool.memory_shape(shape),
+                          round_trip=pool.round_trip)
     report_plan(plan, verbose)
     spec = plan.spec
     budget = spec.budget(shape)

@@ -378,6 +378,21 @@ class DaskPool:
         """The client holds the rule's matrices and one block's rows."""
         return shape.replace(n_pool=max(int(c) for c in self.h.chunks[0]))
 
+    def round_trip(self):
+        """Seconds of one round trip to the workers (the median of five):
+        a tiny task per block, submitted and gathered, as a greedy step
+        sends its tasks and gathers the blocks' answers. Measured only
+        when a prediction is read (``Plan.predicted``)."""
+        import dask
+
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            self.cluster.compute([dask.delayed(_echo)(i)
+                                  for i in range(len(self.h.chunks[0]))])
+            times.append(time.perf_counter() - start)
+        return sorted(times)[2]
+
     def start(self, spec, *, budget, gemm, use_numba, sqrt_s):
         """The blocks' objects, on the tiling's boundaries."""
         self.budget, self.gemm = budget, gemm
@@ -444,6 +459,10 @@ class DaskPool:
         elif self.chunks is not None:
             self.chunks.release()
             self.cluster.release()
+
+
+def _echo(x):
+    return x
 
 
 def _make_chunk(*blocks, with_proba, **kwargs):

@@ -11,6 +11,8 @@ array whose blocks stay on the workers of a cluster. A backend has:
   ``h_lab``/``p_lab`` (the checked labeled set, in ``xp``), ``plan_x``
   (an array where the selection's memory is);
 - ``memory_shape(shape)``: the shape whose memory must fit here;
+- ``round_trip()``: the seconds of one round trip to where the pool's
+  states are (0 in this process), for the predictions;
 - ``start(spec, budget, ...)``: the rule's inputs (``spec.inputs``) on
   the pool;
 - ``peak()`` and ``norm_sums(peak, budget)``: the pool's share of μ, per
@@ -63,6 +65,10 @@ class LocalPool:
 
     def memory_shape(self, shape):
         return shape
+
+    def round_trip(self):
+        """No round trips: the pool is here."""
+        return 0.0
 
     def start(self, spec, *, budget, gemm, use_numba, sqrt_s):
         self.h, self.p = spec.inputs(self.xp, self.h, self.p)

@@ -29,6 +29,7 @@ rule the one whose spec says ``reference = True`` (exact BAIT):
 5. else a ``MemoryError``.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -47,6 +48,11 @@ __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
 AUTO_EXACT_SECONDS = 5.0
 #: ... or at most this many times the cheapest qualifying rule.
 AUTO_EXACT_FACTOR = 2.0
+#: Round trips to the workers of a selection on a cluster besides its
+#: greedy steps (one each): the blocks' objects, μ's two sums, the
+#: rescaling, F's sum, the first states, the refresh bound, the backward
+#: pass's rows.
+SETUP_ROUND_TRIPS = 8
 
 
 @dataclass
@@ -56,8 +62,10 @@ class Plan:
     (``counted``: ``rules.Cost`` at the nominal rates, what decided).
     ``decided_by`` is ``"shape"``, or ``"memory"`` when the memory limit
     kept ``"auto"`` from the rule the shape alone would have chosen.
-    ``predicted`` (``rules.Cost`` at this machine's rates) is computed,
-    and the rates measured, when first read."""
+    ``predicted`` (``rules.Cost`` at this machine's rates, plus the round
+    trips to a cluster's workers: ``round_trip()`` seconds each) is
+    computed, and the rates and the round trip measured, when first
+    read."""
 
     spec: object
     reason: str
@@ -68,6 +76,7 @@ class Plan:
     shape: object = None
     specs: dict = field(default_factory=dict)
     rates: object = None
+    round_trip: object = None
     _predicted: dict = None
 
     @property
@@ -80,8 +89,13 @@ class Plan:
         machine's rates (``rates()``: measured once, then cached)."""
         if self._predicted is None:
             rates = self.rates()
-            self._predicted = {name: spec.cost(self.shape, rates)
-                               for name, spec in self.specs.items()}
+            trip = self.round_trip() if self.round_trip else 0.0
+            self._predicted = {
+                name: dataclasses.replace(
+                    cost, setup=cost.setup + SETUP_ROUND_TRIPS * trip,
+                    steps=cost.steps + self.shape.n_forward * trip)
+                for name, cost in ((name, spec.cost(self.shape, rates))
+                                   for name, spec in self.specs.items())}
         return self._predicted
 
     def seconds(self):
@@ -90,7 +104,7 @@ class Plan:
 
 
 def plan_selection(approximation, *, xp, x, shape, fisher="pool",
-                   memory_shape=None, rates=None):
+                   memory_shape=None, rates=None, round_trip=None):
     """Resolve ``approximation`` for a problem of ``shape`` (a
     ``rules.Shape``) whose arrays live where ``x`` does.
 
@@ -99,7 +113,10 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
     rule's matrices and one block's rows). The choice reads the rules'
     counted costs (nominal rates) and the memory limit only; ``rates``
     (default: ``cost.machine_rates`` for ``xp``, measured when a
-    prediction is first read) serve the plan's predictions. Raises
+    prediction is first read) serve the plan's predictions, and so does
+    ``round_trip`` (None, or a callable: the seconds of one round trip to
+    a cluster's workers, each greedy step's and :data:`SETUP_ROUND_TRIPS`
+    more). Raises
     ``ValueError`` for a rule that does not apply, ``MemoryError`` when
     nothing asked for fits.
     """
@@ -112,7 +129,8 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
     else:
         rates = (lambda fixed: lambda: fixed)(rates)
     memory_shape = shape if memory_shape is None else memory_shape
-    plan = Plan(None, "", limit=limit, shape=shape, rates=rates)
+    plan = Plan(None, "", limit=limit, shape=shape, rates=rates,
+                round_trip=round_trip)
 
     def consider(spec):
         if spec.name not in plan.needed:
