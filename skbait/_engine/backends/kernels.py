@@ -12,6 +12,7 @@ device) and, for NumPy arrays when numba is installed, compiled loops
 shared machinery in ``backends/numba_kernels.py``).
 """
 
+import contextlib
 import glob
 import importlib
 import importlib.util
@@ -69,6 +70,27 @@ class Kernel(Protocol):
 
 _NUMBA_OK = None
 _NUMBA_MODULES = {}
+
+
+class ArrayKernel:
+    """What the array-API kernels share (each rule's ``kernels.py``
+    subclasses it with its ``update`` and ``row_bytes``): any namespace,
+    any device, the GEMM outside the kernel."""
+
+    fuses_gemm = False
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    @staticmethod
+    def step_context(n_jobs=1):
+        """Context for the greedy steps (nothing to set up here)."""
+        return contextlib.nullcontext()
+
+    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
+                    sigma):
+        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
+                           b_state, start, stop, sigma)
 
 
 def numba_available():

@@ -2,9 +2,7 @@
 in array-API operations, and compiled with numba (``numba_kernels.py``)
 for NumPy arrays when numba is installed."""
 
-import contextlib
-
-from ...backends.kernels import numba_module
+from ...backends.kernels import ArrayKernel, numba_module
 
 __all__ = ["get_block_kernel", "BlockDiagonalKernel"]
 
@@ -21,7 +19,7 @@ def get_block_kernel(xp, use_numba):
     return BlockDiagonalKernel(xp)
 
 
-class BlockDiagonalKernel:
+class BlockDiagonalKernel(ArrayKernel):
     """Block-diagonal BAIT's per-candidate update and score (docs/design.md
     §10), in array-API operations.
 
@@ -32,15 +30,6 @@ class BlockDiagonalKernel:
     ``Σ_c s w_c b_c / (1 + σ s w_c a_c)`` with ``w_c = p_c (1 - p_c)``
     (+inf where a denominator is not positive: backward pass only).
     """
-
-    fuses_gemm = False
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    @staticmethod
-    def step_context(n_jobs=1):
-        return contextlib.nullcontext()
 
     @staticmethod
     def row_bytes(k):
@@ -64,8 +53,3 @@ class BlockDiagonalKernel:
         ok = denom > 0
         total = xp.sum(w * b / xp.where(ok, denom, 1.0), axis=1)
         return xp.where(xp.all(ok, axis=1), total, xp.inf)
-
-    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
-                    sigma):
-        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
-                           b_state, start, stop, sigma)

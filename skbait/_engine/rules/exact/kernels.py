@@ -19,11 +19,9 @@ arrays when numba is installed, fused compiled loops
 and run the GEMM themselves.
 """
 
-import contextlib
-
 from array_api_compat import device
 
-from ...backends.kernels import numba_module
+from ...backends.kernels import ArrayKernel, numba_module
 from ...core.fisher import gt_apply, pack_symmetric, unpack_symmetric
 
 __all__ = ["get_kernel", "ArrayAPIKernel", "RankOneKernel"]
@@ -53,18 +51,8 @@ def get_kernel(xp, rank_one, use_numba):
     return ArrayAPIKernel(xp)
 
 
-class ArrayAPIKernel:
+class ArrayAPIKernel(ArrayKernel):
     """Classification kernel in array-API operations, chunk by chunk."""
-
-    fuses_gemm = False
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    @staticmethod
-    def step_context(n_jobs=1):
-        """Context for the greedy steps (nothing to set up here)."""
-        return contextlib.nullcontext()
 
     @staticmethod
     def row_bytes(k):
@@ -93,11 +81,6 @@ class ArrayAPIKernel:
             b_state[start:stop, :] = pack_symmetric(xp, b_full, k)
         return _trace_solve(xp, a_full, b_full, sigma)
 
-    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
-                    sigma):
-        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
-                           b_state, start, stop, sigma)
-
 
 def _trace_solve(xp, a_full, b_full, sigma):
     """``tr((I + σA)⁻¹ B)`` for a batch; +inf where ``I + σA`` is singular."""
@@ -114,17 +97,8 @@ def _trace_solve(xp, a_full, b_full, sigma):
     return xp.where(ok, scores, xp.inf)
 
 
-class RankOneKernel:
+class RankOneKernel(ArrayKernel):
     """Regression kernel: every k × k matrix is a scalar."""
-
-    fuses_gemm = False
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    @staticmethod
-    def step_context(n_jobs=1):
-        return contextlib.nullcontext()
 
     @staticmethod
     def row_bytes(k):
@@ -144,8 +118,3 @@ class RankOneKernel:
             b_state[start:stop, 0] = b
         denom = 1.0 + sigma * a
         return xp.where(denom > 0, b / denom, xp.inf)
-
-    def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
-                    sigma):
-        return self.update(self.xp.matmul(h, w), p, sqrt_s, a_state,
-                           b_state, start, stop, sigma)
