@@ -24,7 +24,7 @@ from array_api_compat import device
 from .chunks import row_chunks
 from .fisher import trace_weights
 
-__all__ = ["FisherScale", "fisher_scale", "peak_of", "norm_sums",
+__all__ = ["FisherScale", "peak_of", "norm_sums",
            "scale_from_sums", "rescaled", "relative_lam"]
 
 # Relative λ (λ / μ) outside this range gives an M too ill-conditioned for
@@ -62,32 +62,6 @@ class FisherScale:
         if self.peak == 0.0:
             return lam
         return lam / self.peak / self.peak / self.ratio
-
-
-def fisher_scale(xp, h_pool, p_pool, h_lab, p_lab, budget_bytes):
-    """The Fisher's mean eigenvalue μ of pool and labeled set.
-
-    Parameters
-    ----------
-    xp : namespace
-    h_pool, p_pool : arrays (n_u, d), (n_u, k) or None (regression)
-    h_lab, p_lab : arrays (n_l, d), (n_l, k) or None; None for no labeled set
-    budget_bytes : int
-        Size of a chunk's float64 temporaries.
-
-    Returns
-    -------
-    FisherScale
-    """
-    parts = [(h_pool, p_pool)] + ([] if h_lab is None else [(h_lab, p_lab)])
-    peak = max(peak_of(xp, h) for h, _ in parts)
-    sums = []
-    if peak != 0.0:
-        for h, p in parts:
-            sums += norm_sums(xp, h, p, peak, budget_bytes)
-    n = sum(h.shape[0] for h, _ in parts)
-    k = 1 if p_pool is None else p_pool.shape[1]
-    return scale_from_sums(peak, sums, n, h_pool.shape[1], k)
 
 
 def peak_of(xp, h):
