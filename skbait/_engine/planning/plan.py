@@ -154,42 +154,40 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
                   if s.problem_error(True, fisher) is None]
     fitting = [s for s in applicable if consider(s)]
     seconds = {s.name: plan.counted[s.name].total for s in applicable}
+    if not fitting:
+        _refuse(min(applicable, key=lambda s: plan.needed[s.name]), plan,
+                usable, memory_shape, fisher)
     qualified = [s for s in fitting if s.qualifies(shape)]
     ref = reference_rule()
-    others = [s for s in qualified if s is not ref]
-    cheapest = min(others, key=lambda s: seconds[s.name], default=None)
-    if ref in fitting:
-        bound = max(AUTO_EXACT_SECONDS, AUTO_EXACT_FACTOR * (
-            seconds[cheapest.name] if cheapest else float("inf")))
-        if seconds[ref.name] <= bound:
-            plan.spec = ref
-            plan.reason = _reference_reason(ref, seconds, cheapest)
-            return plan
-    # What the shape alone would choose, were memory unlimited: when the
-    # limit changed it, info says so.
-    unlimited = _choice(applicable, [s for s in applicable
-                                     if s.qualifies(shape)], ref, seconds)
-    if qualified:
-        plan.spec = min(qualified, key=lambda s: seconds[s.name])
+    plan.spec = _choice(fitting, qualified, ref, seconds)
+    cheapest = min((s for s in qualified if s is not ref),
+                   key=lambda s: seconds[s.name], default=None)
+    if plan.spec is ref:
+        plan.reason = _reference_reason(ref, seconds, cheapest)
+    elif qualified:
         plan.reason = (
             f"{_why_not_reference(plan, ref, fitting, seconds, cheapest)}; "
             f"{plan.spec.name} is the cheapest rule that qualifies here "
             f"({_fmt(seconds[plan.spec.name])})")
-        return _limited(plan, unlimited)
-    if fitting:
-        plan.spec = min(fitting, key=lambda s: seconds[s.name])
+    else:
         plan.reason = (
             f"{_why_not_reference(plan, ref, fitting, seconds, None)}"
             f"; no rule that qualifies here fits in memory; "
             f"{plan.spec.name} fits "
             f"({format_bytes(plan.needed[plan.spec.name])})")
-        return _limited(plan, unlimited)
-    _refuse(min(applicable, key=lambda s: plan.needed[s.name]), plan,
-            usable, memory_shape, fisher)
+    # What the shape alone would choose, were memory unlimited: when the
+    # limit changed it, info says so.
+    return _limited(plan, _choice(applicable, [
+        s for s in applicable if s.qualifies(shape)], ref, seconds))
 
 
 def _choice(applicable, qualified, ref, seconds):
-    """The rule "auto" takes on this shape, memory aside."""
+    """The rule "auto" takes among ``applicable`` rules (those that fit,
+    or, for what the shape alone would choose, all), ``qualified`` the
+    ones among them that qualify: the reference rule while it counts at
+    most AUTO_EXACT_SECONDS or AUTO_EXACT_FACTOR times the cheapest other
+    qualifying rule, else the cheapest qualifying rule, else the
+    cheapest."""
     others = [s for s in qualified if s is not ref]
     cheapest = min(others, key=lambda s: seconds[s.name], default=None)
     if ref in applicable and seconds[ref.name] <= max(
