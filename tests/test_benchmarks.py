@@ -179,8 +179,8 @@ def test_the_equivalence_bound():
 
 @pytest.mark.slow  # trains the MNIST representation: half a minute
 def test_a_large_suite_run_at_a_tiny_size():
-    problem = rule_study.Problem("tiny-pairsum", 8, 10, 300, 20, 10, 1,
-                                 "pairsum")
+    problem = rule_study.Problem("tiny-pairmean", 8, 10, 300, 20, 10, 1,
+                                 "pairmean")
     rules = rule_study.registered_rules()
     assert "exact" in rules and "block_diagonal" in rules
     out = rule_study.run(problem, 300, "exact", rules, "exact")
