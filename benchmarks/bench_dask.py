@@ -173,10 +173,10 @@ def _install_worker_instruments(dask_worker):
                                             sent=defaultdict(int))
 
     def timed(run):
-        def timed_run(obj, method, args):
+        def timed_run(state, method, args, version):
             start, cpu = time.perf_counter(), time.process_time()
             try:
-                return run(obj, method, args)
+                return run(state, method, args, version)
             finally:
                 name = method.__name__
                 stats["times"][name] += time.perf_counter() - start

@@ -3,8 +3,8 @@
 Everything with a row per pool point stays on the workers, in its block:
 the embeddings and probabilities, the per-candidate states and the
 scores. A :class:`BaitChunk` is one block's state on a worker (a task result:
-a greedy step makes a new one, so Dask forms a lost one again from the
-graph) and runs there
+a greedy step's task makes the next one, so Dask forms a lost one again
+from the graph) and runs there
 the same code as the in-process engine (``Candidates`` and the kernels of
 ``kernels.py``); the client keeps only the rule's small global state (F,
 M⁻¹: O((dk)²)) and runs the one greedy loop of ``greedy.py`` over a
@@ -192,25 +192,7 @@ class BaitChunk:
         return (idx + self.offset, pb.h_pool[idx], None if pb.rank_one
                 else pb.p_pool[idx], cands.a[idx], cands.b[idx])
 
-    # -- a task's new state, its size ------------------------------------
-    def copy(self):
-        """A new object for the next state (``client.changes``): the
-        per-candidate states and availability copied, the embeddings and
-        probabilities (never changed in place) shared."""
-        new = object.__new__(BaitChunk)
-        new.offset, new.meta = self.offset, self.meta
-        new.raw, new.p_raw = self.raw, self.p_raw
-        new.cands = None
-        cands = self.cands
-        if cands is not None:
-            xp = cands.problem.xp
-            a, b = (None if x is None else xp.asarray(x, copy=True)
-                    for x in (cands.a, cands.b))
-            new._candidates(cands.problem, a, b,
-                            xp.asarray(cands.alive, copy=True))
-            new.cands.scores = cands.scores  # replaced, never changed
-        return new
-
+    # -- its size, moving between workers (spilling, transfers) -----------
     def __sizeof__(self):
         """Bytes held (dask's memory accounting and transfer costs)."""
         arrays = [self.raw, self.p_raw]
@@ -223,7 +205,6 @@ class BaitChunk:
         return 64 + sum(int(getattr(x, "nbytes", 0)) for x in arrays
                         if x is not None)
 
-    # -- moving between workers (spilling, transfers) ------------------------
     def __getstate__(self):
         state = dict(offset=self.offset, meta=self.meta, raw=self.raw,
                      p_raw=self.p_raw, cands=None)

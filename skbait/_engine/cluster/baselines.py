@@ -30,7 +30,6 @@ cumulative D²), which can move a pick only where two candidates are
 within that rounding of each other.
 """
 
-import copy
 
 import numpy as np
 
@@ -103,13 +102,6 @@ class CoresetChunk:
         self.sq = (h * h).sum(1)
         self.offset = offset
         self.min_dist = None
-
-    def copy(self):
-        """The next state (``client.changes``): the distances copied."""
-        new = copy.copy(self)
-        if self.min_dist is not None:
-            new.min_dist = self.min_dist.copy()
-        return new
 
     @reads
     def sums(self):
@@ -204,12 +196,6 @@ class BadgeChunk:
         self.sq_norm = (self.q * self.q).sum(1) * (h * h).sum(1)
         self.offset = offset
         self.min_dist = np.full(len(h), np.inf)
-
-    def copy(self):
-        """The next state (``client.changes``): the distances copied."""
-        new = copy.copy(self)
-        new.min_dist = self.min_dist.copy()
-        return new
 
     @reads
     def largest(self):

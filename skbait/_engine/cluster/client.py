@@ -9,13 +9,19 @@ it still exists.**
   :meth:`Cluster.ship`): pure tasks, or tasks that hold their own input
   (never data placed with ``scatter``).
 - *Block objects* (:class:`WorkerBlocks`): one object per row block of a
-  pool, each a task result. A method declared :func:`changes` never
-  changes its object: its task applies it to a copy (the object's
-  ``copy()``) and the copy is the block's next state, ``state[t+1] =
-  method(copy(state[t]), *args)``; its answer is a task of its own. A
-  method declared :func:`reads` reads the current state. So a lost
-  worker's objects are, like any lost result, computed again by the
+  pool, each a task result. A method declared :func:`changes` changes
+  the object, and its task's result is the block's next state,
+  ``state[t+1] = method(state[t], *args)``; its answer is a task of its
+  own. A method declared :func:`reads` reads the current state. So a
+  lost worker's objects are, like any lost result, computed again by the
   scheduler from their chain: the block, then the calls in order.
+  A change runs on its input in place (no copy of the states at every
+  step): the client never uses a state again once it has sent the task
+  that changes it, so nothing reads the input afterwards, and a
+  recomputation forms its inputs anew from the chain. Each state counts
+  the changes applied to it, and every task checks the count it expects:
+  were a task ever run on a state already changed, the selection stops
+  with an error instead of going on from the wrong state.
 
 Every wait polls (:meth:`Cluster.wait`, :meth:`Cluster.gather`): with no
 worker on the cluster for ``skbait.worker-timeout`` seconds (dask
@@ -32,7 +38,7 @@ pool.
 """
 
 import math
-import operator
+import sys
 import time
 
 __all__ = [
@@ -157,9 +163,8 @@ def reads(method):
 
 
 def changes(method):
-    """Declare a block object's method that changes its object: it runs
-    on a copy (the object's ``copy()``), which becomes the block's next
-    state."""
+    """Declare a block object's method that changes its object: the
+    object it leaves is the block's next state."""
     method.skbait_changes = True
     return method
 
@@ -178,19 +183,49 @@ def _declared(method):
 
 
 # ---- tasks (run on the workers) ------------------------------------------------
+class _State:
+    """A block's object on a worker, the count of changes applied to it
+    and the answer of the last one."""
+
+    __slots__ = ("obj", "version", "answer")
+
+    def __init__(self, obj):
+        self.obj, self.version, self.answer = obj, 0, None
+
+    def __sizeof__(self):  # dask's memory accounting: the object's bytes
+        return sys.getsizeof(self.obj)
+
+
+def _expect(state, version):
+    if state.version != version:
+        raise RuntimeError(
+            f"A block's state has had {state.version} changes, and the task "
+            f"reading it expects {version}: a task ran twice on one state. "
+            "The selection stops rather than go on from the wrong state; "
+            "please report this to skbait.")
+
+
 def _build(make, kwargs, *blocks):
-    return make(*blocks, **kwargs)
+    return _State(make(*blocks, **kwargs))
 
 
-def _changed(obj, method, args):
-    """``(next state, answer)``: ``method`` on a copy of ``obj`` (a task
-    never changes its input: the scheduler may run it again)."""
-    new = obj.copy()
-    return new, method(new, *args)
+def _changed(state, method, args, version):
+    """The next state: ``method`` applied to the object, in place (see
+    the module)."""
+    _expect(state, version)
+    state.answer = method(state.obj, *args)
+    state.version += 1
+    return state
 
 
-def _read(obj, method, args):
-    return method(obj, *args)
+def _answer(state, version):
+    _expect(state, version)
+    return state.answer
+
+
+def _read(state, method, args, version):
+    _expect(state, version)
+    return method(state.obj, *args)
 
 
 def _add(a, b):
@@ -413,9 +448,10 @@ class WorkerBlocks:
 
     :meth:`call` runs a declared method (:func:`reads`, :func:`changes`)
     on every block's state where it is and returns the answers in block
-    order; :meth:`sum` adds read answers up on the cluster. A ``changes``
-    method runs on the object's ``copy()``, which must copy whatever the
-    class's ``changes`` methods modify (and may share the rest).
+    order; :meth:`sum` adds read answers up on the cluster. The tasks of
+    one call reach the scheduler in one message (distributed sends a
+    client's messages at most every 10 ms: a task submitted on its own
+    each would cost a step that much again).
 
     Attributes
     ----------
@@ -431,16 +467,17 @@ class WorkerBlocks:
         sizes = [int(s) for s in arrays[0].chunks[0]]
         self.sizes = sizes
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.version = 0
         cluster.live_workers()  # the workers at the start (workers_lost)
         n_arrays = len(arrays)
         # The blocks as futures (Dask computes a lost one again from its
         # graph); each state holds its own.
         blocks = self.client.compute([a.blocks[i] for i in range(self.n)
                                       for a in arrays])
-        self.states = [self.client.submit(
-            _build, make, dict(kwargs, offset=self.offsets[i]),
-            *blocks[i * n_arrays:(i + 1) * n_arrays], pure=False)
-            for i in range(self.n)]
+        self.states = self._submit([
+            _task(_build, make, dict(kwargs, offset=self.offsets[i]),
+                  *blocks[i * n_arrays:(i + 1) * n_arrays])
+            for i in range(self.n)])
         release(blocks)
         cluster.wait(self.states)  # a block's own error is raised here
 
@@ -448,22 +485,26 @@ class WorkerBlocks:
     def n(self):
         return len(self.sizes)
 
+    def _submit(self, tasks):
+        """Futures of ``tasks`` (delayed), sent in one message."""
+        return self.client.compute(tasks, optimize_graph=False)
+
     def call(self, method, *args):
         """``[method(obj, *args) for obj in the blocks' states]``, run
         where each state is; a ``changes`` method makes the next states."""
         changing = _declared(method)  # refused before anything is sent
-        submit = self.client.submit
+        version = self.version
         if not changing:
-            answers = [submit(_read, s, method, args, pure=False)
-                       for s in self.states]
+            answers = self._submit([_task(_read, s, method, args, version)
+                                    for s in self.states])
         else:
-            pairs = [submit(_changed, s, method, args, pure=False)
-                     for s in self.states]
-            old, self.states = self.states, [
-                submit(operator.getitem, p, 0, pure=False) for p in pairs]
-            answers = [submit(operator.getitem, p, 1, pure=False)
-                       for p in pairs]
-            release(old + pairs)
+            states = [_task(_changed, s, method, args, version)
+                      for s in self.states]
+            futures = self._submit(
+                states + [_task(_answer, s, version + 1) for s in states])
+            release(self.states)
+            self.states, answers = futures[:self.n], futures[self.n:]
+            self.version += 1
         try:
             return self.cluster.gather(answers)
         finally:
@@ -477,24 +518,30 @@ class WorkerBlocks:
         if _declared(method):
             raise TypeError(f"{method.__qualname__} changes its block: "
                             "sum takes a method declared with reads.")
-        submit = self.client.submit
-        level = parts = [submit(_read, s, method, args, pure=False)
-                         for s in self.states]
-        made = list(parts)
+        level = [_task(_read, s, method, args, self.version)
+                 for s in self.states]
         while len(level) > 1:
-            pairs = [submit(_add, level[j], level[j + 1], pure=False)
-                     for j in range(0, len(level) - 1, 2)]
-            made += pairs
-            level = pairs + level[len(level) - len(level) % 2:]
+            level = [_task(_add, level[j], level[j + 1])
+                     for j in range(0, len(level) - 1, 2)] + \
+                level[len(level) - len(level) % 2:]
+        total = self._submit(level)
         try:
-            return self.cluster.gather(level)[0]
+            return self.cluster.gather(total)[0]
         finally:
-            release(made)
+            release(total)
 
     def release(self):
         """Let go of the blocks' states."""
         states, self.states = self.states, []
         release(states)
+
+
+def _task(function, *args):
+    """``function(*args)`` as a task of its own (a key of its own: never
+    merged with an equal task, whose state may be another)."""
+    import dask
+
+    return dask.delayed(function, pure=False)(*args)
 
 
 def rows_chunked(cluster, x, name, like=None):

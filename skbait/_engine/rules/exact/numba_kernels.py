@@ -40,31 +40,52 @@ def _packed(i, j, k):
     return i * k - (i * (i - 1)) // 2 + (j - i)
 
 
+@numba.njit(cache=True, nogil=True)
+def _scratch_size(k, npk, n):
+    """Floats of the scratch one block of ``n`` candidates uses
+    (``_block`` and ``_scores``)."""
+    return n * (2 * npk + 4 + 3 * k + 4 * k * k)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scratch(k, npk):
+    """The scratch of one block, allocated once per call of a kernel: a
+    block's arrays are views into it. (An allocation per block frees and
+    takes the top of the heap again at every block: where the allocator
+    returns freed memory early, as distributed's workers set it with
+    ``MALLOC_TRIM_THRESHOLD_``, that is a system call each time.)"""
+    return np.empty(_scratch_size(k, npk, _LANES))
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _block(out_t, p, wts, sqrt_s, a_state, b_state, sigma, do_update,
-           scores):
+           scores, work):
     """Update and score the candidates of one block (rows of the states).
 
     ``out_t`` is the block's GEMM output transposed, (2k², n): rows
     ``c*k + j`` hold T_U[c, j], rows ``k² + c*k + j`` hold T_R[c, j].
     ``p`` centres and ``wts`` weighs the factor
     ``G = (I - p 1ᵀ) diag(√w)`` (exact BAIT: both are the probabilities).
+    ``work`` is the scratch (``_scratch``); every number of it is written
+    before it is read.
     """
     n = a_state.shape[0]
     k = p.shape[1]
     kk = k * k
     npk = a_state.shape[1]
-    a_t = np.empty((npk, n))
-    b_t = np.empty((npk, n))
+    a_t = work[:npk * n].reshape((npk, n))
+    b_t = work[npk * n:2 * npk * n].reshape((npk, n))
+    at_ = 2 * npk * n
     for x in range(n):
         for q in range(npk):
             a_t[q, x] = a_state[x, q]
             b_t[q, x] = b_state[x, q]
-    acc_a = np.empty(n)
-    acc_b = np.empty(n)
+    acc_a = work[at_:at_ + n]
+    acc_b = work[at_ + n:at_ + 2 * n]
+    at_ += 2 * n
     if do_update:
-        sp = np.empty((k, n))
-        pt = np.empty((k, n))
+        sp = work[at_:at_ + k * n].reshape((k, n))
+        pt = work[at_ + k * n:at_ + 2 * k * n].reshape((k, n))
         for x in range(n):
             for c in range(k):
                 pt[c, x] = p[x, c]
@@ -73,8 +94,9 @@ def _block(out_t, p, wts, sqrt_s, a_state, b_state, sigma, do_update,
                 sp[c, x] = sqrt_s * np.sqrt(wts[x, c])
         # ã = √s Gᵀ T_U, r = √s Gᵀ T_R in closed form:
         # (Gᵀ T)[c, j] = √w_c (T[c, j] - Σ_a p_a T[a, j]).
-        at = np.empty((k, k, n))
-        rt = np.empty((k, k, n))
+        at = work[at_ + 2 * k * n:at_ + (2 * k + kk) * n].reshape((k, k, n))
+        rt = work[at_ + (2 * k + kk) * n:at_ + (2 * k + 2 * kk) * n].reshape(
+            (k, k, n))
         for j in range(k):
             for x in range(n):
                 acc_a[x] = 0.0
@@ -107,18 +129,22 @@ def _block(out_t, p, wts, sqrt_s, a_state, b_state, sigma, do_update,
             for q in range(npk):
                 a_state[x, q] = a_t[q, x]
                 b_state[x, q] = b_t[q, x]
-    _scores(a_t, b_t, sigma, k, scores)
+    _scores(a_t, b_t, sigma, k, scores, work[at_ + 2 * (k + kk) * n:])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _scores(a_t, b_t, sigma, k, scores):
+def _scores(a_t, b_t, sigma, k, scores, work):
     """``tr(B (I + σA)⁻¹)`` for every column; +inf where I + σA is not
-    positive definite (backward pass only: for σ = +1 it is at least I)."""
+    positive definite (backward pass only: for σ = +1 it is at least I).
+    ``work``: scratch of at least (2k² + k + 2)·n floats."""
     n = a_t.shape[1]
-    chol = np.zeros((k, k, n))
-    linv = np.zeros((k, k, n))
-    inv_d = np.empty((k, n))
-    s = np.empty(n)
+    kk = k * k
+    chol = work[:kk * n].reshape((k, k, n))
+    linv = work[kk * n:2 * kk * n].reshape((k, k, n))
+    chol[:] = 0.0
+    linv[:] = 0.0
+    inv_d = work[2 * kk * n:(2 * kk + k) * n].reshape((k, n))
+    s = work[(2 * kk + k) * n:(2 * kk + k + 1) * n]
     bad = np.zeros(n, dtype=np.bool_)
     for j in range(k):
         q = _packed(j, j, k)
@@ -156,7 +182,8 @@ def _scores(a_t, b_t, sigma, k, scores):
             for x in range(n):
                 linv[i, j, x] = s[x] * inv_d[i, x]
     # tr((I + σA)⁻¹ B) = Σ_c l_cᵀ B l_c with l_c row c of L⁻¹ (zero past c).
-    total = np.zeros(n)
+    total = work[(2 * kk + k + 1) * n:(2 * kk + k + 2) * n]
+    total[:] = 0.0
     for c in range(k):
         for i in range(c + 1):
             for j in range(c + 1):
@@ -180,13 +207,14 @@ _GEMM_SIGNATURES = [
 def _update_scores(out_t, p, wts, sqrt_s, a_state, b_state, sigma,
                    do_update, scores):
     n = a_state.shape[0]
+    work = _scratch(p.shape[1], a_state.shape[1])
     n_blocks = (n + _LANES - 1) // _LANES
     for blk in range(n_blocks):
         start = blk * _LANES
         stop = min(n, start + _LANES)
         _block(out_t[:, start:stop], p[start:stop], wts[start:stop], sqrt_s,
                a_state[start:stop], b_state[start:stop], sigma, do_update,
-               scores[start:stop])
+               scores[start:stop], work)
 
 
 @numba.njit(_GEMM_SIGNATURES, cache=True, nogil=True)
@@ -195,14 +223,18 @@ def _gemm_update_scores(h, w_t, p, wts, sqrt_s, a_state, b_state, sigma,
     # Each block multiplies its own rows, and its numbers stay in cache
     # for the update that follows.
     n = a_state.shape[0]
+    work = _scratch(p.shape[1], a_state.shape[1])
+    product = np.empty(w_t.shape[0] * _LANES, dtype=h.dtype)
     n_blocks = (n + _LANES - 1) // _LANES
     for blk in range(n_blocks):
         start = blk * _LANES
         stop = min(n, start + _LANES)
-        out_t = np.dot(w_t, h[start:stop].T)
+        out_t = product[:w_t.shape[0] * (stop - start)].reshape(
+            (w_t.shape[0], stop - start))
+        np.dot(w_t, h[start:stop].T, out_t)
         _block(out_t, p[start:stop], wts[start:stop], sqrt_s,
                a_state[start:stop], b_state[start:stop], sigma, True,
-               scores[start:stop])
+               scores[start:stop], work)
 
 
 class NumbaKernel(Pieces):
