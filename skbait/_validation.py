@@ -20,8 +20,6 @@ __all__ = [
     "check_proba",
     "check_labeled",
     "check_n_select",
-    "check_positive",
-    "check_at_least_one",
     "check_dtype_name",
     "proba_tolerance",
     "num_samples",
@@ -148,33 +146,6 @@ def check_n_select(n_select, n_pool, name="n_select"):
             f"{name} must be in [1, n_pool={n_pool}]; got {n_select}."
         )
     return int(n_select)
-
-
-def _check_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number; got {value!r} of type "
-            f"{type(value).__name__}."
-        )
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return float(value)
-
-
-def check_positive(value, name):
-    """Check a finite real number > 0."""
-    value = _check_real(value, name)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0; got {value!r}.")
-    return value
-
-
-def check_at_least_one(value, name):
-    """Check a finite real number >= 1."""
-    value = _check_real(value, name)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value!r}.")
-    return value
 
 
 def check_dtype_name(dtype, name="dtype"):

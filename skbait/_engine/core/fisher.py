@@ -33,7 +33,6 @@ __all__ = [
     "gt_q_g",
     "add_fisher_upper",
     "fisher_tile",
-    "point_factor",
     "stacked_factors",
     "add_block_forms",
     "binary_embeddings",
@@ -203,14 +202,6 @@ def fisher_tile(d, k, itemsize, budget_bytes):
     spend more time there than in the products."""
     step = rows_per_chunk(2 * d * k * itemsize, budget_bytes, 1 << 62)
     return max(min(256, tile_rows(budget_bytes)), step)
-
-
-def point_factor(xp, h, p):
-    """``V = G ⊗ h`` (dk × k, float64) for one point; ``h`` (d,), ``p`` (k,)
-    (or (k, 2), weighted)."""
-    return stacked_factors(xp, xp.reshape(h, (1, h.shape[0])),
-                           None if p is None
-                           else xp.reshape(p, (1,) + tuple(p.shape)))
 
 
 def stacked_factors(xp, h, p):

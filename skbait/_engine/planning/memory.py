@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from ..backends.array_api import is_numpy_namespace
 
-__all__ = ["MEMORY_FRACTION", "MemoryLimit", "memory_limit", "check_fits",
-           "format_bytes"]
+__all__ = ["MEMORY_FRACTION", "MemoryLimit", "memory_limit", "format_bytes"]
 
 #: The share of the available memory (the tightest limit that applies) a
 #: selection may plan to use.
@@ -178,16 +177,3 @@ def _rlimits():
         used = _status_kib(field) or 0
         out.append(MemoryLimit(max(0, soft - used), f"{name} (ulimit)"))
     return out
-
-
-def check_fits(xp, x, needed, what="This selection", hint=""):
-    """Raise MemoryError, before anything is allocated, when ``needed``
-    bytes exceed :data:`MEMORY_FRACTION` of the available memory."""
-    limit = memory_limit(xp, x)
-    if limit is None or needed <= limit.usable:
-        return
-    raise MemoryError(
-        f"{what} needs about {format_bytes(needed)}, but only "
-        f"{format_bytes(limit.available)} is available ({limit.source}) "
-        f"and a selection may use at most {MEMORY_FRACTION:.0%} of it "
-        f"({format_bytes(limit.usable)}).{hint}")

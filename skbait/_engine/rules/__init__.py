@@ -80,18 +80,14 @@ def fill_rule_docs(doc):
     """``doc`` with the registry's words in place of its markers, so that
     no docstring lists the rules by hand: ``{{rule_choices}}`` (the
     values of ``approximation`` as a numpydoc type lists them),
-    ``{{rule_list}}`` (the names, "a", "b" or "c"), ``{{reference}}``
-    (the reference rule's name, quoted) and ``{{rules}}`` (a sentence per
-    rule, its summary; wrapped at the marker's indentation, which must
-    start its line). The rules registered when ``doc`` is filled (at
-    import) are those it names."""
+    ``{{reference}}`` (the reference rule's name, quoted) and
+    ``{{rules}}`` (each rule's summary, wrapped at the marker's
+    indentation, which must start its line)."""
     names = [f'"{name}"' for name in rule_names()]
     ref = reference_rule()
     ordered = sorted(RULES.values(), key=lambda s: s is not ref)
     words = {
         "rule_choices": "{" + ", ".join(['"auto"'] + names) + "}",
-        "rule_list": (" or ".join([", ".join(names[:-1]), names[-1]])
-                      if len(names) > 1 else "".join(names)),
         "reference": "None" if ref is None else f'"{ref.name}"',
     }
     for name, text in words.items():

@@ -35,7 +35,7 @@ from ...backends.threads import (
 )
 
 __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
-           "pool_fisher_sum", "point_group", "COLUMN_GROUP", "c_matrix",
+           "pool_fisher_sum", "COLUMN_GROUP", "c_matrix",
            "block_identity", "times_blocks", "symmetrise",
            "LowRankInverse",
            "initial_states", "exact_states",
@@ -44,14 +44,6 @@ __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
 # Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
 # groups would read all of M⁻¹ and F once per group for little arithmetic.
 COLUMN_GROUP = 128
-
-
-def point_group(dk, k, largest=32):
-    """Points per group of the backward pass's exact B states: at most
-    ``largest`` (products large enough for BLAS), and few enough that a
-    group's dk × (group·k) float64 temporaries stay below 16 MiB when dk·k
-    is large."""
-    return max(1, min(largest, (16 * 2 ** 20) // max(1, 8 * dk * k)))
 
 
 def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
