@@ -8,7 +8,7 @@ O(N·(d + k)): distances are kept as one running minimum per point.
 import numpy as np
 
 __all__ = ["badge_select", "coreset_select", "confidence_select",
-           "random_select"]
+           "random_select", "gradient_factors", "start_sq_distances"]
 
 
 def random_select(n_pool, n_select, rng):
@@ -26,7 +26,7 @@ def confidence_select(proba, n_select):
     return order, uncertainty[order]
 
 
-def _gradient_factors(emb, proba):
+def gradient_factors(proba):
     """q = p - e_ŷ per point: g_x = q_x ⊗ h_x, never formed."""
     q = proba.copy()
     q[np.arange(len(q)), q.argmax(axis=1)] -= 1.0
@@ -43,7 +43,7 @@ def badge_select(emb, proba, n_select, rng):
     Scores are each pick's squared distance when picked (its norm for the
     first).
     """
-    q = _gradient_factors(emb, proba)
+    q = gradient_factors(proba)
     sq_norm = (q * q).sum(1) * (emb * emb).sum(1)
     first = int(np.argmax(sq_norm))
     chosen, scores = [first], [float(sq_norm[first])]
@@ -78,7 +78,17 @@ def nearest_sq_distances(emb, sq, centres, chunk_rows):
     return min_dist
 
 
-def coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024):
+def start_sq_distances(emb, sq, emb_labeled, chunk_rows=1024):
+    """k-center greedy's first squared distances: to the nearest labeled
+    point, or without any to the pool mean."""
+    if emb_labeled is not None and len(emb_labeled):
+        min_dist = nearest_sq_distances(emb, sq, emb_labeled, chunk_rows)
+    else:
+        min_dist = ((emb - emb.mean(axis=0)) ** 2).sum(1)
+    return np.maximum(min_dist, 0.0)
+
+
+def coreset_select(emb, n_select, emb_labeled=None):
     """k-center greedy: repeatedly take the point farthest from all centres.
 
     The labeled points are the initial centres; without them the first pick
@@ -86,12 +96,7 @@ def coreset_select(emb, n_select, emb_labeled=None, chunk_rows=1024):
     distance to its nearest centre when picked. Ties go to the smaller index.
     """
     sq = (emb * emb).sum(1)
-    if emb_labeled is not None and len(emb_labeled):
-        min_dist = nearest_sq_distances(emb, sq, emb_labeled, chunk_rows)
-    else:
-        centre = emb.mean(axis=0)
-        min_dist = ((emb - centre) ** 2).sum(1)
-    min_dist = np.maximum(min_dist, 0.0)
+    min_dist = start_sq_distances(emb, sq, emb_labeled)
     chosen, scores = [], []
     for _ in range(n_select):
         best = int(np.argmax(min_dist))

@@ -18,6 +18,8 @@ Candidates no longer available at a pick (picked before it) get NaN.
 
 import numpy as np
 
+from .._engine.baselines import gradient_factors, start_sq_distances
+
 __all__ = ["badge_probabilities", "coreset_distances"]
 
 
@@ -32,8 +34,7 @@ def badge_probabilities(h, p, picks):
     ``D²`` is 0, as the selection then draws uniformly.
     """
     n = len(h)
-    q = p.copy()
-    q[np.arange(n), q.argmax(axis=1)] -= 1.0
+    q = gradient_factors(p)
     sq = (q * q).sum(1) * (h * h).sum(1)
     min_dist = np.full(n, np.inf)
     rows = np.full((len(picks), n), np.nan)
@@ -62,16 +63,7 @@ def coreset_distances(h, h_lab, picks):
     k-center greedy starts).
     """
     sq = (h * h).sum(1)
-    if h_lab is not None and len(h_lab):
-        lab_sq = (h_lab * h_lab).sum(1)
-        d2 = np.full(len(h), np.inf)
-        for start in range(0, len(h_lab), 1024):
-            block = slice(start, start + 1024)
-            d2 = np.minimum(d2, (sq[:, None] + lab_sq[None, block]
-                                 - 2.0 * h @ h_lab[block].T).min(axis=1))
-    else:
-        d2 = ((h - h.mean(axis=0)) ** 2).sum(1)
-    d2 = np.maximum(d2, 0.0)
+    d2 = start_sq_distances(h, sq, h_lab)
     rows = np.full((len(picks), len(h)), np.nan)
     for i, x in enumerate(picks):
         row = np.sqrt(d2)

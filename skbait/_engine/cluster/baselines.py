@@ -33,7 +33,7 @@ within that rounding of each other.
 
 import numpy as np
 
-from ..baselines import _gradient_factors, nearest_sq_distances
+from ..baselines import gradient_factors, nearest_sq_distances
 from .client import (
     Cluster,
     WorkerBlocks,
@@ -192,7 +192,7 @@ class BadgeChunk:
 
     def __init__(self, h, p, *, offset):
         self.h = h
-        self.q = _gradient_factors(h, p)
+        self.q = gradient_factors(p)
         self.sq_norm = (self.q * self.q).sum(1) * (h * h).sum(1)
         self.offset = offset
         self.min_dist = np.full(len(h), np.inf)
