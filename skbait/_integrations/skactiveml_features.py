@@ -17,13 +17,11 @@ class:
   both.
 """
 
-import numpy as np
 import skactiveml.classifier as _classifiers
 import skactiveml.regressor as _regressors
 from sklearn.exceptions import NotFittedError
 
 from .._query.registry import (
-    classifier_like,
     current_request,
     find_extractor,
     register,
@@ -71,19 +69,14 @@ def _wrapped_estimator(wrapper, X, layer):
 
 
 def _skorch_wrapper(wrapper, X, layer):
-    from .skorch import captured_layer_inputs, stacked_embeddings
+    from .skorch import predicted_features
 
     if not hasattr(wrapper, "neural_net_"):
         raise NotFittedError(
             f"The {type(wrapper).__name__} is not initialized/fitted yet: fit "
             "it before querying.")
-    classifier = classifier_like(wrapper)
-    with captured_layer_inputs(wrapper.neural_net_.module_, layer) as rows:
-        out = wrapper.predict_proba(X) if classifier else wrapper.predict(X)
-    emb = stacked_embeddings(rows, len(out))
-    if classifier and current_request().proba:
-        return emb, np.asarray(out)
-    return emb, None
+    return predicted_features(wrapper, wrapper.neural_net_.module_, X, layer,
+                              current_request().proba)
 
 
 register(NAME, (_classifiers.SklearnClassifier, _regressors.SklearnRegressor),

@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 
 from .._query.registry import classifier_like, current_request, register
 
-__all__ = ["skorch_features", "captured_layer_inputs", "stacked_embeddings"]
+__all__ = ["skorch_features", "predicted_features"]
 
 NAME = "skorch NeuralNetClassifier / NeuralNetRegressor"
 
@@ -64,15 +64,20 @@ def captured_layer_inputs(module, layer):
             m.training = mode
 
 
-def stacked_embeddings(captured, n):
-    """The captured inputs as one float64 array of ``n`` rows."""
+def predicted_features(model, module, X, layer, proba):
+    """``(embeddings, proba or None)`` of ``X``: the input of ``layer`` of
+    ``module`` captured while ``model`` (a skorch net, or a wrapper around
+    one) predicts; ``proba=False`` returns None for the probabilities."""
+    classifier = classifier_like(model)
+    with captured_layer_inputs(module, layer) as captured:
+        out = model.predict_proba(X) if classifier else model.predict(X)
     emb = torch.cat(captured).numpy().astype(np.float64)
-    if emb.shape[0] != n:
+    if emb.shape[0] != len(out):
         raise ValueError(
-            f"The hooked layer ran on {emb.shape[0]} rows for {n} inputs "
-            "(it is called more than once per forward pass); name another "
-            "layer with layer='<submodule name>'.")
-    return emb
+            f"The hooked layer ran on {emb.shape[0]} rows for {len(out)} "
+            "inputs (it is called more than once per forward pass); name "
+            "another layer with layer='<submodule name>'.")
+    return emb, (np.asarray(out) if proba and classifier else None)
 
 
 def skorch_features(net, X, layer, proba=True):
@@ -92,15 +97,7 @@ def skorch_features(net, X, layer, proba=True):
         raise NotFittedError(
             f"The {type(net).__name__} is not initialized/fitted yet: fit it "
             "(or teach the modAL learner) before querying.")
-    with captured_layer_inputs(net.module_, layer) as captured:
-        if classifier_like(net):
-            out = net.predict_proba(X)
-        else:
-            out = net.predict(X)
-    emb = stacked_embeddings(captured, len(out))
-    if not (proba and classifier_like(net)):
-        return emb, None
-    return emb, np.asarray(out)
+    return predicted_features(net, net.module_, X, layer, proba)
 
 
 def _extract(net, X, layer):
