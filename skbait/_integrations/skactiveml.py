@@ -357,6 +357,31 @@ class _BaitStrategy(_SkbaitStrategy):
     _sampler = BAITSampler
     _strategy = "BAIT"
 
+    def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
+                 oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
+                 approximation=_BAIT["approximation"], dtype=_BAIT["dtype"],
+                 chunk_size=_BAIT["chunk_size"], n_jobs=_BAIT["n_jobs"],
+                 use_numba=_BAIT["use_numba"], layer=_BAIT["layer"],
+                 embedding_fn=_BAIT["embedding_fn"],
+                 max_candidates=_BAIT["max_candidates"],
+                 missing_label=MISSING_LABEL, random_state=None,
+                 verbose=_BAIT["verbose"]):
+        super().__init__(missing_label=missing_label,
+                         random_state=random_state)
+        self.lam = lam
+        self.lam_factor = lam_factor
+        self.oversample = oversample
+        self.fisher = fisher
+        self.approximation = approximation
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.use_numba = use_numba
+        self.layer = layer
+        self.embedding_fn = embedding_fn
+        self.max_candidates = max_candidates
+        self.verbose = verbose
+
     @staticmethod
     def _utility_request(return_utilities):
         """BAIT's utilities are the gains the engine computed at each
@@ -430,22 +455,14 @@ class Bait(_BaitStrategy):
                  max_candidates=_BAIT["max_candidates"],
                  missing_label=MISSING_LABEL, random_state=None,
                  verbose=_BAIT["verbose"]):
-        super().__init__(missing_label=missing_label,
-                         random_state=random_state)
-        self.lam = lam
-        self.lam_factor = lam_factor
-        self.oversample = oversample
-        self.fisher = fisher
-        self.approximation = approximation
-        self.dtype = dtype
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.use_numba = use_numba
-        self.layer = layer
-        self.embedding_fn = embedding_fn
+        super().__init__(
+            lam=lam, lam_factor=lam_factor, oversample=oversample,
+            fisher=fisher, approximation=approximation, dtype=dtype,
+            chunk_size=chunk_size, n_jobs=n_jobs, use_numba=use_numba,
+            layer=layer, embedding_fn=embedding_fn,
+            max_candidates=max_candidates, missing_label=missing_label,
+            random_state=random_state, verbose=verbose)
         self.clf_embedding_flag_name = clf_embedding_flag_name
-        self.max_candidates = max_candidates
-        self.verbose = verbose
 
     def query(self, X, y, clf, fit_clf=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
@@ -457,31 +474,6 @@ class Bait(_BaitStrategy):
 class RegressionBait(_BaitStrategy):
     _parameter_constraints = {**BAIT_CONSTRAINTS, **_SAMPLER_CONSTRAINTS}
     _other_kind_hint = "For a classifier use Bait."
-
-    def __init__(self, lam=_BAIT["lam"], lam_factor=_BAIT["lam_factor"],
-                 oversample=_BAIT["oversample"], fisher=_BAIT["fisher"],
-                 approximation=_BAIT["approximation"], dtype=_BAIT["dtype"],
-                 chunk_size=_BAIT["chunk_size"], n_jobs=_BAIT["n_jobs"],
-                 use_numba=_BAIT["use_numba"], layer=_BAIT["layer"],
-                 embedding_fn=_BAIT["embedding_fn"],
-                 max_candidates=_BAIT["max_candidates"],
-                 missing_label=MISSING_LABEL, random_state=None,
-                 verbose=_BAIT["verbose"]):
-        super().__init__(missing_label=missing_label,
-                         random_state=random_state)
-        self.lam = lam
-        self.lam_factor = lam_factor
-        self.oversample = oversample
-        self.fisher = fisher
-        self.approximation = approximation
-        self.dtype = dtype
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.use_numba = use_numba
-        self.layer = layer
-        self.embedding_fn = embedding_fn
-        self.max_candidates = max_candidates
-        self.verbose = verbose
 
     def query(self, X, y, reg, fit_reg=True, sample_weight=None,
               candidates=None, batch_size=1, return_utilities=False):
