@@ -44,8 +44,7 @@ def step_progress(plan, shape, verbose):
     cost = plan.predicted[plan.method]
     if cost.total < PROGRESS_AFTER_SECONDS:
         return Silent()
-    total = shape.n_forward + max(0, shape.n_forward - shape.n_select)
-    eta = StepETA(total, cost.total - cost.setup)
+    eta = StepETA(shape.commits, cost.total - cost.setup)
     desc = f"BAIT {plan.method}"
     try:
         from tqdm.auto import tqdm
