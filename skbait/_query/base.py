@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from .docstrings import CALL, RETURN_INFO, fill, returns_section
 from .extractors import check_fitted
 from .features import checked_features
 from .inputs import (
@@ -246,17 +247,7 @@ class BaseSampler(BaseEstimator):
 
         Parameters
         ----------
-        learner_or_estimator : modAL learner or fitted estimator
-            A modAL ``ActiveLearner`` (``.estimator``, and ``.X_training``
-            as labeled set) or a fitted estimator.
-        X_pool : array-like, sparse matrix, DataFrame, Series, dict, or \
-Dask array or DataFrame
-            The unlabeled pool, handed to the estimator untouched (a Dask
-            pool block by block, on the workers of the active client).
-        n_instances : int, default=1
-            The batch size, in ``[1, n_pool]``.
-        X_labeled : like X_pool, default=None
-            The labeled inputs; overrides the learner's ``X_training``.
+        {{call}}
         return_features : bool, default=False
             Also return the features the strategy extracted and checked
             (``Selection.pool_features``, ``labeled_features``).
@@ -355,19 +346,8 @@ Dask array or DataFrame
 
         Parameters
         ----------
-        learner_or_estimator : modAL learner or fitted estimator
-            A modAL ``ActiveLearner`` (``.estimator``, and ``.X_training``
-            as labeled set) or a fitted estimator.
-        X_pool : array-like, sparse matrix, DataFrame, Series, dict, or \
-Dask array or DataFrame
-            The unlabeled pool, handed to the estimator untouched (a Dask
-            pool block by block, on the workers of the active client).
-        n_instances : int, default=1
-            The batch size, in ``[1, n_pool]``.
-        X_labeled : like X_pool, default=None
-            The labeled inputs; overrides the learner's ``X_training``.
-        return_info : bool, default=False
-            Also return the diagnostics (the sampler's ``info_``).
+        {{call}}
+        {{return_info}}
         **params
             The sampler's own parameters (those of ``get_params``), for this
             call only: ``sampler(model, X_pool, 10, verbose=1)``, as modAL
@@ -377,10 +357,7 @@ Dask array or DataFrame
 
         Returns
         -------
-        indices : ndarray of int64, shape (n_instances,)
-        scores : ndarray of float64, shape (n_instances,)
-        info : SamplerInfo
-            Only with ``return_info=True``.
+        {{returns}}
 
         See Also
         --------
@@ -393,6 +370,12 @@ Dask array or DataFrame
                                    X_labeled=X_labeled)
         self.info_ = selection.info
         return selection.as_tuple(return_info)
+
+    select.__doc__ = fill(select.__doc__, call=CALL)
+    __call__.__doc__ = fill(
+        __call__.__doc__, call=CALL, return_info=RETURN_INFO,
+        returns=returns_section("The score that chose each pick (the "
+                                "strategy's own; see its class)."))
 
     def _with_overrides(self, params):
         """This sampler, or a shallow copy with ``params`` for one call."""

@@ -121,13 +121,13 @@ def parameters_section(entries, *, batch="n_instances"):
 
 def fill(doc, **sections):
     """``doc`` with each ``{{name}}`` marker replaced by ``sections[name]``,
-    indented as the marker is (a class docstring's sections are indented by
-    four spaces)."""
+    indented as the marker is."""
     for name, text in sections.items():
         marker = "{{" + name + "}}"
         if marker not in doc:
             raise ValueError(f"The docstring has no {marker} marker.")
-        doc = doc.replace(marker, textwrap.indent(text, _INDENT).lstrip())
+        indent = doc[:doc.index(marker)].rsplit("\n", 1)[-1]
+        doc = doc.replace(marker, textwrap.indent(text, indent).lstrip())
     return doc
 
 

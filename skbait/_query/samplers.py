@@ -83,11 +83,12 @@ _RANDOM_STATE = "random_state : None, int or numpy.random.RandomState, " \
 
 
 def _document(cls, doc):
-    """Fill ``cls``'s docstring markers from its :class:`SamplerDoc`."""
-    cls.__doc__ = fill(cls.__doc__,
-                       parameters=parameters_section(doc.parameters),
-                       info=info_section(doc.info),
-                       scores=textwrap.fill(doc.scores, 64))
+    """Fill ``cls``'s ``{{sections}}`` marker from its :class:`SamplerDoc`:
+    its Parameters, Attributes and Notes (the scores)."""
+    cls.__doc__ = fill(cls.__doc__, sections="\n".join([
+        "Parameters", "----------", parameters_section(doc.parameters), "",
+        "Attributes", "----------", info_section(doc.info), "", "Notes",
+        "-----", "Scores: " + textwrap.fill(doc.scores, 64)]))
 
 
 # ---- BAIT ------------------------------------------------------------------
@@ -105,17 +106,7 @@ class BAITSampler(BaseSampler):
     (pass ``embedding_fn``). Without a labeled set (no learner and no
     ``X_labeled``) BAIT uses none, with a :class:`NoLabeledSetWarning`.
 
-    Parameters
-    ----------
-    {{parameters}}
-
-    Attributes
-    ----------
-    {{info}}
-
-    Notes
-    -----
-    Scores: {{scores}}
+    {{sections}}
 
     Examples
     --------
@@ -210,17 +201,7 @@ class BADGESampler(BaseSampler):
     softmax / logistic probabilities, as for :class:`BAITSampler`. The
     labeled set is not used.
 
-    Parameters
-    ----------
-    {{parameters}}
-
-    Attributes
-    ----------
-    {{info}}
-
-    Notes
-    -----
-    Scores: {{scores}}
+    {{sections}}
     """
 
     _parameter_constraints = {**EXTRACTION_CONSTRAINTS, **COMMON_CONSTRAINTS}
@@ -267,17 +248,7 @@ class CoresetSampler(BaseSampler):
     classifiers without (softmax) probabilities (``LinearSVC``,
     ``RidgeClassifier``, ``SVC(kernel="linear")``: their input features).
 
-    Parameters
-    ----------
-    {{parameters}}
-
-    Attributes
-    ----------
-    {{info}}
-
-    Notes
-    -----
-    Scores: {{scores}}
+    {{sections}}
     """
 
     _parameter_constraints = {**EXTRACTION_CONSTRAINTS, **COMMON_CONSTRAINTS}
@@ -319,17 +290,7 @@ class ConfidenceSampler(BaseSampler):
     ``predict_proba`` (its probabilities need not be a softmax of an
     embedding), or those of ``embedding_fn``. The labeled set is not used.
 
-    Parameters
-    ----------
-    {{parameters}}
-
-    Attributes
-    ----------
-    {{info}}
-
-    Notes
-    -----
-    Scores: {{scores}}
+    {{sections}}
     """
 
     _parameter_constraints = {"embedding_fn": [NONE, CALLABLE],
@@ -380,17 +341,7 @@ _document(ConfidenceSampler, CONFIDENCE_DOC)
 class RandomSampler(BaseSampler):
     """RANDOM: uniform without replacement (the estimator is not used).
 
-    Parameters
-    ----------
-    {{parameters}}
-
-    Attributes
-    ----------
-    {{info}}
-
-    Notes
-    -----
-    Scores: {{scores}}
+    {{sections}}
     """
 
     _parameter_constraints = dict(COMMON_CONSTRAINTS)
