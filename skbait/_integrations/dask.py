@@ -1,23 +1,11 @@
 """Dask pools for the query layer: features extracted on the workers.
 
-A query on a Dask array or Dask DataFrame pool never gathers the pool, nor
-anything with a row per pool point, to the client. :class:`DaskPool` sees
-the pool as its row blocks (an array's row chunks, a DataFrame's
-partitions) and :meth:`DaskPool.features` turns them into Dask arrays of
-embeddings and probabilities, one block per pool block, computed where the
-blocks are by the same extractors and checks as a NumPy pool (so the same
-errors). The fitted estimator leaves the client once: it is a task's
-result on the cluster that every block's task depends on, so a worker
-fetches it from the worker that holds it, not once per block (again only
-if distributed's active memory manager dropped an idle copy), and the
-scheduler can form it again if the worker that holds it is lost. The
-features are persisted there, and the engine (``bait_select`` or
-``distributed_baselines``) selects from them on the workers.
-
-Every interaction with the workers goes through
-``skbait._engine.cluster.client.Cluster`` (bounded waits; lost results formed
-again from their lineage). The query layer loads this module only for a
-Dask pool; it needs dask.distributed and an active client.
+:class:`DaskPool` sees a Dask array or DataFrame pool as its row blocks;
+:meth:`DaskPool.features` extracts each block's features where it is, by
+the same extractors and checks as a NumPy pool (the same errors), and
+keeps them there for the engine. Nothing with a row per pool point comes
+to the client. Every interaction with the workers goes through
+``_engine/cluster/client.Cluster``.
 """
 
 import copy
@@ -107,15 +95,11 @@ class DaskPool:
         import dask.array as da
 
         cluster = self.cluster
-        # A task holding the estimator (not scattered data), so that it
-        # reaches each worker once and can be formed again after a loss;
-        # the cluster holds it while the features may be rebuilt.
+        # A task holding the estimator: it reaches each worker once and can
+        # be formed again after a loss.
         shipped = cluster.ship((estimator, extract))
         run = dask.delayed(_block_features, pure=False)
-        # Every block's features, computed where the block is: the pool's
-        # graph (with its data, for a pool made by da.from_array) is sent
-        # once. The first block's error is raised, in order: the same error
-        # as on NumPy.
+        # The first block's error is raised: the same error as on NumPy.
         tasks = cluster.persist([run(shipped, b, r)
                                  for b, _, r, _ in self._blocks])
         # The columns (and whether there are any), from the first block.

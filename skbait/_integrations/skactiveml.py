@@ -1,28 +1,12 @@
-"""BAIT, BADGE and CORESET as scikit-activeml pool query strategies.
+"""BAIT, BADGE and CORESET as scikit-activeml pool query strategies
+(re-exported by ``skbait.skactiveml``).
 
-Each class is a ``skactiveml.base.SingleAnnotatorPoolQueryStrategy`` with
-scikit-activeml's call, unlabeled samples marked in ``y`` by
-``missing_label``: ``query(X, y, clf, fit_clf=True, sample_weight=None,
-candidates=None, batch_size=1, return_utilities=False)`` for a classifier,
-and scikit-activeml's name for a regressor, ``reg`` and ``fit_reg``, where
-a strategy takes one (``RegressionBait``; ``CoreSet`` takes either). A
-query validates its input as scikit-activeml's strategies do, fits a clone
-of the model when asked, and hands the candidates and the labeled samples
-to skbait's sampler (:class:`~skbait.BAITSampler`,
-:class:`~skbait.BADGESampler`, :class:`~skbait.CoresetSampler`) through
-its contract, ``sampler.select(...)``, which extracts the features (the
-registry: scikit-activeml's wrappers are unwrapped by
-``skactiveml_features.py``) and selects. BAIT's utilities are the gains the
-engine computed at each pick (``select(..., record_gains=True)``,
-``info.candidate_gains``); BADGE's and CORESET's are recomputed from the
-features that the :class:`~skbait.Selection` returns
-(``skactiveml_utilities.py``).
-
-The parameters' descriptions come from the query layer's table
-(``_query/docstrings.py``), their allowed values from the samplers'
-declarations: nothing is read out of another docstring.
-
-The public names are re-exported by ``skbait.skactiveml``.
+A query validates its input as scikit-activeml's strategies do, fits a
+clone of the model when asked and calls skbait's sampler through its
+contract, ``sampler.select(...)``. BAIT's utilities are the gains the
+engine recorded (``record_gains=True``); BADGE's and CORESET's are
+recomputed from the returned features (``skactiveml_utilities.py``). The
+docstrings come from ``_query/docstrings.py``'s table.
 """
 
 import inspect
@@ -62,15 +46,13 @@ from .skactiveml_utilities import badge_probabilities, coreset_distances
 
 __all__ = ["Bait", "RegressionBait", "Badge", "CoreSet"]
 
-# BAIT's defaults are BAITSampler's, read from its signature so that they
-# stay in step.
+# BAIT's defaults are BAITSampler's.
 _BAIT = {name: param.default for name, param
          in inspect.signature(BAITSampler).parameters.items()}
 
 _FLAG = Satisfies(lambda v: isinstance(v, (str, dict)), "a str or a dict")
 
-# What each strategy's parameters may be: the samplers' declarations (the
-# random state is scikit-activeml's to check).
+# The samplers' declarations (scikit-activeml checks the random state).
 _SAMPLER_CONSTRAINTS = {
     "max_candidates": COMMON_CONSTRAINTS["max_candidates"],
     "verbose": COMMON_CONSTRAINTS["verbose"],
@@ -158,21 +140,14 @@ label-prior predictions)."""
 
 
 class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
-    """The query of the four strategies; subclasses name the parts.
-
-    ``_sampler``: skbait's sampler class; ``_strategy``: the strategy's name
-    in ``info_``; ``_parameter_constraints``: the strategy's own parameters
-    and what they may be; ``_other_kind_hint``: what to do with a model of
-    the other kind; ``_utilities``: method computing the
-    (batch_size, n_candidates) utilities from the sampler's
-    :class:`~skbait.Selection`.
-    """
+    """The query of the four strategies; subclasses set the sampler class,
+    the strategy's name, their constraints, the error's hint for a model
+    of the other kind and ``_utilities`` (from the
+    :class:`~skbait.Selection`)."""
 
     _sampler = None
     _strategy = ""
     _parameter_constraints = {}
-    # What to do instead with a model of the other kind (classifier or
-    # regressor), for the error.
     _other_kind_hint = ""
 
     def _run(self, X, y, model, model_name, model_types, fit_model,
@@ -224,14 +199,13 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
 
     @staticmethod
     def _utility_request(return_utilities):
-        """``select``'s keywords for the utilities: the features the
-        utilities are recomputed from (BADGE, CORESET)."""
+        """``select``'s keywords for the utilities (BADGE, CORESET: the
+        features they are recomputed from)."""
         return dict(return_features=return_utilities)
 
     def _check_model(self, model, name, types):
         """A TypeError naming ``name`` unless ``model`` is one of
-        ``types``; one that names the right strategy or argument for a
-        model of the other kind."""
+        ``types`` (with a hint for a model of the other kind)."""
         kinds = {SkactivemlClassifier: "classifier",
                  SkactivemlRegressor: "regressor"}
         other = [kind for cls, kind in kinds.items()
@@ -245,9 +219,8 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
         check_type(model, name, *types)
 
     def _unlabeled_candidates(self, candidates, X, y):
-        """The candidate samples and their indices into X (None when
-        ``candidates`` holds samples); labeled candidate indices are
-        dropped, as scikit-activeml's Badge and CoreSet drop them."""
+        """The candidate samples and their indices into X (None for
+        samples); labeled candidates dropped, as scikit-activeml does."""
         X_cand, mapping = self._transform_candidates(candidates, X, y)
         if mapping is not None:
             keep = is_unlabeled(y[mapping], missing_label=self.missing_label_)
@@ -260,8 +233,7 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
 
     def _make_sampler(self):
         """skbait's sampler with this strategy's parameters, checked here
-        (against this class's declaration) so that errors name this
-        class."""
+        so that errors name this class."""
         validate_parameters(self)
         names = [n for n in inspect.signature(self._sampler).parameters
                  if n != "random_state"]
@@ -276,8 +248,6 @@ class _SkbaitStrategy(SingleAnnotatorPoolQueryStrategy):
                         f"(got clf_embedding_flag_name={flag!r} and "
                         f"{other}={getattr(self, other)!r}).")
             params["embedding_fn"] = _flagged_embeddings(flag)
-        # The sampler draws only with this query's random state (the
-        # max_candidates subset, BADGE's centres).
         return self._sampler(random_state=self.random_state_, **params)
 
     def _check_max_candidates(self, batch_size):
@@ -384,8 +354,7 @@ class _BaitStrategy(_SkbaitStrategy):
 
     @staticmethod
     def _utility_request(return_utilities):
-        """BAIT's utilities are the gains the engine computed at each
-        pick: no features are needed."""
+        """BAIT's utilities are the engine's recorded gains."""
         return dict(record_gains=return_utilities)
 
     def _utilities(self, selection, batch_size, n_cand):

@@ -1,20 +1,9 @@
-"""Features of scikit-activeml's model wrappers: those of the model inside.
-
-The registry loads this module the first time it meets an estimator from
-the scikit-activeml package (``register_lazy("skactiveml", ...)`` in
-``_query/extractors.py``), so that ``import skbait`` never imports
-scikit-activeml. It imports only the registry. Loading it registers, by
-class:
-
-- ``SklearnClassifier`` and ``SklearnRegressor``: the features of their
-  fitted ``estimator_``, by that estimator's own extractor (linear models,
-  MLPs, pipelines, skorch nets, registered families);
-- ``SkorchClassifier`` and ``SkorchRegressor``: the input of the last
-  ``torch.nn.Linear`` of ``neural_net_.module_`` (or of ``layer``), captured
-  while the wrapper itself predicts, so that the probabilities are the
-  wrapper's (its ``forward_outputs`` transform: softmax for
-  ``CrossEntropyLoss``, exp for ``NLLLoss``) and one forward pass gives
-  both.
+"""Features of scikit-activeml's model wrappers, registered lazily (the
+registry loads this module when it first meets a scikit-activeml class):
+``Sklearn*`` wrappers give their fitted ``estimator_``'s features;
+``Skorch*`` wrappers the input of their net's last ``torch.nn.Linear`` (or
+``layer``) captured while the wrapper predicts, so that the probabilities
+are the wrapper's own.
 """
 
 import skactiveml.classifier as _classifiers

@@ -1,19 +1,6 @@
-"""Per-candidate utilities at each pick, in scikit-activeml's layout, for
-BADGE and CORESET.
-
-scikit-activeml's ``return_utilities`` gives, for every pick of a batch, the
-utility of every candidate at that pick. BADGE's and CORESET's selections
-return only the score of each pick, so their rows are recomputed here, in
-float64, from the features the query used and the picks it made (BAIT's
-are the gains its greedy loop computed, recorded on request:
-``info.candidate_gains``):
-
-- :func:`badge_probabilities`: the k-means++ sampling probabilities
-  ``D² / ΣD²`` of BADGE's gradient embeddings at each pick.
-- :func:`coreset_distances`: each candidate's distance to its nearest
-  centre (labeled point or earlier pick) at each pick.
-
-Candidates no longer available at a pick (picked before it) get NaN.
+"""BADGE's and CORESET's utilities in scikit-activeml's layout: a row per
+pick, every candidate's utility at that pick (NaN for earlier picks),
+recomputed in float64 from the query's features and picks.
 """
 
 import numpy as np
@@ -23,7 +10,6 @@ from .._engine.baselines import gradient_factors, start_sq_distances
 __all__ = ["badge_probabilities", "coreset_distances"]
 
 
-# ---- BADGE and CORESET --------------------------------------------------
 def badge_probabilities(h, p, picks):
     """k-means++ sampling probabilities on BADGE's gradient embeddings.
 

@@ -1,10 +1,7 @@
 """Features of skorch nets: the input of the last linear layer (torch).
 
-The registry loads this module the first time it meets an estimator from
-the skorch package (``register_lazy("skorch", ...)`` in ``_extractors.py``),
-so that ``import skbait`` never imports torch or skorch. Loading it
-registers the skorch family by class (``skorch.NeuralNet`` and its
-subclasses). It imports only the registry.
+Registered lazily: the registry loads this module when it first meets a
+skorch class, so that ``import skbait`` never imports torch.
 """
 
 import contextlib
@@ -81,17 +78,9 @@ def predicted_features(model, module, X, layer, proba):
 
 
 def skorch_features(net, X, layer, proba=True):
-    """``(embeddings, proba or None)`` of ``X`` under a fitted skorch net.
-
-    The embedding is captured by a forward hook on the layer's input while
-    the net predicts (skorch batches, evaluation mode, no gradients, on the
-    net's device). The hook is removed and every submodule's training flag
-    restored afterwards, even on error. ``X`` goes to the net as it is
-    (arrays, tensors, dicts, datasets: whatever skorch accepts).
-
-    The probabilities keep the dtype of ``predict_proba``'s output, so that
-    the caller can judge their rounding (a float16 net's rows sum to 1 only
-    within ~1e-3); ``proba=False`` returns None for them.
+    """``(embeddings, proba or None)`` of ``X`` under a fitted skorch net
+    (``X`` as skorch accepts it). The probabilities keep
+    ``predict_proba``'s dtype, so that the caller can judge their rounding.
     """
     if not getattr(net, "initialized_", False):
         raise NotFittedError(

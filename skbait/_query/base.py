@@ -1,21 +1,7 @@
-"""The samplers' contract: one call, :meth:`BaseSampler.select`, and its
-result, :class:`Selection`.
-
-Every way of running a strategy goes through ``select``: a sampler's own
-``__call__`` and the modAL query functions (``functions.py``) turn its
-:class:`Selection` into modAL's ``(indices, scores)``; the scikit-activeml
-strategies (``_integrations/skactiveml.py``) read its indices, info and,
-for their utilities, the features it kept; a Dask pool is handed by
-``select`` to ``_integrations/dask.py``'s ``DaskPool`` and used only
-through that pool's public methods. Nothing outside a sampler sets or
-reads its private attributes (``tests/test_seam.py`` checks it).
-
-A subclass implements ``_select(call, estimator, X_pool, n_instances,
-X_labeled, rng) -> (indices, scores, selection_info)`` (the engine's
-:class:`~skbait.SelectionInfo`, or None where the strategy has none: the
-baselines) with the helpers below
-(``_features``, ``_labeled_features``, ``_extracted``, ``_timed_selection``),
-which record the call's timings and features in ``call``.
+"""The samplers' contract: :meth:`BaseSampler.select` and its result,
+:class:`Selection`, behind every way of running a strategy (``__call__``,
+the modAL functions, the scikit-activeml strategies). Nothing outside a
+sampler touches its private attributes (``tests/test_seam.py``).
 """
 
 import copy
@@ -224,13 +210,12 @@ class _Call:
 class BaseSampler(BaseEstimator):
     """The call protocol of skbait's samplers.
 
-    Subclasses declare their parameters (``__init__`` stores them,
-    ``_parameter_constraints`` says what each may be) and implement
-    ``_select``. Class attributes: ``_strategy`` (the strategy's name in
-    ``info_`` and errors), ``_uses_labeled`` (whether a missing labeled set
-    is warned about), ``_uses_estimator`` (whether the estimator must be
-    fitted), ``_records_gains`` (whether ``_select`` honours
-    ``call.record_gains``).
+    Subclasses store their parameters, declare them in
+    ``_parameter_constraints`` and implement ``_select(call, estimator,
+    X_pool, n_instances, X_labeled, rng) -> (indices, scores, engine info
+    or None)`` with the helpers below. ``_uses_labeled``: a missing labeled
+    set is warned about; ``_uses_estimator``: it must be fitted;
+    ``_records_gains``: ``_select`` honours ``call.record_gains``.
     """
 
     _parameter_constraints = {}
@@ -294,9 +279,7 @@ class BaseSampler(BaseEstimator):
             num_samples(X_labeled, labeled_name)
         if self._uses_estimator and \
                 getattr(self, "embedding_fn", None) is None:
-            # An unfitted model is an error, raised before any warning about
-            # the labeled set (an embedding_fn judges the model itself).
-            check_fitted(estimator)
+            check_fitted(estimator)  # before the labeled set's warning
         if self._uses_labeled and X_labeled is None:
             self._warn_no_labeled_set(from_learner, labeled_name)
 
@@ -388,9 +371,7 @@ class BaseSampler(BaseEstimator):
                 f"{type(self).__name__} got unknown keyword arguments "
                 f"{unknown}; allowed: X_labeled, return_info and the "
                 f"sampler's parameters {allowed}.")
-        # A shallow copy: the stored parameters stay as they are, and
-        # objects such as a RandomState are shared, so that the call draws
-        # from them exactly as a call without overrides.
+        # Shallow: a RandomState is shared, drawn from as without overrides.
         call = copy.copy(self)
         call.__dict__.update(params)
         return call
@@ -408,7 +389,6 @@ class BaseSampler(BaseEstimator):
             "not warned about.)", NoLabeledSetWarning,
             stacklevel=_stacklevel_outside_skbait())
 
-    # -- helpers for the subclasses' _select ------------------------------
     def _features(self, call, estimator, X, role, proba):
         """Checked float64 ``(embeddings, proba or None)`` of ``X``, the
         pool (``role="X_pool"``) or the labeled set (``"X_labeled"``)."""
@@ -469,9 +449,8 @@ def _input_names(input_names):
 
 
 def _stacklevel_outside_skbait():
-    """The ``stacklevel`` of a warning issued by this function's caller
-    that points at the first frame outside skbait: the user's line, or the
-    library (modAL) that called skbait for the user."""
+    """The ``stacklevel`` that points a warning of this function's caller
+    at the first frame outside skbait."""
     frame = inspect.currentframe().f_back  # the function that warns
     level = 1
     while frame is not None and \

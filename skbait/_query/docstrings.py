@@ -1,15 +1,7 @@
-"""The parameter descriptions that skbait's strategies share, as written text.
-
-One table, :data:`PARAMETERS`, holds the numpydoc entry of every parameter
-that more than one docstring describes: the samplers' classes
-(``samplers.py``), their modAL query functions (``functions.py``) and the
-scikit-activeml strategies (``_integrations/skactiveml.py``) all take their
-entries from it, so a description is written once and no docstring is ever
-read to build another. An entry may say ``{batch}`` where it names the batch
-size: the samplers call it ``n_instances``, scikit-activeml ``batch_size``.
-
-The sections every sampler's docstring has (its call, what it returns, its
-``info_``) are here too, for the same reason.
+"""The docstring text skbait's strategies share, written once: the
+numpydoc entry of every shared parameter (:data:`PARAMETERS`; ``{batch}``
+names the batch size) and the sections every sampler has. No docstring is
+ever read to build another.
 """
 
 import textwrap
@@ -93,7 +85,6 @@ verbose : int, default=0
     0 is silent; 1 prints each stage (feature extraction, selection) with
     its wall-clock time.""",
 }
-# The rules' names come from the registry (``_engine/rules``).
 PARAMETERS["approximation"] = fill_rule_docs(PARAMETERS["approximation"])
 
 
@@ -131,7 +122,6 @@ def fill(doc, **sections):
     return doc
 
 
-# ---- the sections every sampler has --------------------------------------
 class SamplerDoc(NamedTuple):
     """What a sampler's class and its modAL function both document.
 

@@ -1,47 +1,15 @@
-"""Last-layer features of fitted estimators: embeddings and probabilities.
+"""Last-layer features of fitted estimators: ``(embeddings, proba or
+None)``, the input of the model's last linear layer and its class
+probabilities.
 
-BAIT and the baselines work on ``(embeddings, proba)``: the input of the
-model's last linear layer for every point, and its class probabilities
-(None for a regressor). The registry (``registry.py``) maps estimator
-classes to functions that compute them; users add families with
-:func:`register` and remove them with :func:`unregister`.
-
-Built in, registered here by class (subclasses included):
-
-- scikit-learn ``Pipeline``: ``X`` goes through all but the last step, then
-  the last step's extractor;
-- skorch ``NeuralNet`` (``NeuralNetClassifier``, ``NeuralNetRegressor``):
-  the input of the last ``torch.nn.Linear``, or of a named layer.
-  Registered lazily under the top-level name ``"skorch"``:
-  ``_integrations/skorch.py``, which imports torch, is loaded (and
-  registers itself) the first time a skorch net is queried;
-- scikit-activeml's ``SklearnClassifier`` / ``SklearnRegressor`` (their
-  fitted ``estimator_``) and ``SkorchClassifier`` / ``SkorchRegressor`` (the
-  net's last ``torch.nn.Linear``), registered lazily under
-  ``"skactiveml"`` (``_integrations/skactiveml_features.py``);
-- scikit-learn ``MLPClassifier`` / ``MLPRegressor``: the last hidden layer;
-- scikit-learn linear models (``sklearn.linear_model``, ``LinearSVC``,
-  ``LinearSVR``, ``LinearDiscriminantAnalysis``; ``RANSACRegressor``
-  through its ``estimator_``; ``SVC``, ``NuSVC``,
-  ``SVR`` and ``NuSVR`` with ``kernel="linear"``): the input itself, plus a
-  constant column when the model fits an intercept (always for
-  ``LinearDiscriminantAnalysis``). Their class probabilities are used only
-  where they are a softmax / logistic function of that input
-  (``LogisticRegression``, ``LogisticRegressionCV``,
-  ``SGDClassifier(loss="log_loss")``, ``LinearDiscriminantAnalysis``:
-  the softmax of its affine ``decision_function``); other linear
-  classifiers (``SVC`` with a linear kernel, ``LinearSVC``,
-  ``RidgeClassifier``, …) give embeddings only (CORESET).
-
-``X`` is handed to the estimator as it is: the estimator (or the pipeline)
-validates it, as in scikit-learn. The linear and MLP extractors, which read
-the numbers of ``X`` themselves, check it as the estimator would
-(``check_array``) and name the input (``X_pool``, ``X_labeled``) in errors.
-
-``layer`` names a submodule of a skorch net. It has no meaning for the
-scikit-learn models (their embedding is fixed: the input of a linear model,
-the last hidden layer of an MLP), so a ``layer`` other than None is an
-error there, naming the parameter, rather than silently ignored.
+The built-in families, registered here by class (see the registrations at
+the end): pipelines (the last step's features after the others), MLPs
+(the last hidden layer), linear models (the input, plus a constant column
+with an intercept; probabilities only where they are a softmax of it) and,
+lazily, skorch nets and scikit-activeml's wrappers (``_integrations/``).
+``X`` goes to the estimator as it is; extractors that read its numbers
+check it as the estimator would. ``layer`` applies to skorch nets only:
+elsewhere anything but None is an error.
 """
 
 import sys
@@ -82,12 +50,8 @@ __all__ = ["register", "unregister", "extract_features", "extract",
 
 # Densifying a sparse pool above this many entries would be surprising.
 _MAX_DENSE_ENTRIES = 2 * 10**8
-
-# SGDClassifier losses whose predict_proba is logistic in the input (the
-# premise of BAIT's Fisher and BADGE's gradients).
+# SGDClassifier losses whose predict_proba is logistic in the input.
 _LOG_LOSSES = ("log_loss", "log")
-
-
 _PREMISE = {"BAIT": "BAIT's Fisher information",
             "BADGE": "BADGE's gradient embedding"}
 
@@ -239,18 +203,15 @@ def _as_dense_2d(X, what):
     return np.asarray(X)
 
 
-def _supported_classifiers():
-    return ("LogisticRegression, SGDClassifier(loss='log_loss'), "
-            "LinearDiscriminantAnalysis, MLPClassifier, skorch "
-            "NeuralNetClassifier, or a Pipeline ending in one of them")
+_SUPPORTED_CLASSIFIERS = (
+    "LogisticRegression, SGDClassifier(loss='log_loss'), "
+    "LinearDiscriminantAnalysis, MLPClassifier, skorch NeuralNetClassifier, "
+    "or a Pipeline ending in one of them")
 
 
 def _proba(estimator, X, why_not=None):
-    """The estimator's probabilities of ``X`` if the caller needs them.
-
-    ``why_not``: a reason the estimator's probabilities do not fit BAIT's
-    premise (they are then refused, with that reason).
-    """
+    """The estimator's probabilities of ``X`` if the caller needs them;
+    refused with ``why_not`` when that says they are no softmax."""
     req = current_request()
     if not req.proba or not classifier_like(estimator):
         return None
@@ -260,7 +221,7 @@ def _proba(estimator, X, why_not=None):
             f"{req.strategy} needs class probabilities (the Fisher "
             f"information / gradients), but {name} is a classifier without "
             f"predict_proba. Use a probabilistic classifier "
-            f"({_supported_classifiers()}), or pass embedding_fn=(estimator,"
+            f"({_SUPPORTED_CLASSIFIERS}), or pass embedding_fn=(estimator,"
             f" X) -> (embeddings, proba). CORESET and RANDOM work with {name}.")
     if why_not is not None:
         raise TypeError(
@@ -268,7 +229,7 @@ def _proba(estimator, X, why_not=None):
             "(or logistic) function of the embeddings, as "
             f"{_PREMISE.get(req.strategy, 'its model of the classifier')} "
             f"assumes; {why_not}. Supported "
-            f"classifiers: {_supported_classifiers()}; or pass "
+            f"classifiers: {_SUPPORTED_CLASSIFIERS}; or pass "
             "embedding_fn=(estimator, X) -> (embeddings, proba) when you "
             f"have a valid pair. CORESET and RANDOM work with {name} (on its "
             "input features).")
@@ -276,16 +237,11 @@ def _proba(estimator, X, why_not=None):
 
 
 def _pipeline(est, X, layer):
-    _check_fitted(est.steps[-1][1])
+    last = est.steps[-1][1]
+    _check_fitted(last)
     if len(est.steps) > 1:
         X = est[:-1].transform(X)
-    return _extract_in_request(est.steps[-1][1], X, layer)
-
-
-def _extract_in_request(estimator, X, layer):
-    """Run the registry on ``X`` within the current request (pipelines)."""
-    name, extractor = _find(estimator)
-    return extractor(estimator, X, layer)
+    return _find(last)[1](last, X, layer)
 
 
 def _logistic_premise(est):
@@ -366,7 +322,7 @@ def _libsvm_linear(est, X, layer):
 def _ransac(est, X, layer):
     """RANSACRegressor predicts with its fitted ``estimator_``."""
     _check_fitted(est)
-    return _extract_in_request(est.estimator_, X, layer)
+    return _find(est.estimator_)[1](est.estimator_, X, layer)
 
 
 def _load_skorch():
@@ -374,7 +330,6 @@ def _load_skorch():
 
 
 def _load_skactiveml():
-    # Registers scikit-activeml's wrappers (their estimator_, or the net).
     from .._integrations import skactiveml_features  # noqa: F401
 
 
@@ -383,8 +338,6 @@ def _public(module, *names):
     return tuple(getattr(module, n) for n in names if hasattr(module, n))
 
 
-# The built-in families, by class: an estimator gets the extractor of the
-# most specific class of its MRO registered here.
 register("scikit-learn linear models",
          (LinearModel, LinearClassifierMixin, LinearDiscriminantAnalysis)
          + _public(_lm, "SGDRegressor", "PassiveAggressiveRegressor",
@@ -399,8 +352,7 @@ register("scikit-learn MLPClassifier / MLPRegressor",
          (MLPClassifier, MLPRegressor), _mlp)
 register("scikit-learn Pipeline (ending in a supported estimator)",
          Pipeline, _pipeline)
-# skorch (and torch) load when a skorch net is first queried; the name is
-# the one _integrations/skorch.py registers under, so that it keeps its place.
+# Loaded when first met; the names are the ones the modules register under.
 register_lazy("skorch", _load_skorch,
               name="skorch NeuralNetClassifier / NeuralNetRegressor")
 register_lazy("skactiveml", _load_skactiveml,

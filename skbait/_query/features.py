@@ -1,12 +1,7 @@
-"""The features of a query's inputs, checked.
-
-The extractors (``extractors.py``) give ``(embeddings, proba or None)``;
-here they become float64 arrays the engine accepts, or an error that names
-the input (``X_pool``, ``X_labeled``, or the name an adapter gave it) and
-where the numbers came from (the estimator, or ``embedding_fn``). The same
-functions run for a NumPy pool and, on its workers, for each block of a
-Dask pool, so the errors are the same. They are module-level functions of
-plain arguments, so that a Dask pool can ship them.
+"""The features of a query's inputs, checked: float64 arrays the engine
+accepts, or an error naming the input and where the numbers came from.
+Module-level functions, so that a Dask pool ships them to its blocks (the
+same errors there).
 """
 
 import numpy as np
@@ -78,12 +73,10 @@ def require_proba(proba, estimator, strategy, from_fn):
         "RANDOM for regression.")
 
 
-# ---- inputs the model refused ------------------------------------------
 def _naming_label_vectors(estimator, X, input_name, fn):
-    """``fn()``, which gives the model ``X``; when the model refuses a 1-D vector of
-    numbers, an error that names the input and says what it looks like (a
-    label vector ``y`` where samples belong), instead of the model's own,
-    which names no argument the user wrote."""
+    """``fn()``, which gives the model ``X``; when the model refuses a 1-D
+    vector of numbers, an error that names the input (a label vector ``y``
+    where samples belong?) instead of the model's own."""
     try:
         return fn()
     except (ValueError, TypeError) as exc:
@@ -116,7 +109,6 @@ def _first_line(exc):
     return lines[0].rstrip(":") if lines else ""
 
 
-# ---- embeddings and probabilities ----------------------------------------
 def _proba_hint(estimator):
     name = type(estimator).__name__
     if any(c.__module__.startswith("skorch") for c in type(estimator).__mro__):
@@ -135,13 +127,9 @@ def _proba_hint(estimator):
 
 def _checked_proba(proba, n_rows, estimator, input_name, proba_name,
                    from_fn):
-    """Class probabilities as float64, with clear errors naming the source.
-
-    Probabilities computed by an estimator are allowed the rounding of
-    their dtype (:func:`skbait._validation.proba_tolerance`: a float16
-    softmax is off by ~1e-3) and renormalised in float64; those of an
-    ``embedding_fn`` are held to the engine's tolerance.
-    """
+    """Class probabilities as float64, errors naming the source. An
+    estimator's are allowed their dtype's rounding (``proba_tolerance``)
+    and renormalised; an ``embedding_fn``'s get the engine's tolerance."""
     try:
         proba = np.asarray(proba)
         k = proba.shape[1] if proba.ndim == 2 else 1
@@ -161,9 +149,6 @@ def _checked_proba(proba, n_rows, estimator, input_name, proba_name,
     if not from_fn and n_rows:
         sums = proba.sum(axis=1, keepdims=True)
         if np.abs(sums - 1.0).max() > PROBA_SUM_TOL:
-            # Rows off by the output dtype's rounding (float16), renormalised
-            # in float64 so that the engine's own check holds; others are
-            # left exactly as the estimator gave them.
             proba = proba / sums
     return proba
 

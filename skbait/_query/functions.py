@@ -1,13 +1,6 @@
-"""The query strategies as modAL query functions.
-
-``bait_sampling(learner_or_estimator, X_pool, n_instances=1, *,
-X_labeled=None, **params, return_info=False)`` is ``BAITSampler(**params)``
-called once, through the samplers' contract (``select``), and likewise for
-the other strategies. modAL's ``ActiveLearner(query_strategy=...)`` accepts
-them as it accepts the classes' instances: it passes itself as the first
-argument. Each function has the class's parameters in its signature and its
-docstring, whose entries come from the same :class:`SamplerDoc` as the
-class's.
+"""The query strategies as modAL query functions: ``bait_sampling(learner,
+X_pool, n_instances, **params)`` is ``BAITSampler(**params)`` called once,
+and likewise for the others.
 """
 
 import inspect
@@ -37,19 +30,8 @@ __all__ = ["bait_sampling", "badge_sampling", "coreset_sampling",
 
 
 def query_function(cls, doc, name, summary):
-    """modAL's query function for the sampler class ``cls``.
-
-    Parameters
-    ----------
-    cls : type
-        A sampler class (``__init__`` takes its parameters).
-    doc : SamplerDoc
-        The class's documentation: its parameters and scores.
-    name : str
-        The function's name.
-    summary : str
-        The first line of its docstring.
-    """
+    """modAL's query function ``name`` for the sampler class ``cls``,
+    documented from its :class:`SamplerDoc` under ``summary``."""
     params = list(inspect.signature(cls).parameters.values())
     P = inspect.Parameter
     signature = inspect.Signature(

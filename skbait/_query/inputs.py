@@ -1,12 +1,6 @@
-"""A query's inputs: the model, the pool and the labeled set.
-
-skbait never converts the pool or the labeled set: the estimator (or the
-pipeline) validates them, as in scikit-learn, and the query layer only
-counts their samples and takes rows of them (the ``max_candidates``
-subset). A Dask array or DataFrame pool becomes a ``DaskPool``
-(``_integrations/dask.py``, loaded only then): its row blocks, on the
-cluster of the active client, used only through the pool's public methods
-``n``, ``sizes``, ``take`` and ``features``.
+"""A query's inputs: the model, the pool and the labeled set, counted and
+subset, never converted (the estimator validates them). A Dask pool
+becomes a ``DaskPool`` (``_integrations/dask.py``, loaded only then).
 """
 
 import numbers
@@ -22,11 +16,8 @@ __all__ = ["split_learner", "dask_inputs", "on_dask", "count_samples",
 
 
 def split_learner(learner_or_estimator, X_labeled):
-    """``(estimator, labeled inputs, whether a modAL learner was given)``.
-
-    A modAL learner (``.estimator`` and ``.X_training``) gives its estimator
-    and, unless ``X_labeled`` is given, its ``X_training`` as labeled set.
-    """
+    """``(estimator, labeled inputs, whether a modAL learner was given)``;
+    a learner's ``X_training`` is the labeled set unless ``X_labeled``."""
     obj = learner_or_estimator
     if hasattr(obj, "estimator") and hasattr(obj, "X_training"):
         if X_labeled is None:

@@ -1,23 +1,9 @@
 """The registry of feature extractors, keyed by estimator class.
 
-An extractor computes ``(embeddings, proba or None)`` of ``X`` under a
-fitted estimator (see :func:`register`). The registry finds the extractor of
-an estimator the way ``functools.singledispatch`` or dask's ``Dispatch``
-does: it walks the estimator's class and its bases (the MRO), most specific
-first, and returns the first class with a registered extractor. A subclass
-of a supported estimator is therefore supported too, and a registration for
-the subclass overrides the one for its base.
-
-Families whose package is optional register lazily, by the top-level name
-of that package (:func:`register_lazy`, like dask's ``register_lazy``): the
-loader runs the first time the registry meets an estimator whose class, or
-one of its bases, comes from that package. The skorch family is registered
-that way, so ``import skbait`` imports neither skorch nor torch.
-
-This module is a leaf: it imports nothing from skbait. The built-in
-families are registered by ``extractors.py`` (scikit-learn) and
-``_integrations/skorch.py`` (skorch, loaded lazily), which import this
-module.
+An estimator's extractor is that of the first class of its MRO with one,
+as with ``functools.singledispatch``. Families of optional packages
+register lazily by the package's top-level name (:func:`register_lazy`,
+as in dask). A leaf module: it imports nothing from skbait.
 """
 
 import contextvars
@@ -31,7 +17,8 @@ __all__ = ["register", "register_lazy", "unregister", "supported_estimators",
 
 
 class _Family:
-    """One registration: a name, the classes or predicate it handles."""
+    """One registration: a name, its classes or predicate, its extractor
+    (or, while lazy, its ``(module, loader)``) and its order."""
 
     __slots__ = ("name", "types", "predicate", "extractor", "loader", "seq")
 
@@ -41,14 +28,14 @@ class _Family:
         self.types = tuple(types)
         self.predicate = predicate
         self.extractor = extractor
-        self.loader = loader      # (top-level module, loader) while lazy
-        self.seq = seq            # registration order: later wins
+        self.loader = loader
+        self.seq = seq
 
 
 _LOCK = threading.RLock()
-_FAMILIES = []          # registration order (the order of the names)
+_FAMILIES = []          # in registration order
 _BY_TYPE = {}           # class -> _Family, derived from _FAMILIES
-_LAZY = {}              # top-level module name -> _Family placeholder
+_LAZY = {}              # top-level module name -> lazy _Family
 _COUNTER = [0]
 
 
@@ -253,12 +240,9 @@ def supported_estimators():
 
 
 def _load_lazy(mro):
-    """Run the loaders of the packages that ``mro``'s classes come from.
-
-    A loader runs without the registry's lock (it imports a module, which
-    registers itself); an import that fails leaves the family lazy, so the
-    error comes back at the next query.
-    """
+    """Run the loaders of the packages that ``mro``'s classes come from
+    (without the lock: a loader's import registers; a failed one leaves the
+    family lazy)."""
     for klass in mro:
         toplevel = (getattr(klass, "__module__", None) or "").split(".")[0]
         family = _LAZY.get(toplevel)
@@ -291,13 +275,13 @@ def find_extractor(estimator):
     return None
 
 
-# ---- what an extractor may ask about the call -----------------------------
 class Request(NamedTuple):
-    """What the caller of an extractor needs (read by the built-in ones)."""
+    """What the caller of an extractor needs: the input's name and the
+    strategy (for errors), and whether probabilities are needed."""
 
-    input_name: str = "X"   # the name used in error messages
-    proba: bool = True      # whether class probabilities are needed
-    strategy: str = "BAIT"  # who needs them, for error messages
+    input_name: str = "X"
+    proba: bool = True
+    strategy: str = "BAIT"
 
 
 _REQUEST = contextvars.ContextVar("skbait_extract_request", default=None)

@@ -1,18 +1,5 @@
-"""The query strategies as scikit-learn-style classes.
-
-Each class stores its parameters verbatim, declares what each may be once
-(``_parameter_constraints``, checked when the sampler is called, as
-scikit-learn's estimators do) and implements ``_select`` on top of the
-contract in ``base.py``: ``sampler.select(...)`` returns a
-:class:`~skbait.Selection`, and ``sampler(...)`` modAL's ``(indices,
-scores)``. The modAL query functions made from these classes are in
-``functions.py``.
-
-``X_pool`` and ``X_labeled`` are handed to the estimator untouched: skbait
-only counts their samples. A Dask array or DataFrame pool (with an active
-``dask.distributed`` client) stays on the cluster: the features are
-extracted there block by block and the selection runs there
-(``bait_select`` and the engine's ``distributed_baselines``).
+"""The query strategies as scikit-learn-style classes, on the contract of
+``base.py``; a Dask pool's features and selection stay on its cluster.
 """
 
 import functools
@@ -59,9 +46,7 @@ __all__ = [
     "EXTRACTION_CONSTRAINTS", "COMMON_CONSTRAINTS",
 ]
 
-# ---- what the parameters may be, declared once ----------------------------
-# BAIT's own parameters are bait_select's, with bait_select's constraints:
-# one declaration for the engine and the samplers.
+# BAIT's own parameters are bait_select's, with its constraints.
 BAIT_CONSTRAINTS = {
     name: BAIT_SELECT_CONSTRAINTS[name]
     for name in ("lam", "lam_factor", "oversample", "fisher",
@@ -91,7 +76,6 @@ def _document(cls, doc):
         "-----", "Scores: " + textwrap.fill(doc.scores, 64)]))
 
 
-# ---- BAIT ------------------------------------------------------------------
 class BAITSampler(BaseSampler):
     """BAIT: batches that minimise the Fisher-information trace objective.
 
@@ -192,7 +176,6 @@ BAIT_DOC = SamplerDoc(
 _document(BAITSampler, BAIT_DOC)
 
 
-# ---- the baselines ---------------------------------------------------------
 class BADGESampler(BaseSampler):
     """BADGE: k-means++ seeding on gradient embeddings (classifiers only).
 
@@ -308,9 +291,7 @@ class ConfidenceSampler(BaseSampler):
         if self.embedding_fn is not None:
             _, proba = self._features(call, estimator, X_pool, "X_pool",
                                       True)
-        else:
-            # Any classifier's predict_proba (as a partial of a module-level
-            # function, so that a Dask pool can ship it).
+        else:  # any classifier's predict_proba
             extract = functools.partial(
                 predicted_proba, input_name=call.names["X_pool"],
                 proba_name="pool_proba")
@@ -355,8 +336,6 @@ class RandomSampler(BaseSampler):
 
     def _select(self, call, estimator, X_pool, n_instances, X_labeled, rng):
         n = count_samples(X_pool, call.names["X_pool"])
-        # Only the size of a Dask pool is needed: its keys are drawn on the
-        # client a piece at a time (the same keys as random_select's).
         select = dask_random_select if on_dask(X_pool) else random_select
         idx, scores = self._timed_selection(call, select, n, n_instances,
                                             rng)
