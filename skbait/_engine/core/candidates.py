@@ -1,13 +1,6 @@
-"""The candidates of a greedy pass: per-point states, scores, availability.
-
-A :class:`Candidates` holds some pool points (a whole pool, one chunk of a
-pool on a Dask worker, or the points chosen for the backward pass) with
-the states the rule keeps for each of them (exact BAIT: the packed k × k
-``A_x`` and ``B_x`` of docs/design.md §4; block-diagonal BAIT: n × k
-numbers each, §10). A commit's operand turns into new states and scores
-through the rule's kernel (``kernels.py``), a chunk of rows at a time.
-The greedy loop (``greedy.py``) sees only the methods below, which a pool
-spread over a cluster implements too.
+"""The candidates of a greedy pass: per-point states, scores, availability
+(a pool, a Dask block, or the backward pass's points). The greedy loop
+sees only the methods below, which a Dask pool implements too.
 """
 
 import numpy as np
@@ -22,24 +15,10 @@ __all__ = ["Candidates", "operand_dtype", "take_all"]
 
 
 class Candidates:
-    """States, scores and availability of the rows of ``problem``.
-
-    Parameters
-    ----------
-    problem : GreedyProblem
-        The points (``h_gemm`` multiplies a commit's operand, ``h_pool``
-        gives the rows that are committed, ``p_pool`` the probabilities).
-    a, b : arrays
-        The per-candidate states (float64, updated in place).
-    kernel : Kernel
-        Applies a commit to the states and returns scores (``kernels.py``).
-    sqrt_s : float
-        √s, the candidates' weight of docs/design.md §2.
-    budget_bytes : int or None
-        Temporaries per chunk of rows; None processes all rows at once.
-    timings : dict or None
-        Where the GEMM and kernel seconds are added.
-    """
+    """States ``a``, ``b`` (float64, updated in place by ``kernel``),
+    scores and availability of the rows of ``problem``; √s is the
+    candidates' weight (§2), ``budget_bytes`` a chunk's temporaries (None:
+    one chunk), ``timings`` gets the GEMM and kernel seconds."""
 
     def __init__(self, problem, a, b, kernel, sqrt_s, budget_bytes,
                  timings=None):
@@ -60,16 +39,12 @@ class Candidates:
 
     @property
     def gemm_dtype(self):
-        """The dtype of a commit's operand for these candidates: the
-        products' dtype, or float64 for a kernel that reads the operand
-        exactly (``operand_float64``: the rank-one kernel, whose
-        two-column product costs the same either way)."""
+        """The dtype of a commit's operand (:func:`operand_dtype`)."""
         return operand_dtype(self.problem.xp, self.kernel,
                              self.problem.gemm_dtype)
 
     def reset(self, states):
-        """Fresh states from ``states`` (a rule's ``states()``: a callable
-        of a ``GreedyProblem``)."""
+        """Fresh states from a rule's ``states()``."""
         self.a, self.b = states(self.problem)
 
     def rescore(self):
@@ -90,7 +65,6 @@ class Candidates:
             p = None if pb.p_pool is None else pb.p_pool[rows, :]
             h = pb.h_gemm[rows, :]
             if operand is not None and self.kernel.fuses_gemm:
-                # The GEMM runs inside the kernel; its time is "kernel".
                 with timed(self.timings, "kernel"):
                     scores[rows] = self.kernel.gemm_update(
                         h, operand, p, self.sqrt_s, self.a, self.b,
@@ -111,9 +85,8 @@ class Candidates:
                         -xp.inf if maximize else xp.inf)
 
     def best(self, rtol, maximize):
-        """``(index, score, extreme)``: the pick among the available rows
-        by the tie rule (``ties.argbest``), its score, and the best score
-        of all of them."""
+        """``(index, score, extreme)``: the pick by the tie rule, its score,
+        and the best score of the available rows."""
         xp = self.problem.xp
         masked = self._masked(maximize)
         index = argbest(xp, masked, rtol, maximize)
@@ -128,8 +101,7 @@ class Candidates:
         return extreme, [(offset + i, score) for i, score in recs]
 
     def available_scores(self):
-        """The current scores as a NumPy float64 copy, NaN where a row can
-        no longer be picked (the greedy loop's ``record_gains``)."""
+        """The scores as a NumPy float64 copy, NaN where taken."""
         xp = self.problem.xp
         scores = xp.where(self.alive, self.scores, xp.nan)
         if not is_numpy_namespace(xp):
@@ -149,14 +121,12 @@ class Candidates:
         xp = self.problem.xp
         if not self.n:
             return None
-        # max |x| without an |x| temporary of the states' size
         return tuple(max(float(xp.max(s)), -float(xp.min(s)))
                      for s in (self.a, self.b))
 
     def take(self, indices, kernel):
-        """A new :class:`Candidates` of the rows ``indices`` (in that
-        order), with float64 embeddings and copies of their states, all
-        available, processed in one piece."""
+        """A new :class:`Candidates` of the rows ``indices``, float64, all
+        available, in one chunk."""
         xp, pb = self.problem.xp, self.problem
         idx = xp.asarray(indices, device=device(pb.h_pool))
         h = xp.astype(xp.take(pb.h_pool, idx, axis=0), xp.float64)
@@ -168,20 +138,17 @@ class Candidates:
 
 
 def operand_dtype(xp, kernel, gemm_dtype):
-    """The dtype of a commit's operand for candidates that ``kernel``
-    updates: ``gemm_dtype``, or float64 for a kernel that reads the
-    operand exactly (``operand_float64``). One definition for a pool in
-    this process and one on a cluster: the same operand, the same
-    numbers."""
+    """The dtype of a commit's operand for ``kernel``'s candidates:
+    ``gemm_dtype``, or float64 for a kernel with ``operand_float64`` (one
+    definition for a pool here and on a cluster: the same numbers)."""
     if getattr(kernel, "operand_float64", False):
         return xp.float64
     return gemm_dtype
 
 
 def take_all(items):
-    """The items of a list, emptying it: a caller that passes them on keeps
-    no reference (so that the states of a pool are freed when the greedy
-    loop drops the pool)."""
+    """The items of a list, emptying it (so that the pool's states are
+    freed when the greedy loop drops the pool)."""
     out = list(items)
     items.clear()
     return out

@@ -1,31 +1,18 @@
-"""Chunks of rows: how the engine bounds its temporary memory.
+"""Chunks of rows, which bound the engine's temporary memory.
 
-Every O(N) pass over the pool (products with the embeddings, the
-per-candidate updates, norms) works on chunks of rows whose temporaries
-fit the selection's memory budget (``chunk_size`` of ``bait_select``).
-
-The chunks are a fixed tiling of the pool's global row indices: a pass
-cuts its rows into chunks of a power of two rows, at most
-:func:`tile_rows` (a function of the budget only). A float32 product
-over a chunk rounds according to the chunk's rows and length, so a pool
-cut into other pieces gives other numbers; with this tiling a piece of
-the pool that starts at a multiple of ``tile_rows`` (a block of a Dask
-pool, docs/design.md §11) is cut into exactly the chunks the whole pool
-is, and every product and sum over its rows is the same number.
+Chunks are a power of two rows, at most :func:`tile_rows` (of the budget
+only): a piece of the pool that starts at a multiple of it (a Dask block)
+is cut as the whole pool is, so every product over it is the same number.
 """
 
 __all__ = ["rows_per_chunk", "chunks", "row_chunks", "chunk_budget",
            "tile_rows", "aligned_boundaries"]
 
-# Temporaries of a chunk of pool rows: between 1 and 16 MiB, no more than the
-# pool's own arrays and small next to the two dk × dk matrices a selection
-# holds anyway (an eighth of one).
+# A chunk's temporaries: 1 to 16 MiB, at most the pool's own arrays and an
+# eighth of a dk × dk matrix.
 _MAX_CHUNK_BYTES = 16 * 2**20
 _MIN_CHUNK_BYTES = 2**20
-
-
-# The longest chunk is the budget over this many bytes (a few float64
-# numbers a row): a block of a Dask pool starts at a multiple of it.
+# The longest chunk is the budget over this many bytes.
 _TILE_ROW_BYTES = 256
 
 
@@ -34,9 +21,7 @@ def _floor_power_of_two(n):
 
 
 def tile_rows(budget_bytes):
-    """The longest chunk of any pass, in rows (a power of two): chunks
-    of every pass tile it, so that a piece of the pool starting at a
-    multiple of it is cut as the whole pool is."""
+    """The longest chunk of any pass, in rows (a power of two)."""
     return _floor_power_of_two(budget_bytes // _TILE_ROW_BYTES)
 
 
@@ -48,9 +33,8 @@ def rows_per_chunk(row_bytes, budget_bytes, n_rows):
 
 
 def aligned_boundaries(sizes, tile):
-    """Block sizes like ``sizes`` whose boundaries are multiples of
-    ``tile`` (each moved to the nearest one; blocks that vanish are
-    dropped): the row blocks of a Dask pool, cut as one pool is."""
+    """Block sizes like ``sizes`` with each boundary moved to the nearest
+    multiple of ``tile`` (blocks that vanish dropped)."""
     n = sum(sizes)
     bounds, start = [], 0
     for size in sizes[:-1]:
@@ -75,11 +59,8 @@ def row_chunks(n_rows, row_bytes, budget_bytes):
 
 
 def chunk_budget(chunk_size, d, k, pool_bytes, on_numpy=True):
-    """Bytes of a chunk's temporaries (``chunk_size``: rows, or None for
-    the default). On a GPU (any namespace but NumPy) chunks may be 16
-    times larger: every chunk's operations are kernel launches of their
-    own, and a device's memory is large (a step of block-diagonal BAIT at
-    N = 10⁶, k = 100 launched about 10 000 of them in 16 MiB chunks)."""
+    """Bytes of a chunk's temporaries (``chunk_size``: rows, or None). Off
+    NumPy (a GPU) up to 16 times more: each chunk is kernel launches."""
     if chunk_size is None:
         square = 8 * (d * k) ** 2
         largest = _MAX_CHUNK_BYTES * (1 if on_numpy else 16)

@@ -1,23 +1,8 @@
-"""The last-layer Fisher information and its Kronecker factor.
-
-Conventions (``docs/design.md`` §1, §5): a point has an embedding ``h`` (d)
-and, for classification, class probabilities ``p`` (k). Its Fisher is
-``I(x) = W ⊗ h hᵀ`` with ``W = diag(p) - p pᵀ``, rows and columns indexed
-class-major (``c*d + j``). ``W = G Gᵀ`` with ``G = (I - p 1ᵀ) diag(√p)``, so
-``I(x) = V Vᵀ`` with ``V = G ⊗ h`` (dk × k). Regression is the rank-one case
-``I(x) = h hᵀ``: k = 1 and ``G = 1``.
-
-A rule may centre and weigh the factor apart: ``G = (I - p 1ᵀ) diag(√w)``,
-``W = G Gᵀ = diag(w) - p wᵀ - w pᵀ + (Σw) p pᵀ`` (the classification
-Fisher is w = p). Its "probabilities" are then the (n, k, 2) array of
-:func:`weighted_probabilities`, which every function here that takes
-``p`` accepts (:func:`factor_rows`); ``G`` still annihilates ``1_k`` as
-long as p sums to one.
-
-Nothing per-candidate of size dk is ever formed: everything per candidate is
-k × k, reached through the closed form of ``Gᵀ Y`` and block quadratic forms.
-Per-candidate symmetric k × k matrices are stored packed: the upper triangle,
-row by row, so that row ``a`` from column ``a`` on is one contiguous slice.
+"""The last-layer Fisher ``I(x) = G Gᵀ ⊗ h hᵀ`` and its factor
+``V = G ⊗ h`` (docs/design.md §1, §5), rows indexed class-major
+(``c*d + j``); ``G = (I - p 1ᵀ) diag(√w)``, w = p unless the probabilities
+are :func:`weighted_probabilities` (which every ``p`` here may be).
+Symmetric k × k states are packed: the upper triangle, row by row.
 """
 
 from array_api_compat import device as _device
@@ -143,23 +128,13 @@ def gt_q_g(xp, q, p):
 
 def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
                      width=64, blocks=None):
-    """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to ``total``.
+    """Add ``Σ_x I(x)`` over the rows of ``h`` (and ``p``) to the float64
+    ``total``, on and above the diagonal (the caller mirrors it).
 
-    ``total`` is a float64 dk × dk (regression: d × d) array updated in
-    place, block column by block column, on and above the diagonal only
-    (regression adds the whole, small, d × d product); the caller mirrors
-    it (``mirror_upper``) when all sums are in. Block
-    (a, b) of the classification Fisher is ``Σ_x (δ_ab p_a - p_a p_b) h hᵀ``:
-    the product of the rows ``p ⊗ h`` with their b-th block, plus a
-    weighted Gram matrix on the diagonal. The products run in
-    ``gemm_dtype``, ``width`` columns at a time, so that no temporary is
-    larger than dk × width. ``blocks`` (default: all) restricts the work
-    to some block columns b, which write disjoint parts of ``total``, so
-    that several threads can share it.
-
-    Weighted factors (:func:`factor_rows`) have the blocks
-    ``Σ_x (δ_ab w_a - p_a v_b - v_a p_b) h hᵀ`` with ``v = w - (Σw) p / 2``:
-    two products instead of one.
+    Block (a, b) is ``Σ_x (δ_ab p_a - p_a p_b) h hᵀ`` (weighted factors:
+    ``Σ_x (δ_ab w_a - p_a v_b - v_a p_b) h hᵀ``, ``v = w - (Σw) p / 2``),
+    formed in ``gemm_dtype``, ``width`` columns at a time; ``blocks``
+    restricts the work to some block columns (threads share them).
     """
     n, d = h.shape
     k = 1 if p is None else p.shape[1]
@@ -194,12 +169,9 @@ def add_fisher_upper(xp, total, h, p, *, gemm_dtype, budget_bytes,
 
 
 def fisher_tile(d, k, itemsize, budget_bytes):
-    """Rows of a chunk of the Fisher sums (``add_fisher_upper``): a power
-    of two of the shape and budget only (``chunks.tile_rows``), so that
-    each chunk's product is the same number on one pool and on the blocks
-    of a Dask pool. Every chunk adds into all of ``total`` (a pass over
-    dk × dk float64 memory): chunks of fewer than a few hundred rows would
-    spend more time there than in the products."""
+    """Rows of a chunk of the Fisher sums: a power of two of the shape and
+    budget only (the same chunks on a Dask pool's blocks), at least a few
+    hundred (each chunk adds into all of ``total``)."""
     step = rows_per_chunk(2 * d * k * itemsize, budget_bytes, 1 << 62)
     return max(min(256, tile_rows(budget_bytes)), step)
 
@@ -216,9 +188,8 @@ def stacked_factors(xp, h, p):
     k = p.shape[1]
     eye = xp.eye(k, dtype=xp.float64, device=_device(h))
     g = (eye[None, :, :] - p[:, :, None]) * xp.sqrt(w)[:, None, :]
-    # (k, d, n, k): entry [c, j, i, m] = G_i[c, m] · h_i[j]. The small
-    # operands are made contiguous in that axis order first, so that the
-    # product is laid out as the result and the reshape copies nothing.
+    # [c, j, i, m] = G_i[c, m] · h_i[j], laid out so the reshape copies
+    # nothing.
     gt = _contiguous(xp, xp.permute_dims(g, (1, 0, 2)))    # (k, n, k)
     ht = _contiguous(xp, xp.matrix_transpose(h))           # (d, n)
     v = gt[:, None, :, :] * ht[None, :, :, None]
@@ -233,15 +204,10 @@ def _contiguous(xp, x):
 
 
 def add_block_forms(xp, state, h, part, b, cols, k, *, budget_bytes):
-    """Add one column group's share of ``h_xᵀ P_ab h_x`` (a ≤ b) to ``state``.
-
-    P is a symmetric dk × dk matrix that is never held whole: ``part`` is
-    ``P[:(b+1)·d, b·d + cols]``, the rows on and above the diagonal block
-    of some columns ``cols`` (a slice of range(d)) of block column b, in
-    ``h``'s dtype (the dtype the products run in). ``state`` is
-    (n, k(k+1)/2), packed (upper triangle, row by row); entry (a, b) of row
-    x gains ``Σ_{i ∈ cols} h_x[i] (P_ab[:, i] · h_x)``. Summed over all
-    column groups and all b this is ``Q_x[a, b] = h_xᵀ P_ab h_x``.
+    """Add one column group's share of ``h_xᵀ P_ab h_x`` (a ≤ b) to the
+    packed ``state``: ``part`` is ``P[:(b+1)·d, b·d + cols]`` of a
+    symmetric P never held whole, in ``h``'s dtype. Summed over the
+    groups and b this is ``Q_x[a, b] = h_xᵀ P_ab h_x``.
     """
     n, d = h.shape
     width = part.shape[1]
@@ -263,12 +229,8 @@ def _itemsize(xp, dtype):
 
 
 def binary_embeddings(xp, h, p, chunk_bytes=1 << 21):
-    """``√(q (1 - q)) · h`` with q the top class's probability: the factor
-    of the binary Fisher ``q (1 - q) h hᵀ`` (None stays None).
-
-    The product is formed in float64 (float32 embeddings stay float32),
-    a chunk of rows at a time: its temporaries stay in cache instead of
-    costing two passes over a float64 copy of the pool."""
+    """``√(q (1 - q)) · h``, q the top class's probability (None stays
+    None), formed in float64 a chunk of rows at a time."""
     if h is None:
         return None
     q = xp.max(xp.astype(p, xp.float64), axis=1)

@@ -1,12 +1,9 @@
 """The forward-backward greedy loop of docs/design.md §2, for every rule.
 
-One loop serves every rule of ``rules/`` (exact BAIT, its block-diagonal
-approximation, the binary reformulation: exact BAIT with k = 1 on other
-inputs; regression is exact BAIT with k = 1). A *rule* keeps M⁻¹ (and F) and
-turns a committed point into an operand; the *candidates* (``candidates.py``,
-or a pool spread over a Dask cluster) apply that operand to their
-per-point states and report their best score. The loop only picks,
-commits and records:
+A *rule* keeps M⁻¹ (and F) and turns a committed point into an operand;
+the *candidates* (``candidates.py``, or a Dask pool) apply it to their
+states and report their best score. The loop picks, commits and records;
+of the rule it uses:
 
 - ``rule.objective``: ``tr(M⁻¹ F)`` before the first step;
 - ``rule.commit(index, h, p, sigma, dtype)``: M ← M + σ Ĩ(x) for the
@@ -36,20 +33,8 @@ __all__ = ["GreedyResult", "Refresh", "greedy_select"]
 
 @dataclass
 class GreedyResult:
-    """What a selection did.
-
-    ``kept``: the selected pool indices in the order they were added;
-    ``forward``: every forward addition, in order (before pruning);
-    ``objective``: ``tr(M⁻¹ F)`` before the first step and after every
-    addition and removal; ``gains``: each kept point's forward decrease of
-    the objective; ``timings``: wall-clock seconds of the set-up, the
-    candidate GEMMs, the per-candidate kernel, the commits and the
-    refreshes (not synchronised on asynchronous devices, where only their
-    sum is meaningful); ``refreshes``: how often M⁻¹ and the states were
-    formed afresh; ``candidate_gains``: with ``record_gains``, row i the
-    scores of every candidate at the forward step that added ``kept[i]``
-    (NaN for the points added before it), else None.
-    """
+    """What a selection did: the fields of :class:`SelectionInfo` of the
+    same meaning (``kept``: the batch, in the order added)."""
 
     kept: list
     forward: list
@@ -61,9 +46,7 @@ class GreedyResult:
 
     def info(self, *, scale, rel_lam, plan, used_numba, **extra):
         """``bait_select``'s :class:`~skbait.SelectionInfo`: this result,
-        the λ and μ of ``scale`` (docs/design.md §3) and the ``plan`` that
-        chose the rule; ``extra`` sets the attributes that depend on where
-        the pool was (``seconds``, ``n_chunks``, ``workers_lost``)."""
+        λ and μ of ``scale``, the ``plan``, and ``extra`` attributes."""
         return SelectionInfo(
             lam=rel_lam * scale.mean_eigenvalue,
             fisher_scale=scale.mean_eigenvalue,
@@ -85,17 +68,13 @@ class GreedyResult:
 
 def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
                   progress=None, record_gains=False):
-    """Forward-backward greedy selection of ``n_select`` pool points.
+    """Forward-backward greedy selection of ``n_select`` pool points, a
+    ``GreedyResult``.
 
-    ``pool`` holds the candidates with their first states (the rule's
-    set-up), ``n_forward`` is the forward pass's length, ``rtol`` the tie
-    tolerance (``ties.tie_rtol``) and ``refresh`` a :class:`Refresh`;
-    ``progress`` (None: none; ``planning.progress.step_progress``) is told
-    when the steps start (``progress.start_steps()``: the set-up is done)
-    and called after every pick and removal; ``record_gains`` keeps every
-    candidate's scores at each forward step (``pool.available_scores()``:
-    n_forward × n_pool float64 until the kept points' rows are known).
-    Returns a ``GreedyResult`` (its timings are ``refresh.timings``).
+    ``pool`` holds the candidates with their first states, ``rtol`` is the
+    tie tolerance; ``progress`` (``planning.progress.step_progress``) is
+    told when the steps start and called after every pick and removal;
+    ``record_gains`` keeps every candidate's scores at each forward step.
     """
     if progress is None:
         progress = _no_progress
@@ -108,9 +87,7 @@ def greedy_select(rule, pool, n_select, *, n_forward, rtol, refresh,
                              refresh, progress, steps)
     if len(chosen) <= n_select:
         kept = list(chosen)
-    else:
-        # The backward pass needs only the chosen points' states: the
-        # pool's are freed before it starts.
+    else:  # the pool's states are freed before the backward pass
         sel = pool.take(sorted(chosen), rule.backward_kernel())
         last = pool.row(chosen[-1])
         del pool
@@ -134,12 +111,9 @@ def _no_progress():
 
 def _forward(rule, pool, n_forward, rtol, objective, refresh, progress,
              steps):
-    """Greedy additions (§2); returns the chosen indices and their gains.
-    ``steps`` (None: nothing recorded) receives the scores each pick was
-    chosen from.
-
-    The last addition is not committed here: only the chosen points'
-    states need it, and ``rule.selected`` applies it to them alone."""
+    """Greedy additions (§2): the chosen indices and their gains (``steps``
+    receives the scores each pick was chosen from). The last addition is
+    left to ``rule.start_backward``, for the chosen points alone."""
     chosen, gains = [], []
     pool.rescore()
     best, gain, _ = pool.best(rtol, maximize=True)
@@ -156,9 +130,7 @@ def _forward(rule, pool, n_forward, rtol, objective, refresh, progress,
         h, p = pool.row(best)
         pool.update(rule.commit(best, h, p, 1.0, pool.gemm_dtype), 1.0)
         best, gain, top = pool.best(rtol, maximize=True)
-        # The next best gain decides whether rounding could have moved the
-        # order (§8, "Refresh"); if so the scores are computed afresh.
-        if refresh.due(top):
+        if refresh.due(top):  # §8, "Refresh"
             refresh.pool(rule, pool, chosen)
             pool.rescore()
             best, gain, _ = pool.best(rtol, maximize=True)
@@ -167,15 +139,12 @@ def _forward(rule, pool, n_forward, rtol, objective, refresh, progress,
 
 def _backward(rule, sel, chosen, n_select, rtol, objective, refresh,
               progress):
-    """Prune ``chosen`` down to ``n_select`` by greedy removals (§2);
-    return the kept points in the order they were added. ``sel`` holds
-    the chosen points in pool-index order (so that position order is
-    index order for the tie rule)."""
+    """Prune ``chosen`` to ``n_select`` by greedy removals (§2); the kept
+    points in the order added. ``sel`` holds them in pool-index order."""
     members = sorted(chosen)
     removed = set()
 
-    def refreshed():
-        # As in the forward pass, with the best (smallest) cost.
+    def refreshed():  # as in the forward pass, on the smallest cost
         _, _, top = sel.best(rtol, maximize=False)
         if refresh.due(top):
             refresh.selected(rule, sel,
@@ -198,18 +167,10 @@ def _backward(rule, sel, chosen, n_select, rtol, objective, refresh,
 
 
 class Refresh:
-    """When and how M⁻¹ and the states are formed afresh (§8, "Refresh").
-
-    Every update of a state subtracts numbers of the size of the state
-    before it; when the states have been far larger than the best gain,
-    rounding in those subtractions can move scores by more than the tie
-    tolerance. After t commits since the last fresh start the states are
-    off by about ``u · t`` times their largest entries then (u: the GEMM
-    dtype's unit roundoff), and a score ``tr((I + A)⁻¹ B)`` by about
-    ``u · t · (b_max + a_max · g)`` (g: the best score, which bounds the
-    score); a refresh is due when that exceeds a tenth of ``rtol`` times g
-    after a commit. ``enabled`` is False where a refresh could not restore
-    more precision (float32 GEMMs) or the rule has none.
+    """When and how M⁻¹ and the states are formed afresh (§8, "Refresh"):
+    when ``u · t · (b_max + a_max · g)`` exceeds a tenth of ``rtol`` times
+    the best score g, t commits after a fresh start (u: the GEMM dtype's
+    unit roundoff). ``enabled`` is False where the rule has none.
     """
 
     def __init__(self, *, rtol, unit, enabled, timings):

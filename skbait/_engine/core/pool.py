@@ -1,25 +1,7 @@
-"""Where a selection's pool lives: the backend behind ``bait_select``.
-
-``bait_select`` runs one pipeline (validation, the plan, μ and λ, the
-result) over a *pool backend*: :class:`LocalPool` for arrays in this
-process (NumPy, torch, CuPy, ...), ``cluster.bait.DaskPool`` for a Dask
-array whose blocks stay on the workers of a cluster. A backend has:
-
-- ``xp``, ``n_pool``, ``d``, ``k`` (None for regression), ``h``/``p``
-  (arrays with ``shape`` and ``dtype``, for the plan's shape),
-  ``dtype_name`` (the embeddings' natural precision), ``on_numpy``,
-  ``h_lab``/``p_lab`` (the checked labeled set, in ``xp``), ``plan_x``
-  (an array where the selection's memory is);
-- ``memory_shape(shape)``: the shape whose memory must fit here;
-- ``round_trip()``: the seconds of one round trip to where the pool's
-  states are (0 in this process), for the predictions;
-- ``start(spec, budget, ...)``: the rule's inputs (``spec.inputs``) on
-  the pool;
-- ``peak()`` and ``norm_sums(peak, budget)``: the pool's share of μ, per
-  chunk of the fixed row tiling (``chunks.tile_rows``), in row order;
-- ``select(spec, ...)``: the rescaled pool's set-up and greedy loop, a
-  ``GreedyResult``;
-- ``indices(kept)``, ``info()`` (extra ``info`` fields), ``close()``.
+"""Where a selection's pool lives: ``bait_select``'s one pipeline runs
+over a pool backend, :class:`LocalPool` in this process or
+``cluster.bait.DaskPool`` on a cluster; both have :class:`LocalPool`'s
+attributes and methods.
 """
 
 from ..backends.array_api import (
@@ -39,7 +21,12 @@ _NAMES = ("pool_embeddings", "pool_proba", "labeled_embeddings",
 
 
 class LocalPool:
-    """A pool held in this process (any array-API namespace)."""
+    """A pool held in this process (any array-API namespace).
+
+    ``h``, ``p`` give the plan's shape, ``dtype_name`` the embeddings'
+    precision, ``plan_x`` where the memory is; ``round_trip()`` is the
+    seconds to where the states are, ``info()`` extra ``info`` fields.
+    """
 
     def __init__(self, h_pool, p_pool, h_lab, p_lab):
         arrays = [as_array(a, n) for a, n in zip(
@@ -67,7 +54,6 @@ class LocalPool:
         return shape
 
     def round_trip(self):
-        """No round trips: the pool is here."""
         return 0.0
 
     def start(self, spec, *, budget, gemm, use_numba, sqrt_s):
@@ -84,8 +70,6 @@ class LocalPool:
                lam, n_forward, identity_fisher, use_numba, rtol, n_jobs,
                progress, record_gains=False):
         xp = self.xp
-        # The engine works on embeddings divided by √μ (and λ / μ): same
-        # objective and picks, numbers of order one (docs/design.md §3).
         h = rescaled(xp, self.h, inv_root, float_dtype(xp, self.dtype_name),
                      self.budget)
         problem = GreedyProblem.from_arrays(xp, h, self.p, h_lab, p_lab,

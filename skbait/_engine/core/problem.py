@@ -7,14 +7,9 @@ __all__ = ["GreedyProblem"]
 
 @dataclass(frozen=True, eq=False)
 class GreedyProblem:
-    """Validated inputs of one selection (arrays of one namespace).
-
-    Build it with :meth:`from_arrays`, which converts the pool once: the
-    embeddings to ``gemm_dtype`` (``h_gemm``, for the O(N) products) and the
-    probabilities to float64 (the dtype of the per-candidate updates); no
-    copy is made when the dtypes already match. The same class describes a
-    chunk of a pool (``h_lab`` None), as a Dask worker holds it.
-    """
+    """Validated inputs of one selection, or of a chunk of its pool
+    (``h_lab`` None); :meth:`from_arrays` converts the embeddings to
+    ``gemm_dtype`` (``h_gemm``) and the probabilities to float64 once."""
 
     xp: object
     h_pool: object          # (n_u, d), rescaled embeddings (docs/design.md §3)

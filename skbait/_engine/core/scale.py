@@ -1,20 +1,7 @@
-"""The Fisher's scale: λ = "auto" and the engine's internal normalisation.
-
-λ competes with the eigenvalues of the Fisher, which grow with the square of
-the embeddings. The scale used everywhere is the Fisher's mean eigenvalue
-
-    μ = tr(F) / (dk),  tr(F) = (1 / (n_u + n_l)) Σ_x w_x ‖h_x‖²,
-
-with ``w_x = tr(diag(p_x) - p_x p_xᵀ) = 1 - Σ_c p_xc²`` for classification
-and ``w_x = 1`` for regression (docs/design.md, "Choosing λ"). When F = 0
-(every probability one-hot) the embeddings' second moment ``Σ ‖h‖² / (n d)``
-stands in for it.
-
-The engine divides all embeddings by √μ and λ by μ before it starts: M⁻¹F,
-hence the objective, the gains and the picks, is unchanged, while every
-number the engine then handles is of order one. That keeps finite inputs
-of any magnitude (|h| ~ 1e160 or 1e-30) clear of overflow and underflow.
-The norms are taken of ``h / max|h|`` for the same reason.
+"""The Fisher's scale μ = tr(F) / (dk) (docs/design.md §3): λ = "auto"
+and the engine's normalisation (embeddings divided by √μ, λ by μ: the
+same picks, numbers of order one). Norms are of ``h / max|h|``, so that
+no finite input overflows.
 """
 
 import math
@@ -70,11 +57,9 @@ def peak_of(xp, h):
 
 
 def scale_from_sums(peak, sums, n, d, k):
-    """μ from ``peak`` and the chunks' ``(Σ w ‖h/peak‖², Σ ‖h/peak‖²)``
-    (``norm_sums`` of the pool, then of the labeled set), added in that
-    order: a pool on a Dask cluster gives the same chunks (its blocks
-    start on the chunks' tiling, ``chunks.tile_rows``), hence the same μ
-    to the last bit."""
+    """μ from ``peak`` and the chunks' ``norm_sums`` (the pool's, then the
+    labeled set's), added in order: the same μ, to the last bit, from a
+    Dask pool's blocks. When F = 0 the second moment of h stands in."""
     if peak == 0.0:
         return FisherScale(0.0, 1.0)
     weighted = plain = 0.0
@@ -105,11 +90,8 @@ def norm_sums(xp, h, p, peak, budget_bytes):
 
 
 def rescaled(xp, h, factor, dtype, budget_bytes):
-    """``h · factor`` as a new array of ``dtype``, a chunk of rows at a time.
-
-    The product is formed in float64, so that neither a float32 input nor
-    ``factor`` overflows before the result is of order one.
-    """
+    """``h · factor`` as a new array of ``dtype``, formed in float64 a
+    chunk of rows at a time."""
     out = xp.empty(h.shape, dtype=dtype, device=device(h))
     for rows in row_chunks(h.shape[0], 16 * h.shape[1], budget_bytes):
         chunk = xp.astype(h[rows, :], xp.float64) * factor

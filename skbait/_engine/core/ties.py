@@ -1,9 +1,5 @@
-"""The tie rule of the greedy passes (docs/design.md §2).
-
-Scores closer than the engine's precision are not distinguishable, so a
-near-tie goes to the smallest pool index, as the literal rule of the
-reference implementation (``reference.py``) does for exact ties.
-"""
+"""The tie rule of the greedy passes (docs/design.md §2): a near-tie goes
+to the smallest pool index."""
 
 import math
 
@@ -18,20 +14,14 @@ _NOT_FINITE = (
 
 
 def tie_rtol(gemm_dtype_name):
-    """Relative gap under which two scores count as tied.
-
-    Scores agree with a dense float64 evaluation to about 1e-12 when the
-    GEMMs run in float64 and about 1e-6 in float32.
-    """
+    """Relative gap under which two scores count as tied (scores agree
+    with a dense evaluation to ~1e-12 in float64, ~1e-6 in float32)."""
     return 1e-9 if gemm_dtype_name == "float64" else 1e-5
 
 
 def argbest(xp, scores, rtol, maximize):
-    """Index of the best score; near-ties go to the smallest index.
-
-    Raises FloatingPointError when the best score is not finite: a NaN
-    would otherwise send the pick silently to index 0.
-    """
+    """Index of the best score, near-ties to the smallest index; a
+    FloatingPointError when the best score is not finite."""
     best = xp.max(scores) if maximize else xp.min(scores)
     if not bool(xp.isfinite(best)):
         raise FloatingPointError(_NOT_FINITE)
@@ -41,16 +31,10 @@ def argbest(xp, scores, rtol, maximize):
 
 
 def band_records(xp, scores, rtol, maximize):
-    """What a part of the scores contributes to :func:`argbest` over all.
-
-    Returns ``(extreme, records)``: the part's best score and, in index
-    order, the (index, score) pairs that could be the first index of the
-    tie band for any overall best at least as good as the part's: the
-    strict running maxima (minima) within the part's own band. The first
-    index whose score reaches a threshold is always such a running
-    extreme, and an overall best as good as the part's moves the threshold
-    only further in (``x - rtol·|x|`` grows with x), so these pairs decide
-    the part's share of the overall argbest; exact ties add none.
+    """What a part of the scores contributes to :func:`argbest` over all:
+    ``(extreme, records)``, its best score and, in index order, the strict
+    running maxima (minima) within its own tie band, the only (index,
+    score) pairs that can start the band of an overall best as good.
     """
     scores = np.asarray(scores)
     if scores.shape[0] == 0:
@@ -69,13 +53,8 @@ def band_records(xp, scores, rtol, maximize):
 
 
 def merge_records(parts, rtol, maximize):
-    """:func:`argbest` over parts summarised by :func:`band_records`.
-
-    ``parts`` holds ``(extreme, records)`` with the records' indices
-    already global. Returns ``(index, score, extreme)``: the overall pick,
-    its score and the best score of all. Raises FloatingPointError as
-    :func:`argbest` does.
-    """
+    """:func:`argbest` over parts' :func:`band_records` (global indices):
+    ``(index, score, extreme)`` as ``Candidates.best`` gives them."""
     extremes = [e for e, _ in parts]
     if any(math.isnan(e) for e in extremes):
         best = math.nan

@@ -8,11 +8,8 @@ __all__ = ["timed"]
 
 @contextlib.contextmanager
 def timed(timings, key):
-    """Add the seconds spent in the block to ``timings[key]``.
-
-    Not synchronised on asynchronous devices (CuPy, torch on a GPU), where
-    only the sum over the phases is meaningful.
-    """
+    """Add the seconds spent in the block to ``timings[key]`` (not
+    synchronised on asynchronous devices)."""
     start = time.perf_counter()
     try:
         yield

@@ -1,7 +1,5 @@
 """Binary BAIT (docs/design.md §10): exact BAIT at k = 1 on the
-weighted embeddings ``√(q (1 - q)) h``. ``spec.py`` declares it,
-``memory.py`` and ``counts.py`` add what its inputs cost; its selection
-and kernels are exact BAIT's (``rules/exact/``)."""
+weighted embeddings ``√(q (1 - q)) h``."""
 
 from .spec import BinarySpec
 

@@ -1,12 +1,6 @@
-"""Binary BAIT (docs/design.md §10): the binary reformulation of Fast
-Fishing (Huseljic et al., ECML-PKDD 2024).
-
-Each point's Fisher becomes that of the binary problem "top class or
-not", ``q (1 - q) h hᵀ`` with q its top class's probability: rank-one
-(regression) BAIT on the weighted embeddings ``√(q (1 - q)) h``
-(``fisher.binary_embeddings``). So the rule is exact BAIT at k = 1 on
-other inputs; only the inputs, the memory they add (``memory.py``) and
-their work (``counts.py``) are its own.
+"""Binary BAIT, the binary reformulation of Fast Fishing (Huseljic et al.,
+ECML-PKDD 2024; docs/design.md §10): rank-one BAIT on ``√(q (1 - q)) h``,
+q the top class's probability.
 """
 
 from ...core.fisher import binary_embeddings
@@ -53,4 +47,4 @@ class BinarySpec(ExactSpec):
         return None
 
     def qualifies(self, shape):
-        return False
+        return False  # ExactSpec's is True

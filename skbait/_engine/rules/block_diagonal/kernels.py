@@ -11,8 +11,6 @@ _COMPILED = __name__.rsplit(".", 1)[0] + ".numba_kernels"
 
 def get_block_kernel(xp, use_numba):
     """The kernel of block-diagonal BAIT (compiled when ``use_numba``)."""
-    # Loads (in a new process: compiles or reads from the disk cache) the
-    # compiled kernel.
     compiled = numba_module(_COMPILED) if use_numba else None
     if compiled:
         return compiled.NumbaBlockKernel()
@@ -20,15 +18,9 @@ def get_block_kernel(xp, use_numba):
 
 
 class BlockDiagonalKernel(ArrayKernel):
-    """Block-diagonal BAIT's per-candidate update and score (docs/design.md
-    §10), in array-API operations.
-
-    The states are n × k: ``a_xc = hᵀ M_c⁻¹ h`` and
-    ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h``. A commit's GEMM output holds, per
-    candidate, ``t_c = hᵀ ũ_c`` (first k columns) and ``r_c = hᵀ r̃_c``
-    (last k); the update is ``a -= σ t²``, ``b -= 2 t r`` and the score
-    ``Σ_c s w_c b_c / (1 + σ s w_c a_c)`` with ``w_c = p_c (1 - p_c)``
-    (+inf where a denominator is not positive: backward pass only).
+    """Block-diagonal BAIT's update ``a -= σ t²``, ``b -= 2 t r`` and
+    score ``Σ_c s w_c b_c / (1 + σ s w_c a_c)`` (docs/design.md §10; +inf
+    where a denominator is not positive), in array-API operations.
     """
 
     @staticmethod

@@ -1,34 +1,7 @@
-"""BAIT on the block-diagonal part of the Fisher (``approximation=
-"block_diagonal"``; docs/design.md §10), as a rule of the greedy loop.
-
-The classification Fisher ``I(x) = (diag(p) - p pᵀ) ⊗ h hᵀ`` is kept on its k
-diagonal d × d blocks only: class c gets ``w_xc · h hᵀ`` with
-``w_xc = p_xc (1 - p_xc)``. F and M split into k independent d × d blocks,
-the objective into ``Σ_c tr(M_c⁻¹ F_c)``, and a candidate adds a rank-one
-term ``s · w_xc · h hᵀ`` to every block (s = B / (n_l + B), the authors'
-weighting as in the exact rule). A point's gain is a sum of k
-Sherman-Morrison terms
-
-    gain(x) = Σ_c s w_xc b_xc / (1 + s w_xc a_xc),
-
-with ``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` kept for every
-candidate (n × k each), and the backward cost the same with ``1 - s w a``.
-
-Commits are free of d × d writes, as in the exact engine (§7): M_c⁻¹ is
-kept as ``M_c0⁻¹ - W_c D W_cᵀ``. Committing point s with sign σ, for all
-classes at once: ``v_c = √(s w_sc) h_s``, ``u_c = M_c⁻¹ v_c``,
-``ũ_c = u_c / √(1 + σ v_cᵀ u_c)``, ``r̃_c = σ M_c⁻¹ F_c ũ_c - ½ (ũ_cᵀ F_c ũ_c) ũ_c``;
-then ``M_c⁻¹ ← M_c⁻¹ - σ ũ_c ũ_cᵀ`` (ũ appended to W) and every candidate,
-with ``t_c = hᵀ ũ_c`` and ``r_c = hᵀ r̃_c`` from one GEMM of the pool with the
-d × 2k operand ``[ũ, r̃]``:
-
-    a_c ← a_c - σ t_c²,        b_c ← b_c - 2 t_c r_c.
-
-Memory O(k·d² + n·k); set-up O(n·k·d²); a greedy step O(n·k·d) for the
-GEMM and the candidates, O(k·d·(d + r + t)) for the commit. The states'
-kernels are in ``kernels.py`` (and ``numba_kernels.py``);
-``spec.py`` declares the rule to the registry, with its memory
-(``memory.py``) and its work (``counts.py``).
+"""Block-diagonal BAIT's set-up, states and commits (docs/design.md §10):
+F and M as k class blocks ``F_c``, ``M_c`` (d × d), per candidate
+``a_xc = hᵀ M_c⁻¹ h`` and ``b_xc = hᵀ M_c⁻¹ F_c M_c⁻¹ h`` (n × k), and
+``M_c⁻¹ = M_c0⁻¹ - W_c D W_cᵀ`` after the commits.
 """
 
 import math
@@ -45,9 +18,8 @@ from .kernels import get_block_kernel
 __all__ = ["BlockDiagonalRule", "BlockStates", "block_grams",
            "block_inverse", "DENSE_BELOW"]
 
-#: k·d² below which the class blocks M_c⁻¹ are dense and updated at every
-#: commit, as exact BAIT's M⁻¹ below (dk)² = 2048² (the same measurement:
-#: there the update is cheap and reading W is not).
+#: Below k·d² = DENSE_BELOW², dense class blocks take every commit (as
+#: exact BAIT's M⁻¹ below dk = 2048, the same measurement).
 DENSE_BELOW = 2048
 
 
@@ -64,8 +36,7 @@ def _class_groups(k, n_jobs):
 
 def _rows(d, budget_bytes, n):
     """Rows per chunk of the set-up's products (a few d-wide float64
-    temporaries each; ``chunks.rows_per_chunk``: the same chunks on a
-    pool and on the blocks of a Dask pool)."""
+    temporaries each)."""
     return rows_per_chunk(8 * 4 * d, budget_bytes, n)
 
 
@@ -86,9 +57,7 @@ def block_grams(problem, h, p, budget_bytes, n_jobs):
             hc = xp.astype(h[part, :], problem.gemm_dtype)
             root = xp.astype(xp.sqrt(w[part, :]), problem.gemm_dtype)
             for c in group:
-                # Aᵀ A with A = √w_c ∘ H: NumPy computes a product of an
-                # array with its own transpose as a symmetric rank-k
-                # update, half the flops of a general product.
+                # Aᵀ A, A = √w_c ∘ H: a symmetric rank-k update in NumPy.
                 a = hc * root[:, c:c + 1]
                 out[c, :, :] += xp.astype(xp.matmul(xp.matrix_transpose(a),
                                                     a), xp.float64)
@@ -137,9 +106,8 @@ def _low_rank_factor(xp, h_lab, w_lab, lam, denom):
 
 
 def _batched(xp, mats, x, n_jobs=1):
-    """``mats[c] @ x[c]`` for (k, m, n) and (k, n, j) arrays; on NumPy
-    the classes are shared between ``n_jobs`` threads (these products read
-    k·m·n numbers for little arithmetic: two threads read faster)."""
+    """``mats[c] @ x[c]`` for (k, m, n) and (k, n, j) arrays, the classes
+    shared between ``n_jobs`` threads on NumPy (they read faster)."""
     if (n_jobs <= 1 or not is_numpy_namespace(xp) or mats.shape[0] < 2
             or mats.size < 2 ** 19):  # threads cost more than they save
         return xp.matmul(mats, x)
@@ -209,12 +177,9 @@ class LowRankBlocks:
 
 
 class BlockStates:
-    """Fresh ``a_xc`` and ``b_xc`` (n × k, float64) for M₀⁻¹ = ``base``.
-
-    ``a`` comes from the low-rank form when there is one (N·d·r products
-    per class), else from the dense blocks; ``b`` from the quadratic forms
-    of ``C_c = M_c⁻¹ F_c M_c⁻¹``, formed once here in the GEMM dtype.
-    """
+    """Fresh ``a_xc`` and ``b_xc`` (n × k, float64) for M₀⁻¹ = ``base``:
+    ``a`` from its low-rank form or dense blocks, ``b`` from the forms of
+    ``C_c = M_c⁻¹ F_c M_c⁻¹`` (formed once, in the GEMM dtype)."""
 
     def __init__(self, fisher, base, *, gemm_dtype, budget_bytes, n_jobs):
         xp = base.xp
@@ -290,8 +255,7 @@ class BlockDiagonalRule:
             n_jobs)
 
     def refresh(self, rtol):
-        """Block-diagonal BAIT forms no fresh states during the forward
-        pass; the backward pass starts from exact ones (``selected``)."""
+        """None in the forward pass; the backward pass starts exact."""
         return Refresh(rtol=rtol, unit=0.0, enabled=False,
                        timings=self.timings)
 
@@ -309,22 +273,16 @@ class BlockDiagonalRule:
         return get_block_kernel(self.problem.xp, False)
 
     def start_backward(self, sel, chosen, last, refresh, rtol):
-        """Commit the last forward pick and give the chosen points' exact
-        float64 states: a removal divides by ``1 - s w a``, which rounding
-        in the carried states can make meaningless at small λ."""
+        """Commit the last forward pick; the chosen points' states exact
+        in float64 (a removal divides by ``1 - s w a``)."""
         self.commit(chosen[-1], *last, 1.0, self.problem.xp.float64)
         sel.a, sel.b = self.inverse.exact_states(sel.problem.h_pool)
 
 
 class _BlockInverse:
-    """M_c⁻¹ of every class after some commits: ``M_c0⁻¹ - W_c D W_cᵀ``.
-
-    W is (k, d, capacity) float64, stored transposed (``wt``); a commit
-    appends one column per class and its sign to D. When W would outgrow
-    what a dense M⁻¹ costs to read, it is folded into dense blocks and
-    emptied; below k·d² =
-    ``DENSE_BELOW ** 2`` the blocks are dense and updated at every commit.
-    """
+    """M_c⁻¹ of every class after some commits: ``M_c0⁻¹ - W_c D W_cᵀ``,
+    W stored transposed (``wt``), folded into dense blocks when it would
+    cost more to read than they do."""
 
     def __init__(self, xp, base, fisher, sqrt_s, capacity, timings,
                  n_jobs=1):
@@ -334,8 +292,6 @@ class _BlockInverse:
         self.timings = timings
         k, d, _ = fisher.shape
         dev = device(fisher)
-        # Wᵀ per class, a commit's column as a contiguous row: each class's
-        # (used × d) block is one contiguous matrix for the products.
         self.wt = xp.zeros((k, max(1, capacity), d), dtype=xp.float64,
                            device=dev)
         self.signs = xp.zeros((max(1, capacity),), dtype=xp.float64,

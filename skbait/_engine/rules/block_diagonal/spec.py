@@ -1,6 +1,4 @@
-"""Block-diagonal BAIT's declaration to the registry: its selection,
-its memory (``memory.py``), its work (``counts.py``) and its
-qualification."""
+"""Block-diagonal BAIT's declaration to the registry."""
 
 from ..base import RuleSpec, memory_kwargs
 from .counts import block_diagonal_work, kernel_flops
@@ -68,7 +66,5 @@ class BlockDiagonalSpec(RuleSpec):
         return k, k, 2 * k, kernel_flops(k)
 
     def qualifies(self, shape):
-        # docs/results.md §15: its batches matched exact BAIT's (objective
-        # gap and learning curve) on every validation problem, k = 10 to
-        # 100; below k = 10 nothing was measured.
+        # docs/results.md §15: measured as good as exact BAIT, k = 10-100.
         return shape.k >= QUALIFIES_FROM_K

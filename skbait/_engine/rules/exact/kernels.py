@@ -1,22 +1,7 @@
-"""Exact BAIT's per-candidate kernels (``backends/kernels.Kernel``).
-
-For every candidate x the selection keeps two symmetric k × k matrices
-(packed, float64): ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x``.
-After committing a point with sign σ (+1 forward, -1 backward) one GEMM
-gives, for every candidate, the k × k blocks ``T_U = (I ⊗ h_xᵀ) Ũ`` and
-``T_R = (I ⊗ h_xᵀ) R̃`` (Ũ and R̃: ``rule.py``, docs/design.md §7). With
-``ã = √s Gᵀ T_U`` and ``r = √s Gᵀ T_R`` the update is
-
-    A_x ← A_x - σ ã ãᵀ,        B_x ← B_x - (ã rᵀ + r ãᵀ),
-
-and the score is ``tr(B_x (I + σ A_x)⁻¹)``: the forward gain (σ = +1) or
-the backward cost (σ = -1) of ``docs/design.md`` §4.
-
-Here: the kernel written with array-API operations (any namespace, any
-device) and its rank-one case for regression (and binary BAIT); for NumPy
-arrays when numba is installed, fused compiled loops
-(``numba_kernels.py``) that make one pass over memory instead of a dozen
-and run the GEMM themselves.
+"""Exact BAIT's per-candidate kernels (``backends/kernels.Kernel``): the
+updates ``A_x ← A_x - σ ã ãᵀ``, ``B_x ← B_x - (ã rᵀ + r ãᵀ)`` and the
+score ``tr((I + σ A_x)⁻¹ B_x)`` of docs/design.md §4 and §7, in array-API
+operations; the compiled ones are in ``numba_kernels.py``.
 """
 
 from array_api_compat import device
@@ -30,18 +15,8 @@ _COMPILED = __name__.rsplit(".", 1)[0] + ".numba_kernels"
 
 
 def get_kernel(xp, rank_one, use_numba):
-    """Return the kernel for this problem.
-
-    Parameters
-    ----------
-    xp : namespace
-    rank_one : bool
-        Regression (k = 1, ``G = 1``).
-    use_numba : bool
-        Use the compiled NumPy kernel (caller checked availability).
-    """
-    # Loads (in a new process: compiles or reads from the disk cache) the
-    # compiled kernels.
+    """The kernel for regression (``rank_one``) or classification,
+    compiled when ``use_numba`` (its availability checked)."""
     compiled = numba_module(_COMPILED) if use_numba else None
     if rank_one:
         return compiled.NumbaRankOneKernel() if compiled \
@@ -60,11 +35,8 @@ class ArrayAPIKernel(ArrayKernel):
         return 8 * 2 * k * k * 6
 
     def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
-        """Update rows ``start:stop`` of the states; return their scores.
-
-        ``out`` is the (n, 2k²) GEMM output for those rows, or None to only
-        score them.
-        """
+        """Update rows ``start:stop`` of the states by ``out``, their
+        (n, 2k²) GEMM output (None: no update); return their scores."""
         xp = self.xp
         k = p.shape[1]
         n = stop - start
@@ -87,11 +59,9 @@ def _trace_solve(xp, a_full, b_full, sigma):
     k = a_full.shape[-1]
     eye = xp.eye(k, dtype=xp.float64, device=device(a_full))
     lhs = eye + sigma * a_full
-    if sigma > 0:
-        # I + A with A positive semi-definite: always well conditioned.
+    if sigma > 0:  # I + A, A positive semi-definite: well conditioned
         return xp.linalg.trace(xp.linalg.solve(lhs, b_full))
-    # Backward pass, on the few selected points only: I - A is positive
-    # definite in exact arithmetic but can lose that to rounding.
+    # The backward pass: I - A can lose definiteness to rounding.
     scores = xp.linalg.trace(xp.linalg.solve(lhs, b_full))
     ok = xp.isfinite(scores) & (xp.linalg.eigvalsh(lhs)[:, 0] > 0)
     return xp.where(ok, scores, xp.inf)

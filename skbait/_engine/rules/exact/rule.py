@@ -1,17 +1,6 @@
-"""Exact BAIT's selection (docs/design.md §4-§8): its state layout and
-its commits.
-
-``ExactRule`` keeps F, M⁻¹ and C = M⁻¹ F M⁻¹ (``_Commits``: those of the
-set-up minus the commits' low-rank corrections) and turns a committed
-point into the d × 2k² operand of the candidates' update (§7); the
-candidates' states are the packed k × k ``A_x`` and ``B_x``
-(``ExactStates``; the kernels that update them: ``kernels.py``); the
-set-up's formulas are in ``setup.py``. Regression is this rule with
-k = 1.
-
-The factor ``G = (I - p 1ᵀ) diag(√w)`` of each point may be centred by
-``p`` and weighed by ``w`` apart (``core/fisher.weighted_probabilities``):
-a rule whose Fisher has that form is this one on other ``inputs``.
+"""Exact BAIT's states and commits (docs/design.md §4-§8): F, M⁻¹ and
+C = M⁻¹ F M⁻¹, a committed point turned into the d × 2k² operand of the
+candidates' update (§7). Regression is k = 1.
 """
 
 import math
@@ -42,11 +31,9 @@ DENSE_BELOW = 2048
 
 
 class ExactStates:
-    """Fresh ``A_x``, ``B_x`` of the candidates of a ``GreedyProblem`` for
-    M⁻¹ = ``base`` and C = M⁻¹ F M⁻¹ = ``c`` (``setup.initial_states``;
-    ``identity``: F = I). C is formed once, by the rule, for the commits
-    and for every chunk of a pool (on a cluster: shipped to the workers).
-    """
+    """Fresh ``A_x``, ``B_x`` of a ``GreedyProblem``'s candidates for
+    M⁻¹ = ``base`` and C = ``c`` (formed once, by the rule; shipped to a
+    cluster's workers); ``identity``: F = I."""
 
     def __init__(self, base, c, *, identity, lam, scale, budget_bytes,
                  n_jobs):
@@ -72,11 +59,9 @@ _PRESENT = object()
 class ExactRule:
     """F, M⁻¹ and C of exact BAIT, and its commits (see ``greedy.py``).
 
-    ``problem`` gives the labeled set, the dimensions and the GEMM dtype
-    (its pool rows are not used: a pool spread over a cluster describes
-    itself with an empty one); ``fisher`` (None for F = I) and ``base``
-    (M₀⁻¹) come from the set-up. F is kept only where a refresh can form
-    M⁻¹ and C afresh from it (float64 GEMMs); the steps need C alone.
+    ``problem``'s pool rows are not used (a cluster's pool has none);
+    ``fisher`` (None: F = I) and ``base`` (M₀⁻¹) come from the set-up. F
+    is kept only where a refresh may need it (float64 GEMMs).
     """
 
     def __init__(self, problem, fisher, base, *, lam, n_select, n_forward,
@@ -90,9 +75,8 @@ class ExactRule:
         self.budget, self.n_jobs = budget_bytes, n_jobs
         self.timings = timings
         self.objective = base.trace_with(fisher)
-        # Columns of W: k for every forward pick and every removal, but W
-        # is folded into M⁻¹ before it holds more than dk (``commit``), and
-        # below dk = DENSE_BELOW after the first commit.
+        # W's columns: k a commit, folded past dk (below DENSE_BELOW: at
+        # every commit).
         capacity = min((n_forward + max(0, n_forward - n_select))
                        * problem.k, problem.k if problem.dk < DENSE_BELOW
                        else problem.dk + problem.k)
@@ -103,18 +87,15 @@ class ExactRule:
         self.rows = {}  # committed point -> (h, p), for a refresh
 
     def refresh(self, rtol):
-        """The :class:`~skbait._engine.core.greedy.Refresh` of this rule: only
-        with float64 GEMMs, as in float32 the fresh states themselves
-        carry rounding of ~1e-7 relative to b_max (a refresh could not
-        restore more, and the tie tolerance, 1e-5, allows for it)."""
+        """The rule's ``greedy.Refresh``: only with float64 GEMMs (float32
+        fresh states carry as much rounding, §8)."""
         xp = self.problem.xp
         dtype = self.problem.gemm_dtype
         return Refresh(rtol=rtol, unit=float(xp.finfo(dtype).eps) / 2,
                        enabled=dtype == xp.float64, timings=self.timings)
 
     def states(self):
-        """Fresh states for the current M⁻¹ (right after the set-up or a
-        rebase, when W is empty)."""
+        """Fresh states for the current M⁻¹ (W empty)."""
         assert self.commits.used == 0
         return ExactStates(self.commits.base, self.commits.c,
                            identity=self.identity, lam=self.lam,
@@ -149,17 +130,10 @@ class ExactRule:
         return get_kernel(self.problem.xp, self.problem.rank_one, False)
 
     def start_backward(self, sel, chosen, last, refresh, rtol):
-        """Commit the last forward pick to the chosen points' candidates
-        ``sel`` and make their states exact (§8).
-
-        A removal divides by I - A_x, which is nearly singular when λ is
-        small: A_x of the chosen points is recomputed from M⁻¹ in float64
-        rather than carried over from the forward updates. When the
-        carried A_x drifted by more than 1e-3 of the smallest eigenvalue
-        of I - A_x (float64 GEMMs: a tenth of the tie tolerance), B_x is
-        recomputed too, and with float64 GEMMs M⁻¹ as well: all lose to
-        the same rounding, which the removal amplifies by (I - A_x)⁻¹.
-        """
+        """Commit the last forward pick to the chosen points ``sel`` and
+        make their states exact (§8, "The backward pass"): A_x recomputed
+        in float64; past a drift of 1e-3 (float64 GEMMs: a tenth of the
+        tie tolerance) B_x too, and with float64 GEMMs M⁻¹ as well."""
         pb, xp = self.problem, self.problem.xp
         sel.update(self.commit(chosen[-1], *last, 1.0, xp.float64), 1.0)
         exact = exact_states(pb, self.commits.block, sel.problem.h_pool,
@@ -198,25 +172,10 @@ def _drift(xp, carried, exact, k):
 
 
 class _Commits:
-    """M⁻¹ and C = M⁻¹ F M⁻¹ after some commits (§7):
-    ``M⁻¹ = M₀⁻¹ - W D Wᵀ`` and ``C = C₀ - (W Rᵀ + R Wᵀ)``.
-
-    ``base`` is the set-up's M₀⁻¹ (``setup.DenseInverse`` or
-    ``LowRankInverse``) and ``c`` C₀ (dense, formed here once: the first
-    states' B forms read it too); each committed point appends its k
-    columns Ũ to W, R̃ to R (float64, stored as rows: ``wt``, ``rt``) and
-    its sign σ to D. A commit needs M⁻¹ and C only through products with
-    the committed point's factor ``V_t = (I_k ⊗ h_t) G_t``, which read
-    each matrix once for k columns' worth of results; it writes no
-    dk × dk matrix. When W has grown so wide that reading it costs more
-    than dense matrices (many commits at small dk), it is folded into a
-    dense M⁻¹ and into C, and emptied.
-
-    Committing point t with sign σ: ``U = M⁻¹ V_t``,
-    ``L Lᵀ = (I + σ V_tᵀ U)⁻¹``, ``Ũ = U L``, ``Y = C V_t L`` (= M⁻¹ F Ũ),
-    ``R̃ = σ Y - ½ Ũ (Lᵀ V_tᵀ C V_t L)``; then ``M⁻¹ ← M⁻¹ - σ Ũ Ũᵀ``,
-    ``C ← C - (Ũ R̃ᵀ + R̃ Ũᵀ)``, and ``[Ũ, R̃]`` rearranged is the d × 2k²
-    operand of the candidates' GEMM.
+    """M⁻¹ and C after some commits (§7): ``M⁻¹ = M₀⁻¹ - W D Wᵀ`` and
+    ``C = C₀ - (W Rᵀ + R Wᵀ)``; ``base`` is M₀⁻¹, ``c`` C₀ (formed here
+    once), W and R stored as rows (``wt``, ``rt``), folded into dense
+    matrices once reading them costs more (``_fold_after``).
     """
 
     def __init__(self, xp, base, fisher, sqrt_s, capacity, dk, dev,
@@ -271,14 +230,11 @@ class _Commits:
     def _fold_after(self):
         """Columns of W beyond which it is folded into dense matrices.
 
-        Below dk = ``DENSE_BELOW`` dense M⁻¹ and C (at most 32 MiB each,
-        mostly in cache) are updated in place at every commit: there the
-        update is cheap and reading W is not (measured on a 2-core AMD
-        EPYC: deferring made d = 128, k = 10 about 10 % slower). Above it,
-        a commit reads W and R for about 3·dk·m·k multiply-adds, while
-        folding costs about 3·dk² per column, as much as a commit gains:
-        W is folded only once it (with a low-rank base's r columns) is
-        wider than dk, where dense matrices are cheaper to read.
+        Below dk = ``DENSE_BELOW`` dense M⁻¹ and C (at most 32 MiB each)
+        take every commit in place (on a 2-core AMD EPYC deferring made
+        d = 128, k = 10 about 10 % slower). Above it W is folded once it
+        (with a low-rank base's r columns) is wider than dk, where folding
+        costs what reading it would.
         """
         dk = self.wt.shape[1]
         if dk < DENSE_BELOW:
@@ -312,8 +268,6 @@ class _Commits:
         time, so that no W-sized temporary is formed."""
         xp, m = self.xp, self.used
         signs = [float(v) for v in self.signs[:m]]
-        # Single-threaded BLAS, as every step: BLAS threads left spinning
-        # after a threaded call slow the numba kernel down.
         dense = self.base.dense()
         start = 0
         for stop in range(1, m + 1):

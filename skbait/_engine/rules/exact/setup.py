@@ -1,10 +1,6 @@
-"""Set-up of the greedy selection: F, M⁻¹ and the per-candidate states.
-
-Each function implements one formula of docs/design.md §6 on validated
-inputs (a ``GreedyProblem``; prior validation assumed). All results are
-float64; the O(N) products over the embeddings run in the problem's GEMM
-dtype. At most two dk × dk matrices exist at any time (F and M, then F and
-M⁻¹); everything else is a strip of columns or a chunk of pool rows.
+"""Exact BAIT's set-up: F, M⁻¹ and the first states (docs/design.md §6),
+in float64 (the O(N) products in the GEMM dtype); at most two dk × dk
+matrices at a time.
 """
 
 import math
@@ -41,24 +37,16 @@ __all__ = ["fisher_and_inverse", "inverse_with", "DenseInverse",
            "initial_states", "exact_states",
            "trace_product", "times_fisher"]
 
-# Columns of M⁻¹ (or C) per group in the block quadratic forms: narrower
-# groups would read all of M⁻¹ and F once per group for little arithmetic.
+# Columns of M⁻¹ (or C) per group in the block quadratic forms.
 COLUMN_GROUP = 128
 
 
 def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
                        budget_bytes, n_jobs, pool_sum=None, n_pool=None):
-    """F (None when F = I) and M⁻¹ (§2, §6).
-
-    ``F = (Σ_pool I(x) + Σ_labeled I(x)) / (n_u + n_l)`` (float64, dk × dk)
-    and ``M = λ I + L Lᵀ`` with ``L = [V_x]_labeled / √(n_l + B)``. M⁻¹ is
-    returned as a ``LowRankInverse`` when L has at most dk/2 columns (no
-    labeled set: none), else as a ``DenseInverse`` (a Cholesky inverse).
-
-    The pool's sum comes from ``problem``'s rows, or, for a pool held
-    elsewhere (blocks on a Dask cluster), from ``pool_sum()``, which
-    returns the upper triangle of ``Σ_pool I(x)`` (``pool_fisher_sum`` of
-    every block, added up); ``n_pool`` is then the pool's size.
+    """F (None when F = I) and M⁻¹ (§2, §6): a ``LowRankInverse`` when
+    the labeled factor has at most dk/2 columns, else a ``DenseInverse``.
+    For a pool held elsewhere (a Dask cluster), ``pool_sum()`` gives the
+    upper triangle of its Fisher sum and ``n_pool`` its size.
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
@@ -76,7 +64,7 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
             fisher += lab
     if fisher is not None:
         # The labeled sum first, then the pool's, in both cases (the same
-        # rounding); mirroring copies the upper triangle onto the lower.
+        # rounding).
         if pb.n_lab and low_rank:
             _add_fisher(problem, fisher, pb.h_lab, pb.p_lab, budget_bytes,
                         n_jobs)
@@ -100,17 +88,10 @@ def fisher_and_inverse(problem, *, lam, n_select, identity_fisher,
 
 def inverse_with(problem, fisher, h_members, p_members, *, lam, n_select,
                  budget_bytes, n_jobs):
-    """M⁻¹ after adding pool points (§2), formed afresh in float64 (§8,
-    "Refresh"). The added points are the rows of ``h_members`` and
-    ``p_members`` (None: none; ``p_members`` None for regression).
-
-    ``M = λ I + L Lᵀ`` with L the labeled points' factors over √(n_l + B)
-    and the added points' over √(n_l + B) / √B. When L has at most dk/4
-    columns M⁻¹ is low-rank (Woodbury on L, whose temporaries are then
-    below those of a dense M); otherwise M is formed in one dk × dk
-    matrix, the labeled points' part as in the set-up (their Fisher sum, a
-    chunk of rows at a time) and the added points' as ``V Vᵀ``, so that no
-    dk × (n_l + t)·k factor is held.
+    """M⁻¹ after adding the pool points ``h_members``, ``p_members``
+    (None: none), formed afresh in float64 (§8, "Refresh"): low-rank when
+    the factor has at most dk/4 columns, else M formed in one dk × dk
+    matrix (the labeled part as in the set-up, the added one as V Vᵀ).
     """
     xp, pb = problem.xp, problem
     shift = NullShift.of(problem, fisher, lam)
@@ -162,16 +143,10 @@ def _labeled_factor(problem, n_select):
 
 @dataclass(frozen=True)
 class NullShift:
-    """``α P`` added to M for classification (§8, "The softmax null space").
-
-    Every ``V_x`` and F vanish on the subspace ``1_k ⊗ R^d`` (adding a
-    constant to all logits changes nothing), where M is just λ I: M⁻¹ is
-    1/λ there, and at small λ the rounding of that part swamps the small
-    states of covered candidates. Adding ``α P``, with P the orthogonal
-    projector on the subspace (``P x``: the mean over the k class blocks,
-    repeated), changes no gain, no state and ``tr(M⁻¹ F)``, and makes the
-    subspace's eigenvalue λ + α. α is the Fisher's mean eigenvalue (1 when
-    F = I); α = 0 (no shift) for regression.
+    """``α P`` added to M for classification (§8, "The softmax null
+    space"): P projects on ``1_k ⊗ R^d`` (``P x``: the mean over the class
+    blocks, repeated), α is the Fisher's mean eigenvalue (1 when F = I; 0
+    for regression).
     """
 
     alpha: float
@@ -273,9 +248,7 @@ class DenseInverse:
 class LowRankInverse:
     """``M⁻¹ = (I - Q Qᵀ - β P) / λ`` for ``M = λ I + L Lᵀ + α P``
     (Woodbury; P and β of the ``NullShift``), with ``Q = L R⁻ᵀ`` and
-    ``R Rᵀ = λ I + Lᵀ L``: dk × r numbers instead of dk × dk, and a
-    product with M⁻¹ costs O(dk·r) per column. (L has no component on P's
-    subspace, so the shift only adds the β term.)"""
+    ``R Rᵀ = λ I + Lᵀ L``: dk × r numbers instead of dk × dk."""
 
     def __init__(self, xp, q, lam, shift, n_jobs=1):
         self.xp, self.q, self.lam, self.shift = xp, q, lam, shift
@@ -332,9 +305,8 @@ class LowRankInverse:
         return out / self.lam
 
     def apply_blocks(self, h, n_jobs=1):
-        """``M⁻¹ (I_k ⊗ h)`` (dk × k); its columns have no component on
-        P's subspace only after the product with G, so the shift is
-        applied (§8)."""
+        """``M⁻¹ (I_k ⊗ h)`` (dk × k), the shift applied (its columns leave
+        P's subspace only after the product with G)."""
         xp, q = self.xp, self.q
         dk, d = q.shape[0], h.shape[0]
         k = dk // d
@@ -413,9 +385,8 @@ def _low_rank_inverse(q, lam, shift):
 
 
 def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
-    """``total += Σ I(x)`` over the rows of ``h`` (upper triangle), shared
-    between threads: by block column for classification, by rows for
-    regression."""
+    """``total += Σ I(x)`` over the rows of ``h`` (upper triangle), on
+    threads by block column (classification) or by rows (regression)."""
     xp = problem.xp
     kw = dict(gemm_dtype=problem.gemm_dtype, budget_bytes=budget_bytes)
     if p is not None:
@@ -423,8 +394,7 @@ def _add_fisher(problem, total, h, p, budget_bytes, n_jobs):
             (lambda b=b: add_fisher_upper(xp, total, h, p, blocks=[b], **kw))
             for b in reversed(range(problem.k))], n_jobs)
         return
-    # Threads take whole chunks of the sum (``fisher_tile``): each
-    # chunk's product is then the number it is on any piece of the pool.
+    # Whole chunks of ``fisher_tile`` rows: the same numbers on any piece.
     tile = fisher_tile(h.shape[1], 1, 4 if problem.gemm_dtype == xp.float32
                        else 8, budget_bytes)
     parts = [(a * tile, min(h.shape[0], b * tile)) for a, b in
@@ -469,9 +439,8 @@ def times_blocks(xp, a, h, n_jobs=1):
 
 
 def c_matrix(xp, fisher, inverse, n_jobs):
-    """``C = M⁻¹ F M⁻¹`` (dk × dk float64; F = I when ``fisher`` is None),
-    formed a group of columns at a time (groups shared between ``n_jobs``
-    threads: each writes its own columns) and symmetrised in place."""
+    """``C = M⁻¹ F M⁻¹`` (F = I when ``fisher`` is None), a group of
+    columns per thread task, symmetrised in place."""
     dense = isinstance(inverse, DenseInverse)
     held = inverse.dense() if dense else inverse.q
     dk = held.shape[0]
@@ -508,23 +477,15 @@ def times_fisher(xp, fisher, m, n_jobs=1):
 def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
                    n_jobs, c_matrix=None):
     """Packed ``A_x = V_xᵀ M⁻¹ V_x`` and ``B_x = V_xᵀ M⁻¹ F M⁻¹ V_x`` of
-    every pool point (§6, "The first states").
-
-    The states first receive the raw block quadratic forms
-    ``Q[a, b] = h_xᵀ P_ab h_x`` of P = M⁻¹ (for A) and P = C = M⁻¹ F M⁻¹
-    (for B), a group of columns at a time (C is never held whole), and are
-    then turned into ``s · Gᵀ Q G`` a chunk of rows at a time. ``inverse``
-    is M⁻¹ (a ``DenseInverse`` or ``LowRankInverse``). ``c_matrix``, when
-    given, is C itself (formed once for the many chunks of a pool on a
-    cluster) and its strips are read from it.
+    every pool point (§6, "The first states"): block quadratic forms of
+    M⁻¹ and C, then ``s · Gᵀ Q G``. ``c_matrix``: C, when already formed.
     """
     xp, pb = problem.xp, problem
     dev = device(pb.h_pool)
     npk = n_packed(pb.k)
     a_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64, device=dev)
     b_state = xp.zeros((pb.n_pool, npk), dtype=xp.float64, device=dev)
-    # Without a labeled set M⁻¹ = I/λ: the forms of M⁻¹ (and of C when
-    # F = I) are multiples of ‖h‖² on the diagonal.
+    # M⁻¹ = I/λ: the forms of M⁻¹ (and C when F = I) are ‖h‖² multiples.
     plain = _scaled_identity(inverse)
     if plain:
         norms = _squared_norms(xp, pb.h_pool, budget_bytes)
@@ -537,14 +498,12 @@ def initial_states(problem, fisher, inverse, *, lam, scale, budget_bytes,
         add_block_forms(xp, state, pb.h_gemm, part, b, cols, pb.k,
                         budget_bytes=budget_bytes)
 
-    # A low-rank M⁻¹ gives A's forms from N·d·r products instead of the
-    # N·d²·k²/2 of the block forms.
+    # A low-rank M⁻¹: A's forms from N·d·r products, not N·d²·k²/2.
     low_rank_a = not plain and isinstance(inverse, LowRankInverse)
     if low_rank_a:
         _low_rank_a_forms(problem, inverse, a_state, budget_bytes, n_jobs)
 
-    # Block columns b write disjoint state columns: one thread task each,
-    # largest first.
+    # Block columns write disjoint state columns: a task each.
     def block_column(b):
         for cols in chunks(pb.d, COLUMN_GROUP):
             if not plain and not low_rank_a:
@@ -651,10 +610,8 @@ def _to_state(xp, q, p, scale, k):
 
 
 def exact_states(problem, block, h, p, *, scale, budget_bytes):
-    """Packed ``A_x`` of a few points (rows of ``h``, ``p``; float64) by
-    float64 block quadratic forms of M⁻¹ (§8, the backward pass), or their
-    ``B_x`` by those of C = M⁻¹ F M⁻¹: ``block(rows, cols)`` gives the
-    matrix's blocks."""
+    """Packed ``A_x`` (or ``B_x``) of a few points by float64 block forms
+    of M⁻¹ (or C), whose blocks ``block(rows, cols)`` gives (§8)."""
     xp, pb = problem.xp, problem
     q_state = xp.zeros((h.shape[0], n_packed(pb.k)), dtype=xp.float64,
                        device=device(h))

@@ -1,6 +1,4 @@
-"""Exact BAIT's declaration to the registry: what it runs on, its
-selection, its memory (``memory.py``), its work (``counts.py``) and its
-role as the reference rule."""
+"""Exact BAIT's declaration to the registry."""
 
 from ..base import RuleSpec, memory_kwargs
 from .counts import exact_work, kernel_flops
@@ -13,13 +11,8 @@ __all__ = ["ExactSpec"]
 
 
 class ExactSpec(RuleSpec):
-    """Exact BAIT: the full dk × dk Fisher (regression: d × d).
-
-    A subclass that changes only :meth:`~..base.RuleSpec.inputs` runs the
-    same selection on other embeddings (binary BAIT) or on factors
-    centred and weighed apart (``core/fisher.weighted_probabilities``);
-    it then declares its own :meth:`reference_factors`, memory and work.
-    """
+    """Exact BAIT: the full dk × dk Fisher (regression: d × d). A subclass
+    with other ``inputs`` runs the same selection (binary, top-c BAIT)."""
 
     name = "exact"
     title = "exact BAIT"

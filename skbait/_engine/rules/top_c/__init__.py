@@ -1,9 +1,5 @@
-"""Top-c BAIT (Huseljic et al., 2024, "BAIT-Exp"): the Fisher's
-expectation over each point's c most probable classes. ``spec.py``
-declares it (:class:`TopCSpec`, c a parameter), ``weights.py`` forms its
-weighted probabilities, ``memory.py`` and ``counts.py`` add what they
-cost; its selection and kernels are exact BAIT's (``rules/exact/``,
-factors centred and weighed apart)."""
+"""Top-c BAIT (Huseljic et al., 2024, "BAIT-Exp"; docs/design.md §10):
+exact BAIT on weighted probabilities."""
 
 from .spec import TopCSpec
 

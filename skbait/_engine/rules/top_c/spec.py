@@ -1,17 +1,7 @@
-"""Top-c BAIT: Fast Fishing's expected Fisher over the c most probable
-classes (Huseljic et al., 2024; "BAIT-Exp" in their dal-toolbox).
-
-A point's Fisher is the expectation, under its probabilities renormalised
-over its c most probable classes ``T_c``, of the per-label Fisher:
-
-    I_c(x) = Σ_{y ∈ T_c} q_y (e_y - p)(e_y - p)ᵀ ⊗ h hᵀ,
-    q_y = p_y / Σ_{y' ∈ T_c} p_y'.
-
-That is ``G Gᵀ ⊗ h hᵀ`` with ``G = (I - p 1ᵀ) diag(√w)``, w = q on T_c and
-0 elsewhere: exact BAIT's factor centred by p and weighed by w apart, so
-the rule is exact BAIT (``rules/exact/``) on the weighted probabilities
-(``weights.py``); only its inputs, memory (``memory.py``) and work
-(``counts.py``) are its own. c = k is exact BAIT.
+"""Top-c BAIT: Fast Fishing's expected Fisher over each point's c most
+probable classes ``T_c`` (docs/design.md §10),
+``Σ_{y ∈ T_c} q_y (e_y - p)(e_y - p)ᵀ ⊗ h hᵀ``, ``q`` the probabilities
+renormalised on ``T_c``: exact BAIT on weighted probabilities.
 """
 
 import numbers
