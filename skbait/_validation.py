@@ -56,21 +56,9 @@ def _is_real_numeric(xp, dtype):
 
 
 def check_matrix(xp, x, name, *, n_cols=None, cols_name=None, allow_empty=False):
-    """Check that ``x`` is a finite, real, numeric 2-D array.
-
-    Parameters
-    ----------
-    xp : namespace
-    x : array
-    name : str
-        Parameter name used in error messages.
-    n_cols : int, default=None
-        Required number of columns, if any.
-    cols_name : str, default=None
-        What ``n_cols`` comes from, for the error message.
-    allow_empty : bool, default=False
-        Whether zero rows are allowed.
-    """
+    """Check that ``x`` (named ``name`` in errors) is a finite, real,
+    numeric 2-D array, with ``n_cols`` columns (those of ``cols_name``) if
+    given, and rows unless ``allow_empty``."""
     if not _is_real_numeric(xp, x.dtype):
         raise TypeError(
             f"{name} must have a real numeric dtype (floating or integer); "
@@ -98,11 +86,8 @@ def check_matrix(xp, x, name, *, n_cols=None, cols_name=None, allow_empty=False)
 
 def check_proba(xp, p, name, *, n_rows, rows_name, n_classes=None,
                 classes_name=None, tol=None):
-    """Check a matrix of class probabilities (one row per point).
-
-    ``tol`` is the allowed deviation of a row sum from 1 (default
-    ``PROBA_SUM_TOL``; see :func:`proba_tolerance` for low precisions).
-    """
+    """Check a matrix of class probabilities (one row per point), row sums
+    within ``tol`` (default ``PROBA_SUM_TOL``) of 1."""
     tol = PROBA_SUM_TOL if tol is None else tol
     check_matrix(xp, p, name, allow_empty=True)
     if p.shape[0] != n_rows:
@@ -165,11 +150,8 @@ def check_dtype_name(dtype, name="dtype"):
 
 # ---- probabilities coming out of an estimator ----------------------------
 def proba_tolerance(dtype, n_classes):
-    """Row-sum tolerance for probabilities computed in ``dtype``.
-
-    ``max(PROBA_SUM_TOL, 8 · sqrt(k) · eps)``: a float16 softmax over ten
-    classes is off by a few 1e-4, a float64 one by nothing that matters.
-    """
+    """Row-sum tolerance for probabilities computed in ``dtype``:
+    ``max(PROBA_SUM_TOL, 8 · sqrt(k) · eps)``."""
     try:
         eps = float(np.finfo(dtype).eps)
     except (TypeError, ValueError):  # integer or object output
@@ -179,12 +161,8 @@ def proba_tolerance(dtype, n_classes):
 
 # ---- declarative parameter validation ------------------------------------
 class InvalidParameterError(ValueError, TypeError):
-    """A parameter of a sampler outside what it allows.
-
-    Subclasses both ``ValueError`` and ``TypeError``, as scikit-learn's
-    ``InvalidParameterError`` does: a wrong type and a wrong value are both
-    caught by either.
-    """
+    """A parameter of a sampler outside what it allows (a ``ValueError``
+    and a ``TypeError``, as scikit-learn's)."""
 
 
 def _is_int(value):
@@ -198,12 +176,9 @@ def _is_real(value):
 
 
 class Interval:
-    """Numbers in an interval; ``None`` bounds are infinite.
-
-    ``kind="integer"`` accepts Python and NumPy integers; ``kind="real"``
-    accepts any finite real scalar (Python or NumPy, integers included).
-    Booleans are never numbers here.
-    """
+    """Numbers in an interval (``None`` bounds are infinite) of
+    ``kind`` "integer" or "real" (finite, integers included; never
+    booleans)."""
 
     def __init__(self, kind, left, right, closed="both"):
         if kind not in ("integer", "real"):
@@ -307,25 +282,12 @@ VERBOSE = Satisfies(
     "an integer >= 0 or a boolean")
 
 
-def validate_parameters(obj, constraints=None):
-    """Check ``obj``'s parameters against its ``_parameter_constraints``.
-
-    ``constraints`` maps each parameter name to a list of constraints
-    (:class:`Interval`, :class:`Options`, :class:`Satisfies`, or the
-    constants ``NONE``, ``CALLABLE``, ``BOOLEAN``, ``RANDOM_STATE``,
-    ``DTYPE_NAME``, ``VERBOSE``); a value must satisfy at least one. The
-    error names the class, the parameter, what is allowed and what was
-    received.
-
-    Raises
-    ------
-    InvalidParameterError
-        A subclass of both ``ValueError`` and ``TypeError``.
-    """
-    if constraints is None:
-        constraints = type(obj)._parameter_constraints
+def validate_parameters(obj):
+    """Check ``obj``'s parameters against its ``_parameter_constraints``
+    (each name's list of constraints, one of which a value must satisfy);
+    an :class:`InvalidParameterError` names the class and the parameter."""
     cls = type(obj).__name__
-    for name, allowed in constraints.items():
+    for name, allowed in type(obj)._parameter_constraints.items():
         value = getattr(obj, name)
         if not _satisfies(value, allowed):
             raise InvalidParameterError(
@@ -335,18 +297,8 @@ def validate_parameters(obj, constraints=None):
 
 
 def check_parameters(owner, values, constraints):
-    """Check a function's keyword arguments against ``constraints``.
-
-    The function counterpart of :func:`validate_parameters`: ``values``
-    maps parameter names to the values received, ``constraints`` names to
-    lists of constraints (a value must satisfy one). The error reads
-    ``"{owner}: {name} must be {allowed}; got {value!r} of type {type}."``.
-
-    Raises
-    ------
-    InvalidParameterError
-        A subclass of both ``ValueError`` and ``TypeError``.
-    """
+    """:func:`validate_parameters` for a function ``owner``'s keyword
+    arguments ``values``."""
     for name, allowed in constraints.items():
         value = values[name]
         if not _satisfies(value, allowed):
@@ -372,9 +324,7 @@ N_JOBS = Satisfies(
 
 
 class _RuleName:
-    """"auto" or the name of a registered BAIT rule (the registry,
-    ``_engine/rules``, is read when a value is checked, so that a rule
-    registered later is accepted)."""
+    """"auto" or the name of a registered BAIT rule (read when checked)."""
 
     def is_satisfied_by(self, value):
         from ._engine.rules import RULES
@@ -407,16 +357,10 @@ BAIT_SELECT_CONSTRAINTS = {
 }
 
 
-# ---- counting samples without converting them ----------------------------
 def num_samples(X, name):
-    """The number of samples in ``X``, which is not converted or checked.
-
-    scikit-learn's rule for wrappers: the estimator (or pipeline) validates
-    ``X``; the wrapper only counts. Counts arrays and tensors (``shape[0]``),
-    sparse matrices, DataFrames and Series, lists of samples, and dicts of
-    arrays (skorch's dict input: the length of the first value, all values
-    must agree).
-    """
+    """The number of samples in ``X``, not converted or checked (the
+    estimator validates it): arrays, tensors, sparse matrices, DataFrames,
+    lists, and skorch's dicts of arrays (which must agree)."""
     if X is None:
         raise TypeError(f"{name} is None; pass an array-like of samples.")
     if isinstance(X, (str, bytes)):

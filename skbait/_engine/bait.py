@@ -196,9 +196,9 @@ def run_bait_select(pool_embeddings, n_select, *, pool_proba,
                     labeled_embeddings, labeled_proba, lam, lam_factor,
                     oversample, fisher, approximation, dtype, chunk_size,
                     n_jobs, use_numba, verbose, return_info, record_gains):
-    """:func:`bait_select` (its arguments, all given) for callers inside
-    skbait that also want ``info.candidate_gains`` (``record_gains=True``:
-    the scikit-activeml strategies' utilities); in one process only."""
+    """:func:`bait_select`, every argument given, with ``record_gains``
+    (``info.candidate_gains``, in one process only) for callers inside
+    skbait."""
     started = time.perf_counter()
     check_parameters("bait_select", dict(
         lam=lam, lam_factor=lam_factor, oversample=oversample, fisher=fisher,
@@ -207,8 +207,6 @@ def run_bait_select(pool_embeddings, n_select, *, pool_proba,
         return_info=return_info), BAIT_SELECT_CONSTRAINTS)
     _check_rule(approximation, pool_proba is not None, fisher)
     if record_gains and is_dask_collection(pool_embeddings):
-        # Every candidate's score at every step would come back from the
-        # workers: n_pool numbers a step, on the client.
         raise ValueError(
             "The candidates' gains at each step (scikit-activeml's "
             "return_utilities) are recorded in one process only; got a "
@@ -232,8 +230,7 @@ bait_select.__doc__ = fill_rule_docs(bait_select.__doc__)
 
 
 def _open_pool(h_pool, p_pool, h_lab, p_lab):
-    """The pool's backend (``core/pool.py``): a Dask array's blocks stay on
-    their cluster, anything else is an in-process pool."""
+    """The pool's backend (``core/pool.py``): on a Dask cluster or here."""
     if is_dask_collection(h_pool):
         from .cluster.bait import DaskPool
 
@@ -244,10 +241,8 @@ def _open_pool(h_pool, p_pool, h_lab, p_lab):
 def _pipeline(pool, n_select, *, lam, lam_factor, oversample, fisher,
               approximation, dtype, chunk_size, n_jobs, use_numba, verbose,
               record_gains, started, return_info):
-    """The selection on a checked pool backend: ``(indices, info)`` (info
-    None unless ``return_info``). The
-    same steps, in the same order, for every backend, so that a pool's
-    numbers are the same wherever it lives."""
+    """The selection on a checked pool backend: ``(indices, info or
+    None)``, the same steps for every backend (the same numbers)."""
     xp = pool.xp
     n_pool = pool.n_pool
     n_select = check_n_select(n_select, n_pool)
@@ -294,7 +289,7 @@ def _pipeline(pool, n_select, *, lam, lam_factor, oversample, fisher,
             rtol=tie_rtol(dtype_name), n_jobs=threads, progress=progress,
             record_gains=record_gains)
     info = None
-    if return_info:  # (the predictions in it measure this machine's rates)
+    if return_info:
         info = result.info(scale=scale, rel_lam=rel_lam, plan=plan,
                            used_numba=numba_ok,
                            seconds=time.perf_counter() - started,
@@ -303,8 +298,8 @@ def _pipeline(pool, n_select, *, lam, lam_factor, oversample, fisher,
 
 
 def _fisher_scale(pool, h_lab, p_lab, budget, rank):
-    """μ (docs/design.md §3): the pool's chunks, then the labeled set's,
-    added in row order (``scale.scale_from_sums``)."""
+    """μ (docs/design.md §3) from the pool's chunks, then the labeled
+    set's."""
     xp = pool.xp
     peak = pool.peak()
     if h_lab is not None:
@@ -319,8 +314,8 @@ def _fisher_scale(pool, h_lab, p_lab, budget, rank):
 
 
 def _check_rule(approximation, classification, fisher):
-    """A rule asked for by name must apply to the problem (the same error
-    for a NumPy and a Dask pool, before either is looked at)."""
+    """A rule asked for by name must apply to the problem (checked before
+    the pool is looked at)."""
     if approximation == "auto":
         return
     error = get_rule(approximation).problem_error(classification, fisher)

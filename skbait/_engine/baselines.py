@@ -1,8 +1,6 @@
-"""The paper's baselines on extracted features: RANDOM, CONFIDENCE, CORESET, BADGE.
-
-All take NumPy arrays and return ``(indices, scores)``: the indices in the
-order chosen and, for each, the quantity that chose it. Memory stays
-O(N·(d + k)): distances are kept as one running minimum per point.
+"""The paper's baselines on extracted features: RANDOM, CONFIDENCE,
+CORESET, BADGE. NumPy arrays in, ``(indices, scores)`` out, in O(N·(d + k))
+memory.
 """
 
 import numpy as np
@@ -34,14 +32,10 @@ def gradient_factors(proba):
 
 
 def badge_select(emb, proba, n_select, rng):
-    """k-means++ seeding (D² sampling) on BADGE's gradient embeddings.
-
-    The first centre is the point of largest gradient norm, as in the
-    authors' code; every later one is drawn with probability proportional
-    to its squared distance to the nearest centre. Distances use
-    ``‖g_a - g_b‖² = ‖q_a‖²‖h_a‖² + ‖q_b‖²‖h_b‖² - 2 (q_a·q_b)(h_a·h_b)``.
-    Scores are each pick's squared distance when picked (its norm for the
-    first).
+    """k-means++ seeding (D² sampling) on BADGE's gradient embeddings, the
+    first centre the largest (as in the authors' code), by
+    ``‖g_a - g_b‖² = ‖q_a‖²‖h_a‖² + ‖q_b‖²‖h_b‖² - 2 (q_a·q_b)(h_a·h_b)``;
+    scores are each pick's squared distance when picked.
     """
     q = gradient_factors(proba)
     sq_norm = (q * q).sum(1) * (emb * emb).sum(1)

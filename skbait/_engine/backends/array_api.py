@@ -1,9 +1,4 @@
-"""Array-API helpers shared by the selection code.
-
-The namespace is found once at the entry point (``get_namespace``) and passed
-down; everything below it uses only ``xp.*`` operations, so NumPy, CuPy, torch
-and ``array_api_strict`` inputs all run the same code where they live.
-"""
+"""Array-API helpers shared by the selection code (docs/design.md §9)."""
 
 import numpy as np
 from array_api_compat import array_namespace, device, is_numpy_namespace
@@ -36,21 +31,14 @@ def float_dtype(xp, name):
 
 
 def subtract_symmetric_product(xp, m, a, b, scale=1.0):
-    """Return ``m - scale · a bᵀ`` for symmetric float64 ``m`` and ``a bᵀ``.
-
-    On NumPy, ``m`` is updated in place by one BLAS call, without a dk × dk
-    temporary, and ``a`` and ``b`` are read where they are (C- or
-    Fortran-ordered) rather than copied.
-    """
+    """Return ``m - scale · a bᵀ`` for symmetric float64 ``m`` and
+    ``a bᵀ``; on NumPy in place, by one BLAS call without copies."""
     if (is_numpy_namespace(xp) and m.dtype == np.float64
             and m.flags.c_contiguous and m.flags.writeable):
         from scipy.linalg.blas import dgemm
 
-        # m is symmetric, so its transpose (Fortran-ordered, no copy) is the
-        # same matrix; BLAS updates that view in place (to m - b aᵀ, which
-        # is m - a bᵀ as the product is symmetric). Each operand is passed
-        # in the orientation that is Fortran-contiguous, with the matching
-        # transpose flag.
+        # m.T is m (symmetric) in Fortran order: updated in place; each
+        # operand passed in its Fortran-contiguous orientation.
         x, trans_a = (a, 0) if a.flags.f_contiguous else (a.T, 1)
         y, trans_b = (b.T, 0) if b.flags.c_contiguous else (b, 1)
         dgemm(-float(scale), x, y, 1.0, m.T, trans_a=trans_a,
@@ -60,12 +48,8 @@ def subtract_symmetric_product(xp, m, a, b, scale=1.0):
 
 
 def mirror_upper(xp, m, width):
-    """Copy the upper triangle of square ``m`` onto its lower one, in place.
-
-    Works in strips of ``width`` rows so that no temporary is larger than
-    ``width × n``: the callers fill only the upper triangle of dk × dk
-    matrices, which halves the cost of forming them.
-    """
+    """Copy the upper triangle of square ``m`` onto its lower one, in
+    place, in strips of ``width`` rows."""
     n = m.shape[0]
     for r0 in range(0, n, width):
         r1 = min(n, r0 + width)
@@ -78,19 +62,13 @@ def mirror_upper(xp, m, width):
 
 
 def spd_inverse(xp, m):
-    """Inverse of a symmetric positive definite float64 ``m``, symmetric.
-
-    On NumPy ``m`` is overwritten with its inverse through a Cholesky
-    factorisation (LAPACK potrf and potri): half the flops of an LU inverse
-    and no dk × dk temporary. Elsewhere a new array is returned.
-    """
+    """Inverse of a symmetric positive definite float64 ``m``; on NumPy
+    overwriting ``m`` (LAPACK potrf and potri: half an LU's flops)."""
     if (is_numpy_namespace(xp) and m.dtype == np.float64
             and m.flags.c_contiguous and m.flags.writeable):
         from scipy.linalg.lapack import dpotrf, dpotri
 
-        # m.T is the same symmetric matrix in Fortran order, so LAPACK
-        # factorises and inverts it in place; the inverse lands in m's
-        # upper triangle.
+        # m.T, m in Fortran order: the inverse lands in m's upper triangle.
         factor, info = dpotrf(m.T, lower=1, clean=0, overwrite_a=1)
         if info == 0:
             _, info = dpotri(factor, lower=1, overwrite_c=1)

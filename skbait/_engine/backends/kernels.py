@@ -1,15 +1,5 @@
-"""What the greedy passes need of a rule's per-candidate kernel, and the
-loading of the compiled ones.
-
-For every candidate x a rule keeps per-point states (exact BAIT: the
-packed k × k matrices ``A_x`` and ``B_x``; its state layout and kernels are
-in ``rules/exact/``). After a commit, one GEMM of the candidates' rows
-with the commit's operand gives what a kernel needs to update every
-candidate's states and score it (:class:`Kernel`). Each rule's package
-holds its kernels: written with array-API operations (any namespace, any
-device) and, for NumPy arrays when numba is installed, compiled loops
-(the rule's ``numba_kernels.py``, loaded through :func:`numba_module`;
-shared machinery in ``backends/numba_kernels.py``).
+"""The per-candidate kernels' protocol (:class:`Kernel`, docs/design.md
+§9) and the loading of each rule's compiled ones (:func:`numba_module`).
 """
 
 import contextlib
@@ -28,23 +18,15 @@ __all__ = ["Kernel", "numba_available", "numba_module", "resolve_numba"]
 
 @runtime_checkable
 class Kernel(Protocol):
-    """What the greedy passes need from a per-candidate kernel.
-
-    The states are float64 arrays with a row per candidate, in the rule's
-    layout (exact BAIT: packed ``A_x`` and ``B_x``, ``fisher.py``), updated
-    in place, rows ``start:stop`` at a time; ``p`` holds those rows'
-    probabilities as the rule's ``inputs`` gave them (None for regression)
-    and ``sqrt_s`` is √s of docs/design.md §5.
+    """What the greedy passes need from a per-candidate kernel: float64
+    states in the rule's layout, updated in place rows ``start:stop`` at a
+    time; ``p`` those rows' probabilities as the rule's ``inputs`` gave
+    them, ``sqrt_s`` √s of docs/design.md §5.
     """
 
-    #: True when the kernel computes the candidate GEMM itself: the caller
-    #: then calls ``gemm_update`` instead of ``update``.
+    #: True when the caller calls ``gemm_update`` (the GEMM inside).
     fuses_gemm: bool
-
-    #: Threads the steps run on, for a kernel that runs its rows in pieces
-    #: on the engine's threads (the numba kernels): set by
-    #: ``step_context``, or directly where BLAS is already limited (a Dask
-    #: worker's blocks); the other kernels ignore it.
+    #: The steps' threads (the numba kernels; set by ``step_context``).
     n_jobs: int
 
     def row_bytes(self, k):
@@ -54,13 +36,8 @@ class Kernel(Protocol):
         """Context manager around all greedy steps (e.g. thread count)."""
 
     def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
-        """Apply a commit to rows ``start:stop`` and return their scores
-        (exact BAIT: ``tr((I + σA_x)⁻¹ B_x)``).
-
-        ``out`` is those rows' product with the commit's operand (exact
-        BAIT: the (n, 2k²) ``h_x · [Ũ, R̃]``, §7), or None to score the
-        states as they are.
-        """
+        """Apply a commit to rows ``start:stop`` and return their scores;
+        ``out``: those rows' product with its operand (None: no update)."""
 
     def gemm_update(self, h, w, p, sqrt_s, a_state, b_state, start, stop,
                     sigma):
@@ -73,9 +50,8 @@ _NUMBA_MODULES = {}
 
 
 class ArrayKernel:
-    """What the array-API kernels share (each rule's ``kernels.py``
-    subclasses it with its ``update`` and ``row_bytes``): any namespace,
-    any device, the GEMM outside the kernel."""
+    """What the array-API kernels share (each adds ``update`` and
+    ``row_bytes``): any namespace, the GEMM outside."""
 
     fuses_gemm = False
 
@@ -94,11 +70,7 @@ class ArrayKernel:
 
 
 def numba_available():
-    """Whether compiled kernels can be used (numba imports).
-
-    Set the environment variable ``SKBAIT_DISABLE_NUMBA=1`` to force the
-    array-API implementations.
-    """
+    """Whether numba imports (``SKBAIT_DISABLE_NUMBA=1``: False)."""
     global _NUMBA_OK
     if os.environ.get("SKBAIT_DISABLE_NUMBA", "") not in ("", "0"):
         return False
@@ -113,9 +85,8 @@ def numba_available():
 
 
 def numba_module(name):
-    """The module ``name`` (absolute) of a rule's compiled kernels,
-    imported once (so compiled, or loaded from numba's disk cache); None
-    when numba is not available or the module does not import."""
+    """The module ``name`` of a rule's compiled kernels, imported once;
+    None when numba is not available or it does not import."""
     if not numba_available():
         return None
     if name not in _NUMBA_MODULES:
@@ -124,11 +95,8 @@ def numba_module(name):
 
 
 def _load_numba_kernels(name):
-    """Import (so compile, or load from numba's disk cache) the module.
-
-    The first import on a machine compiles every signature at once, which
-    takes tens of seconds: say so before, and how long it took after.
-    """
+    """Import the module, saying so when it compiles (tens of seconds, the
+    first time on a machine) and how long that took."""
     cached = _kernel_cache_exists(name)
     if not cached:
         print(f"skbait: compiling the numba kernels of {name} (once per "
@@ -147,8 +115,8 @@ def _load_numba_kernels(name):
 
 
 def _kernel_cache_exists(name):
-    """Whether numba's disk cache holds the module ``name``'s kernels
-    (its index files, next to the module or under ``NUMBA_CACHE_DIR``)."""
+    """Whether numba's disk cache (next to the module or under
+    ``NUMBA_CACHE_DIR``) holds the module ``name``'s kernels."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.origin:
         return False

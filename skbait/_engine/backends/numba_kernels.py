@@ -1,11 +1,6 @@
-"""Machinery the rules' compiled kernels share (optional: numba).
-
-Each rule's package holds its own compiled loops (``numba_kernels.py``
-there, loaded by ``kernels.numba_module``); here is what runs them on the
-engine's threads (:class:`Pieces`) and hands them arrays of the exact
-types their signatures were compiled for (:func:`require`).
-
-Importing this module raises ImportError when numba is missing.
+"""Machinery the rules' compiled kernels share: running them on the
+engine's threads (:class:`Pieces`) with arrays of their signatures' exact
+types (:func:`require`). Needs numba.
 """
 
 import contextlib
@@ -17,10 +12,8 @@ from .threads import pieces, row_ranges, run_tasks
 
 __all__ = ["Pieces", "require", "F8", "F8_2D", "GEMM_SIGNATURES"]
 
-# Every signature a selection uses is compiled when a kernels' module is
-# first imported (or loaded from numba's disk cache): later calls with
-# other shapes, dtypes or modes never compile. The wrappers pass exactly
-# these types (C-contiguous, writeable, float64 state).
+# Every signature is compiled when a kernels' module is first imported;
+# the wrappers pass exactly these types.
 F8 = numba.float64
 F8_2D = numba.float64[:, ::1]
 #: ``(h, w_t, p, s, a_state, b_state, sigma, scores)`` of a kernel that
@@ -32,13 +25,9 @@ GEMM_SIGNATURES = [
 
 
 class Pieces:
-    """The compiled loops run on pieces of the rows that ``n_jobs`` threads
-    of the engine's pool take as they free up (``threads.run_tasks``):
-    several pieces a thread, none smaller than ``_PIECE_FLOPS`` of work,
-    so that a small pool runs in the calling thread and a thread whose
-    core another process holds delays only its last piece. (numba's own
-    parallel loops end at a barrier that waits for every thread, a
-    descheduled one included.) The compiled functions release the GIL."""
+    """The compiled loops (which release the GIL) run on pieces of the rows
+    that ``n_jobs`` engine threads take as they free up, none smaller than
+    ``_PIECE_FLOPS`` of work (docs/design.md §9, "Threads")."""
 
     n_jobs = 1
 
@@ -59,8 +48,7 @@ class Pieces:
     def _run(self, piece, n, row_flops):
         """``piece(lo, hi)`` over ``range(n)`` in pieces."""
         wanted = max(1, int(n * row_flops // _PIECE_FLOPS))
-        # Pieces of whole lanes blocks: each block's product is then the
-        # same number whatever the threads (and on a Dask pool's blocks).
+        # Whole lanes blocks: the same numbers whatever the threads.
         unit = PIECE_ROWS
         parts = [(lo * unit, min(n, hi * unit)) for lo, hi in row_ranges(
             -(-n // unit), min(pieces(self.n_jobs), wanted))]

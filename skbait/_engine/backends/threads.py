@@ -1,21 +1,6 @@
-"""Threads of a selection: one kept pool per ``n_jobs``, pieces taken as
-threads free up.
-
-BLAS libraries split every matrix product between their own threads and
-make them wait for each other at its end. Next to another busy process
-(training, a data loader, another notebook) one of those threads is often
-not running, and the others spin until it is: the set-up's many chunked
-products then took 5-20 times their quiet time (benchmarks/bench_busy.py).
-
-So on NumPy the whole selection runs with single-threaded BLAS, and the
-parallelism is coarse instead: independent pieces of work (block columns
-of the set-up, chunks of pool rows) go to ``n_jobs`` Python threads, each
-calling single-threaded BLAS (NumPy releases the GIL there). Work is cut
-into more pieces than threads (``pieces``), which threads take as they
-free up: a thread that is descheduled delays only its own small piece.
-The compiled kernels (``numba_kernels.py``) run their blocks of
-candidates on the same threads, in pieces, rather than in numba's own
-parallel loops, whose end waits for every thread.
+"""Threads of a selection (docs/design.md §9, "Threads"): single-threaded
+BLAS, and independent pieces of work on ``n_jobs`` kept Python threads,
+more pieces than threads, taken as threads free up.
 """
 
 import contextlib
@@ -79,16 +64,9 @@ _SCOPE_LOCK = threading.Lock()
 @contextlib.contextmanager
 def scoped_single_threaded_blas():
     """Context with BLAS limited to one thread while any thread of this
-    process is inside it, restored when the last one leaves.
-
-    For tasks on a shared process (a Dask worker's threads run other
-    work too): BLAS's thread count is a setting of the process, so the
-    limit is taken by the first task that enters and given back by the
-    last that leaves, not by each (one leaving would lift it under the
-    others). One ``ThreadpoolController`` is kept: finding the loaded
-    libraries anew (``threadpool_limits``) costs milliseconds a call, a
-    limit from the kept controller tens of microseconds
-    (benchmarks/runs/one-engine-2026-12/parity.txt)."""
+    process is inside it, restored when the last one leaves (tasks on a
+    Dask worker's shared process). One kept ``ThreadpoolController``: tens
+    of microseconds a limit, not milliseconds."""
     with _SCOPE_LOCK:
         if _SCOPE["depth"] == 0:
             if _SCOPE["controller"] is None:
@@ -122,14 +100,9 @@ def row_ranges(n, parts):
 
 
 def run_tasks(tasks, n_jobs):
-    """Run the callables ``tasks`` on ``n_jobs`` threads; wait for all.
-
-    Tasks must write to disjoint memory. With one thread (or one task), or
-    from inside a task, they run here, in order. An exception in a task is
-    raised here. The threads are kept between calls (starting a thread
-    costs about a millisecond, and a commit runs a dozen threaded
-    products).
-    """
+    """Run the callables ``tasks`` (writing disjoint memory) on ``n_jobs``
+    kept threads and wait for all; in order here with one thread or task,
+    or from inside a task. A task's exception is raised here."""
     tasks = list(tasks)
     if n_jobs <= 1 or len(tasks) <= 1 or getattr(_LOCAL, "in_task", False):
         for task in tasks:
@@ -172,22 +145,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools)
 
 
-# Numbers of a matrix below which its products with a narrow operand run
-# in one call: starting threads costs more than they save.
+# Numbers of a matrix below which a product runs in one call.
 _THREADED_SIZE = 2 ** 19
 
 
 def threaded_matmul(xp, a, b, n_jobs):
-    """``a @ b`` for a matrix ``a`` with many rows and a narrow ``b``.
-
-    Such products read all of ``a`` for little arithmetic (a commit's
-    products with M⁻¹'s factors). On NumPy they run as ``(bᵀ aᵀ)ᵀ``, the
-    orientation in which OpenBLAS handles a narrow operand about 1.5-2
-    times as fast, with the rows of ``a`` shared between ``n_jobs``
-    threads that each call single-threaded BLAS (no BLAS thread is left
-    spinning next to the numba kernel that runs next). Elsewhere: one
-    call.
-    """
+    """``a @ b`` for a matrix ``a`` with many rows and a narrow ``b``: on
+    NumPy as ``(bᵀ aᵀ)ᵀ`` (1.5-2 times as fast in OpenBLAS), the rows of
+    ``a`` shared between ``n_jobs`` threads (docs/design.md §7)."""
     if type(a).__module__ != "numpy":
         return xp.matmul(a, b)
     return xp.matrix_transpose(_column_split_product(
@@ -208,9 +173,7 @@ def symmetric_matmul(xp, s, b, n_jobs, rows=slice(None)):
 
 
 def pieces(n_jobs):
-    """Pieces a threaded product is cut into: several per thread, so that
-    threads take them as they free up, and one whose core another process
-    holds delays only its small piece (docs/design.md §9)."""
+    """Pieces a threaded product is cut into (docs/design.md §9)."""
     return _PIECES_PER_THREAD * n_jobs
 
 

@@ -1,39 +1,22 @@
-"""The baselines of ``baselines.py`` on a pool that is a Dask array.
-
-Everything with a row per pool point stays on the workers, in its block:
-the embeddings and probabilities and the running distances. Each block is
-an object on a worker (a :class:`CoresetChunk` or :class:`BadgeChunk`,
-a task result of ``cluster.WorkerBlocks``: a step makes a new one, so
-Dask forms a lost one again from the graph); the client keeps the picks
-and a few rows.
-Every interaction with the workers goes through ``client.py``.
-
-- RANDOM needs only the pool's size: the same keys as ``random_select``,
-  drawn in pieces on the client.
-- CONFIDENCE: each block sends its ``n_select`` least confident points;
-  the client merges them (one pass).
-- CORESET (k-center greedy): one round trip a step. The new centre's row
-  goes to every block, which updates its distances (a new state) and answers
-  with its farthest point (value, index, row). Without a labeled set the
-  start is the point farthest from the pool mean: one more round trip
-  for the blocks' sums first.
-- BADGE (k-means++ seeding): two round trips a step. The last centre's
-  factors go to every block, which updates its D² (a new state) and answers
-  with its sum; the client draws one uniform number from ``rng`` as
-  ``rng.choice(n, p=D²/ΣD²)`` does, finds the block where the cumulative
-  sum crosses it, and asks that block for the point.
-
-The picks equal the in-process functions' with the same inputs and
-``rng``: RANDOM's and CONFIDENCE's exactly; CORESET's and BADGE's up to
-the rounding of sums that the blocks form in parts (the pool mean, the
-cumulative D²), which can move a pick only where two candidates are
-within that rounding of each other.
+"""The baselines of ``baselines.py`` on a Dask array pool: every row stays
+in its block on the workers (a :class:`CoresetChunk` or
+:class:`BadgeChunk`, a task result of ``client.WorkerBlocks``); the client
+keeps the picks and a few rows. RANDOM draws the same keys on the client;
+CONFIDENCE merges each block's least confident points; CORESET takes one
+round trip a step, BADGE two (the client draws as ``rng.choice`` does and
+asks the block where the cumulative D² crosses it). The picks are the
+in-process ones, CORESET's and BADGE's up to the rounding of sums formed
+in parts.
 """
 
 
 import numpy as np
 
-from ..baselines import gradient_factors, nearest_sq_distances
+from ..baselines import (
+    confidence_select,
+    gradient_factors,
+    nearest_sq_distances,
+)
 from .client import (
     Cluster,
     WorkerBlocks,
@@ -47,7 +30,6 @@ __all__ = ["dask_random_select", "dask_confidence_select",
            "dask_coreset_select", "dask_badge_select",
            "CoresetChunk", "BadgeChunk"]
 
-# Keys drawn at a time by dask_random_select (8 bytes each).
 _RANDOM_PIECE = 1 << 20
 
 
@@ -59,8 +41,7 @@ def dask_random_select(n_pool, n_select, rng, piece=_RANDOM_PIECE):
     best_keys = np.zeros(0)
     for start in range(0, n_pool, piece):
         keys = rng.random(min(piece, n_pool - start))
-        # The kept points come first and have the smaller indices, so a
-        # stable sort breaks ties as argsort over all the keys does.
+        # Kept points first (smaller indices): ties broken as over all.
         idx = np.concatenate([best_idx, np.arange(start, start + len(keys))])
         keys = np.concatenate([best_keys, keys])
         order = np.argsort(keys, kind="stable")[:n_select]
@@ -80,19 +61,16 @@ def dask_confidence_select(proba, n_select, poll_seconds=0.2):
     parts = cluster.compute(tops)
     idx = np.concatenate([i for i, _ in parts])
     uncertainty = np.concatenate([u for _, u in parts])
-    # Blocks in order: the indices ascend, and the stable sort breaks ties
-    # by index as over the whole pool.
+    # Indices ascend: the stable sort breaks ties as over the whole pool.
     order = np.argsort(-uncertainty, kind="stable")[:n_select]
     return idx[order], uncertainty[order]
 
 
 def _least_confident(p, offset, n_select):
-    uncertainty = 1.0 - p.max(axis=1)
-    order = np.argsort(-uncertainty, kind="stable")[:n_select]
-    return order.astype(np.int64) + offset, uncertainty[order]
+    order, uncertainty = confidence_select(p, n_select)
+    return order.astype(np.int64) + offset, uncertainty
 
 
-# ---- CORESET ---------------------------------------------------------------
 class CoresetChunk:
     """One block of the pool for k-center greedy: its rows, their squared
     norms and their squared distances to the nearest centre."""
@@ -184,7 +162,6 @@ def _farthest(parts):
     return best
 
 
-# ---- BADGE -----------------------------------------------------------------
 class BadgeChunk:
     """One block of the pool for k-means++ on gradient embeddings: the
     factors ``q = p - e_ŷ`` and ``h`` of ``g = q ⊗ h``, the squared norms
@@ -255,9 +232,7 @@ def dask_badge_select(emb, proba, n_select, rng, poll_seconds=0.2):
         while len(chosen) < n_select:
             totals = chunks.call(BadgeChunk.step, q, h, sq, last)
             total = sum(totals)
-            if total > 0:
-                # What rng.choice(n, p=D² / ΣD²) draws: one uniform number,
-                # the first point whose cumulative probability exceeds it.
+            if total > 0:  # as rng.choice(n, p=D² / ΣD²) draws
                 target = rng.random() * total
                 b = _crossing(totals, target)
                 before = sum(totals[:b])

@@ -1,30 +1,8 @@
-"""This machine's rates, measured once and cached: what a rule's cost
-model turns flop and byte counts into seconds with.
-
-Each rule counts its phases' arithmetic and memory read
-(``RuleSpec.work``); ``RuleSpec.cost`` divides them by the rates of the
-operations that carry them out here:
-
-- ``gemm32``, ``gemm64``: products of pool rows with a narrow operand, as
-  the candidate GEMM and the set-up's block forms run them (single-
-  threaded BLAS on ``n_jobs`` threads, rows shared);
-- ``gram32``, ``gram64``: the set-up's sums, ``Aᵀ B`` over many rows;
-- ``narrow``: float64 products of a large square matrix with a few
-  columns, as a commit multiplies F and M⁻¹ (``threads.threaded_matmul``);
-- ``bandwidth``: a streaming read (bytes/s) on ``n_jobs`` threads;
-- ``kernels``: the per-candidate work of each registered rule's compiled
-  kernel, in flops per second, by rule name (``RuleSpec.kernel_probe``
-  says how to measure it; a rule not measured here runs at its
-  ``nominal_kernel_rate``);
-- ``step``: the fixed seconds of a greedy step (Python, thread hand-off).
-
-Measuring takes about half a second; the result is kept for the process
-and written to ``$SKBAIT_CACHE_DIR`` (default ``~/.cache/skbait``) under
-a key made of the processor, the thread count, NumPy's BLAS and
-``OPENBLAS_CORETYPE``, so that later processes read it back in
-milliseconds. ``SKBAIT_RATES=nominal`` skips the measurement and uses the
-fixed :data:`NOMINAL` rates (a 2-core machine of 2026; deterministic, for
-tests and reproducible plans).
+"""This machine's rates, which turn a rule's counted flops and bytes into
+seconds (docs/design.md §10, "What a rule costs"): measured once (about
+half a second), kept for the process and cached in ``$SKBAIT_CACHE_DIR``
+under a key of the processor, the threads and the BLAS.
+``SKBAIT_RATES=nominal`` uses the fixed :data:`NOMINAL` rates instead.
 """
 
 import hashlib
@@ -44,8 +22,11 @@ __all__ = ["Rates", "NOMINAL", "machine_rates", "measure_rates"]
 
 @dataclass(frozen=True)
 class Rates:
-    """Rates of the operations the engine's phases consist of (see the
-    module docstring); flops or bytes per second, ``step`` in seconds."""
+    """Flops (or bytes) per second of the engine's operations: ``gemm*``,
+    pool rows times a narrow operand; ``gram*``, the set-up's ``Aᵀ B``
+    sums; ``narrow``, a float64 square matrix times a few columns;
+    ``bandwidth``, a streaming read; ``kernels``, each rule's compiled
+    kernel by name; ``step``, a greedy step's fixed seconds."""
 
     gemm32: float
     gemm64: float
@@ -88,9 +69,8 @@ _MEASURED = {}
 
 def machine_rates(xp=np, n_jobs=1, remeasure=False, device=None):
     """The :class:`Rates` of this machine for ``n_jobs`` threads (NumPy),
-    or of the namespace ``xp`` on ``device`` (a GPU's); measured once, then
-    cached (``remeasure``: measure now and replace the cached rates, e.g.
-    when they were measured on a busy machine)."""
+    or of ``xp`` on ``device``; measured once, then cached (``remeasure``:
+    measure now and replace them)."""
     if os.environ.get("SKBAIT_RATES", "") == "nominal":
         return NOMINAL
     numpy = is_numpy_namespace(xp)
@@ -149,13 +129,10 @@ def measure_rates(n_jobs=None):
                          remeasure=True)
 
 
-# ---- measuring -------------------------------------------------------------
 def _best_rate(fn, work, n_jobs=1, repeats=9):
-    """``work`` (flops or bytes, per thread) per second of ``fn``, the best
-    of ``repeats`` runs, on ``n_jobs`` threads each calling it. (A run
-    lasts milliseconds: with three, one descheduled thread once halved a
-    two-thread GEMM rate that another process measured at twice it a few
-    minutes before.)"""
+    """``work`` (per thread) per second of ``fn``, the best of ``repeats``
+    runs on ``n_jobs`` threads each calling it (with three runs, one
+    descheduled thread once halved a measured rate)."""
     from ..backends.threads import run_tasks
 
     n_jobs = max(1, n_jobs)
@@ -200,9 +177,8 @@ def _measure_numpy(n_jobs):
 
 
 def _kernel_rates(n_jobs):
-    """Per-candidate flops per second of every registered rule's kernel
-    (compiled when numba is there), without its GEMM, as the rule's
-    ``kernel_probe`` describes it."""
+    """Per-candidate flops per second of every registered rule's kernel,
+    without its GEMM, as its ``kernel_probe`` says."""
     from ..rules import RULES
 
     rng = np.random.default_rng(1)
@@ -215,7 +191,7 @@ def _kernel_rates(n_jobs):
         k, width, operand, flops = probe
         _, p = spec.inputs(np, np.zeros((n, 1)),
                            rng.dirichlet(np.ones(k), size=n))
-        if p is None:  # rank one: memory-bound steps, no kernel flops
+        if p is None:  # rank one: no kernel flops
             continue
         kernel = spec.kernel(np, False, True)
         a = np.zeros((n, width))
@@ -236,7 +212,6 @@ def _step_seconds():
 
     h = np.ones((64, 2))
     problem = GreedyProblem.from_arrays(np, h, None, None, None, np.float64)
-    # The reference rule's rank-one kernel, in array-API operations.
     cands = Candidates(problem, np.zeros((64, 1)), np.ones((64, 1)),
                        reference_rule().kernel(np, True, False), 1.0, None)
     operand = np.zeros((2, 2))
@@ -248,9 +223,8 @@ def _step_seconds():
 
 
 def _measure_namespace(xp, device):
-    """GEMM and read rates on ``device`` with a non-NumPy namespace (its
-    kernels are array-API operations; the nominal per-candidate rates are
-    scaled by its GEMM rate)."""
+    """GEMM and read rates on ``device`` with a non-NumPy namespace; the
+    kernels' nominal rates scaled by its GEMM rate."""
     def sync(x):
         return float(xp.sum(x[:1, :1]))
 
@@ -281,14 +255,11 @@ def _measure_namespace(xp, device):
     return Rates(**out)
 
 
-# ---- the cache ---------------------------------------------------------------
 def _key(xp, n_jobs, device=None):
-    # NumPy under any name (``numpy``, ``array_api_compat.numpy``: what a
-    # selection's inputs give) is one set of rates.
+    # NumPy under any name is one set of rates.
     name = "numpy" if is_numpy_namespace(xp) else getattr(
         xp, "__name__", str(xp))
-    # The entries' layout (2: the kernels' rates by rule) is part of the
-    # key: another layout's entries stay for the versions that read them.
+    # The entries' layout (2) is part of the key.
     parts = ["rates-2", platform.machine(), _cpu_name(), str(os.cpu_count()),
              str(n_jobs), name, np.__version__,
              os.environ.get("OPENBLAS_CORETYPE", ""), str(device)]
@@ -333,8 +304,8 @@ def _read_cache(key):
 
 
 def _write_cache(key, rates):
-    """Add ``rates`` to the cache file (atomically; silently skipped where
-    the folder cannot be written)."""
+    """Add ``rates`` to the cache file, atomically (if it can be
+    written)."""
     path = _cache_file()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -1,12 +1,6 @@
-"""How much memory a selection may use, and a refusal that names it.
-
-The free memory of a machine is not what a process may take: inside a
-container ``/proc/meminfo`` shows the host, while the kernel kills the
-process at its cgroup's limit, and ``ulimit -v`` (``RLIMIT_AS``) or
-``RLIMIT_DATA`` make large allocations fail long before the machine is
-full. :func:`memory_limit` reads all of them and keeps the tightest; a
-selection may then use at most :data:`MEMORY_FRACTION` of it, leaving the
-rest to the caller's own arrays, the model and other processes.
+"""How much memory a selection may use (docs/design.md §8, "Memory"): the
+tightest of the free memory, the cgroups' limits and the rlimits, of which
+a selection may plan :data:`MEMORY_FRACTION`.
 """
 
 import os
@@ -44,17 +38,9 @@ def format_bytes(n):
 
 
 def memory_limit(xp, x):
-    """The tightest :class:`MemoryLimit` where ``x`` lives, or None.
-
-    Host memory (NumPy, array-API-strict and torch CPU arrays): the least
-    of ``MemAvailable``, the cgroup (v2 ``memory.max``, v1
-    ``memory.limit_in_bytes``) of this process and of every cgroup above
-    it minus its usage, and the soft ``RLIMIT_AS`` and ``RLIMIT_DATA``
-    minus this process's address space and data segment. On a GPU: the
-    free memory of the device plus what the library's caching allocator
-    holds unused (torch's reserved-but-unallocated bytes, CuPy's
-    memory-pool free blocks), which it hands out first.
-    """
+    """The tightest :class:`MemoryLimit` where ``x`` lives, or None: the
+    host's (:func:`host_limit`), or a GPU's free memory plus what its
+    library's caching allocator holds unused."""
     if is_numpy_namespace(xp) or "array_api_strict" in xp.__name__:
         return host_limit()
     module = type(x).__module__

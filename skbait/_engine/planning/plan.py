@@ -1,32 +1,8 @@
 """Which BAIT rule runs, and why: ``approximation`` resolved before
-anything large is allocated.
-
-Every registered rule (``rules/``) declares its memory and counts its
-cost from the problem's shape (``RuleSpec.cost``: flops and bytes of
-each phase, turned into seconds at the fixed :data:`~skbait._engine.
-planning.cost.NOMINAL` rates, the same on every machine);
-:func:`plan_selection` reads them, so that the same call chooses the same
-rule, and gives the same batch, wherever it fits in memory. The rates
-measured on this machine serve only predictions (``Plan.predicted``:
-``info``, ``verbose``, the ETA), and are measured only when one is
-asked for. A rule named by
-``approximation`` runs if it applies to the problem and fits in
-:data:`~skbait._engine.planning.memory.MEMORY_FRACTION` of the available memory
-(else a ``MemoryError`` that names what the other rules would need).
-``"auto"`` (docs/design.md §10, "Choosing a rule"; the evidence is
-docs/results.md, "Choosing a rule: the protocol"), with the reference
-rule the one whose spec says ``reference = True`` (exact BAIT):
-
-1. regression: the reference rule (rank one);
-2. the reference rule, if it fits and its counted cost is at most
-   :data:`AUTO_EXACT_SECONDS` (nominal seconds) or at most
-   :data:`AUTO_EXACT_FACTOR` times that of the cheapest other rule that
-   qualifies and fits;
-3. else the rule counted cheapest among those that qualify on this
-   shape (``RuleSpec.qualifies``: the protocol measured their batches as
-   good as the reference's) and fit;
-4. else the cheapest rule that fits, saying that it did not qualify;
-5. else a ``MemoryError``.
+anything large is allocated (docs/design.md §10, "Choosing a rule"), from
+the rules' memory and their counted cost at the fixed ``NOMINAL`` rates,
+so that a call chooses the same rule wherever it fits. This machine's
+rates serve only the predictions, measured when first read.
 """
 
 import dataclasses
@@ -48,24 +24,17 @@ __all__ = ["AUTO_EXACT_SECONDS", "AUTO_EXACT_FACTOR", "Plan",
 AUTO_EXACT_SECONDS = 5.0
 #: ... or at most this many times the cheapest qualifying rule.
 AUTO_EXACT_FACTOR = 2.0
-#: Round trips to the workers of a selection on a cluster besides its
-#: greedy steps (one each): the blocks' objects, μ's two sums, the
-#: rescaling, F's sum, the first states, the refresh bound, the backward
-#: pass's rows.
+#: Round trips to a cluster's workers besides the greedy steps' (the
+#: set-up's calls and the backward pass's rows).
 SETUP_ROUND_TRIPS = 8
 
 
 @dataclass
 class Plan:
-    """The rule that runs (``spec``, named ``method``), why, and, for each
-    rule considered, what it would need (``needed``: bytes) and cost
-    (``counted``: ``rules.Cost`` at the nominal rates, what decided).
-    ``decided_by`` is ``"shape"``, or ``"memory"`` when the memory limit
-    kept ``"auto"`` from the rule the shape alone would have chosen.
-    ``predicted`` (``rules.Cost`` at this machine's rates, plus the round
-    trips to a cluster's workers: ``round_trip()`` seconds each) is
-    computed, and the rates and the round trip measured, when first
-    read."""
+    """The rule that runs (``spec``, named ``method``), why, and for each
+    rule considered its bytes (``needed``) and counted ``Cost`` (nominal
+    rates); ``predicted`` (this machine's rates, plus a cluster's round
+    trips) is computed when first read."""
 
     spec: object
     reason: str
@@ -85,8 +54,7 @@ class Plan:
 
     @property
     def predicted(self):
-        """Predicted phases of each rule considered, by name, at this
-        machine's rates (``rates()``: measured once, then cached)."""
+        """Predicted phases of each rule considered, by name."""
         if self._predicted is None:
             rates = self.rates()
             trip = self.round_trip() if self.round_trip else 0.0
@@ -105,20 +73,14 @@ class Plan:
 
 def plan_selection(approximation, *, xp, x, shape, fisher="pool",
                    memory_shape=None, rates=None, round_trip=None):
-    """Resolve ``approximation`` for a problem of ``shape`` (a
-    ``rules.Shape``) whose arrays live where ``x`` does.
+    """Resolve ``approximation`` for a problem of ``shape`` whose arrays
+    live where ``x`` does, a :class:`Plan`.
 
-    ``memory_shape`` is the shape whose memory must fit here, when it is
-    not the whole problem's (a pool on a cluster: the client holds the
-    rule's matrices and one block's rows). The choice reads the rules'
-    counted costs (nominal rates) and the memory limit only; ``rates``
-    (default: ``cost.machine_rates`` for ``xp``, measured when a
-    prediction is first read) serve the plan's predictions, and so does
-    ``round_trip`` (None, or a callable: the seconds of one round trip to
-    a cluster's workers, each greedy step's and :data:`SETUP_ROUND_TRIPS`
-    more). Raises
-    ``ValueError`` for a rule that does not apply, ``MemoryError`` when
-    nothing asked for fits.
+    ``memory_shape``: the shape that must fit here, if not ``shape`` (a
+    cluster's client). ``rates`` (default: this machine's) and
+    ``round_trip`` (a callable: seconds to a cluster's workers) serve only
+    the predictions. Raises ``ValueError`` for a rule that does not
+    apply, ``MemoryError`` when nothing asked for fits.
     """
     limit = memory_limit(xp, x)
     usable = None if limit is None else limit.usable
@@ -175,17 +137,15 @@ def plan_selection(approximation, *, xp, x, shape, fisher="pool",
             f"; no rule that qualifies here fits in memory; "
             f"{plan.spec.name} fits "
             f"({format_bytes(plan.needed[plan.spec.name])})")
-    # What the shape alone would choose, were memory unlimited: when the
-    # limit changed it, info says so.
+    # What the shape alone would choose, were memory unlimited.
     return _limited(plan, _choice(applicable, [
         s for s in applicable if s.qualifies(shape)], ref, seconds))
 
 
 def _choice(applicable, qualified, ref, seconds):
-    """The rule "auto" takes among ``applicable`` rules (those that fit,
-    or, for what the shape alone would choose, all), ``qualified`` the
-    ones among them that qualify: the reference rule while it counts at
-    most AUTO_EXACT_SECONDS or AUTO_EXACT_FACTOR times the cheapest other
+    """The rule "auto" takes among ``applicable`` rules, ``qualified``
+    those that qualify: the reference rule while it counts at most
+    AUTO_EXACT_SECONDS or AUTO_EXACT_FACTOR times the cheapest other
     qualifying rule, else the cheapest qualifying rule, else the
     cheapest."""
     others = [s for s in qualified if s is not ref]
@@ -250,8 +210,7 @@ def selection_shape(xp, h_pool, p_pool, h_lab, *, n_select, oversample,
     """The :class:`~skbait._engine.rules.Shape` of a selection on checked
     inputs (the pool in memory, or the Dask arrays of a cluster's pool)."""
     n_pool, d = h_pool.shape
-    # min(n_pool, ceil(oversample·B)) is n_pool for any oversample >= n_pool
-    # (B >= 1): capped, oversample·B stays finite (1e308·B is not).
+    # Capped at n_pool (the same n_forward), oversample·B stays finite.
     oversample = float(min(oversample, n_pool))
     return Shape(
         n_pool=n_pool, d=d, k=1 if p_pool is None else p_pool.shape[1],

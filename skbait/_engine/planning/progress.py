@@ -1,16 +1,8 @@
-"""What ``bait_select(verbose=1)`` shows: the rule chosen with every
-rule's predicted seconds, then, for a selection predicted to take more
-than :data:`PROGRESS_AFTER_SECONDS`, its two phases: the set-up (its
-predicted seconds first, its measured seconds when it ends) and a progress
-bar over the greedy steps (tqdm when it is installed, the ecosystem's
-convention; plain lines otherwise).
-
-The steps' ETA starts from the prediction and moves to the measured rate
-as steps are done: the rate is a weighted mean of the predicted seconds a
-step and the measured ones, the prediction counting as
-:data:`PRIOR_STEPS` steps. The first steps are not typical (the first
-forward step scores every candidate; a refresh may follow any step), and a
-rate from one step can be off by orders of magnitude.
+"""What ``bait_select(verbose=1)`` shows (docs/design.md §10, "Choosing a
+rule"): the rule and the predictions, then, for a selection predicted to
+take more than :data:`PROGRESS_AFTER_SECONDS`, the set-up and a progress
+bar over the steps (tqdm, or lines) whose ETA weighs the prediction as
+:data:`PRIOR_STEPS` measured steps.
 """
 
 import sys
@@ -37,8 +29,7 @@ def report_plan(plan, verbose, prefix="[bait_select]"):
 
 def step_progress(plan, shape, verbose):
     """A context manager around the selection that is also the greedy
-    loop's ``progress``: ``progress.start_steps()`` when the set-up is
-    done, ``progress()`` after every pick and removal."""
+    loop's ``progress`` (``start_steps()``, then a call per step)."""
     if not verbose:  # nothing predicted: no rates measured
         return Silent()
     cost = plan.predicted[plan.method]
@@ -71,8 +62,7 @@ class Silent:
 
 class StepETA:
     """The remaining seconds of ``total`` steps predicted to take
-    ``predicted`` seconds, from the prediction and the steps' measured
-    seconds (see the module's docstring)."""
+    ``predicted`` seconds, as the steps are measured."""
 
     def __init__(self, total, predicted, clock=time.perf_counter):
         self.total, self.clock = total, clock
@@ -139,7 +129,6 @@ class _Bar(_Phases):
         self._show(refresh=True)
 
     def _show(self, refresh=False):
-        # (tqdm draws it with the bar, at most every tenth of a second)
         self.bar.set_postfix_str(f"ETA {_clock(self.eta.remaining())}",
                                  refresh=refresh)
 

@@ -1,16 +1,5 @@
-"""The BAIT rules, by name: one registry that everything reads.
-
-``approximation=name`` in ``bait_select`` (and the samplers) selects a
-registered rule; ``approximation="auto"`` chooses among them
-(``planning/plan.py``). Validation, the planner, the Dask path and the
-docstrings read this registry, and nothing else names a rule. A rule is
-a package ``rules/<name>/``: its
-:class:`~.base.RuleSpec` subclass, its state layout and kernels, its
-:meth:`~.base.RuleSpec.memory` and :meth:`~.base.RuleSpec.work` next to
-the code they describe, and its qualification; plus one line here, or a
-call of :func:`register_rule` from outside (docs/design.md §10, "Adding a
-rule"). The reference rule is the one whose spec says ``reference =
-True``.
+"""The BAIT rules, by name: one registry that everything reads, and
+nothing else names a rule (docs/design.md §10, "The rules, one registry").
 """
 
 import textwrap
@@ -53,9 +42,8 @@ def unregister_rule(name):
 
 
 def reference_rule():
-    """The registered reference rule: the first registered whose spec
-    says ``reference = True`` (a subclass of its spec inherits the flag;
-    the first registration keeps the role), or None."""
+    """The first registered rule whose spec says ``reference = True``, or
+    None."""
     return next((s for s in RULES.values() if s.reference), None)
 
 

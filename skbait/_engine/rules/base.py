@@ -1,20 +1,5 @@
-"""What a BAIT rule declares: how it selects, what memory it needs, what
-time it takes.
-
-A *rule* is one form of BAIT's objective ``tr(M⁻¹ F)`` (docs/design.md
-§10): exact BAIT, its block-diagonal approximation, the binary
-reformulation, or one a user registers. Each is a :class:`RuleSpec`
-registered by name (``rules/__init__.py``); ``approximation=name`` selects
-it, and ``approximation="auto"`` chooses among them by their declared
-memory (:meth:`RuleSpec.memory`), their predicted time
-(:meth:`RuleSpec.cost`) and whether the quality protocol qualified them
-(:meth:`RuleSpec.qualifies`). Everything else — validation, the
-rescaling, the greedy loop, a pool on a Dask cluster — is shared.
-
-The greedy loop (``greedy.py``) runs a rule through the object that
-:meth:`RuleSpec.start` returns (F, M⁻¹ and the commits); the candidates
-hold per-point states that the rule's kernel (:meth:`RuleSpec.kernel`)
-updates and scores.
+"""What a BAIT rule declares (docs/design.md §10, "The rules, one
+registry"): how it selects, what memory it needs, what time it takes.
 """
 
 import dataclasses
@@ -34,15 +19,9 @@ PHASES = ("setup", "gemm", "kernel", "commit", "refresh")
 
 @dataclass(frozen=True)
 class Shape:
-    """A selection's sizes: what a rule's memory and cost depend on.
-
-    ``k`` is the number of classes (1 for regression), ``n_forward`` the
-    forward pass's length, ``*_bytes`` the item sizes of the stored
-    embeddings, of the products over them and of the probabilities,
-    ``numba`` whether the compiled kernels run the steps, ``on_numpy``
-    whether the arrays are NumPy's (other namespaces form some matrices
-    anew where NumPy updates them in place).
-    """
+    """A selection's sizes, what a rule's memory and cost depend on: ``k``
+    classes (1: regression), ``*_bytes`` item sizes (stored embeddings,
+    products, probabilities), ``numba``: the compiled kernels run."""
 
     n_pool: int
     d: int
@@ -83,15 +62,10 @@ class Shape:
 
 @dataclass(frozen=True)
 class Work:
-    """A phase's work, by the operation that carries it out on this
-    machine (``planning/cost.Rates``): flops of products of pool rows with
-    a narrow operand in the GEMM dtype (``gemm``) and in float64
-    (``gemm64``), of sums over many rows (``gram``, the GEMM dtype), of
-    float64 products of a large square matrix with a few columns
-    (``narrow``), of the rule's own per-candidate kernel (``kernel``),
-    bytes read (``read``) and fixed steps (``steps``: Python and thread
-    hand-offs). A count may be divided by the share of the rate that the
-    operation reaches (e.g. ``/ 0.85``): counts, not rates, are the rule's.
+    """A phase's flops, bytes read and fixed steps, by the operation of
+    ``planning/cost.Rates`` that carries them out (``gemm64``: float64
+    GEMMs; ``kernel``: the rule's own). A count may be divided by the
+    share of the rate its operation reaches (e.g. ``/ 0.85``).
     """
 
     gemm: float = 0.0
@@ -147,36 +121,17 @@ class Cost:
 
 class RuleSpec:
     """The declaration of a BAIT rule (subclass it, then
-    ``rules.register_rule``).
+    ``rules.register_rule``; docs/design.md §10).
 
-    Class attributes
-    ----------------
-    name : str
-        The value of ``approximation`` that selects the rule.
-    summary : str
-        One line: which Fisher the batch minimises (docs, messages).
-    classification, regression : bool
-        Which problems the rule runs (regression is rank one).
-    identity_fisher : bool
-        Whether it also runs the ``fisher="identity"`` ablation.
-    reference : bool
-        Whether it is the reference rule (one registered rule is): what
-        ``approximation=None`` and regression's ``"auto"`` run, what
-        ``"auto"`` prefers while it is fast enough, and what the other
-        rules' batches are measured against (docs/results.md).
-    title : str or None
-        How messages name it (None: ``BAIT with approximation="name"``).
-    nominal_kernel_rate : float or None
-        Flops per second of its per-candidate kernel (:meth:`work`'s
-        ``kernel`` counts) on the nominal machine (``cost.NOMINAL``), where
-        nothing is measured; None when it counts no kernel flops.
-    device_kernel_share : float
-        The share of that rate, scaled by a device's GEMM rate, that its
-        array-API kernel reaches on a device other than the CPU.
-
-    The methods below have working defaults except :meth:`start`,
-    :meth:`memory` and :meth:`work`, which every rule writes next to its
-    code (its package: ``rules/<name>/``).
+    Class attributes: ``name`` (the value of ``approximation``),
+    ``summary`` (its Fisher, one line), ``classification``,
+    ``regression`` and ``identity_fisher`` (what it runs), ``reference``,
+    ``title`` (its name in messages; None: ``BAIT with
+    approximation="name"``), ``nominal_kernel_rate`` (its kernel's flops
+    per second at ``cost.NOMINAL``; None: no kernel flops) and
+    ``device_kernel_share`` (the share of that rate, scaled by a device's
+    GEMM rate, its array-API kernel reaches there). Every rule writes
+    :meth:`start`, :meth:`memory` and :meth:`work`.
     """
 
     name = None
@@ -194,7 +149,6 @@ class RuleSpec:
         """The rule's name in messages (:attr:`title`)."""
         return self.title or f'BAIT with approximation="{self.name}"'
 
-    # -- what it runs on ---------------------------------------------------
     def problem_error(self, classification, fisher):
         """Why the rule cannot run this problem (a message), or None."""
         if classification and not self.classification:
@@ -222,7 +176,6 @@ class RuleSpec:
         """Bytes of a chunk's temporaries."""
         return shape.budget(self.rank(shape.k))
 
-    # -- the selection -------------------------------------------------------
     def pool_sum(self, problem, budget_bytes, n_jobs):
         """The part of F that the pool rows of ``problem`` contribute,
         unnormalised (a block of a pool on a cluster computes its own)."""
@@ -230,14 +183,9 @@ class RuleSpec:
 
     def start(self, problem, *, lam, n_select, n_forward, identity_fisher,
               budget_bytes, n_jobs, timings, pool_sum=None, n_pool=None):
-        """The greedy loop's rule after the set-up: F, M⁻¹ and the commits
-        (the methods ``greedy.py`` lists).
-
-        ``pool_sum`` (a callable returning :meth:`pool_sum` over the whole
-        pool) and ``n_pool`` stand for a pool held elsewhere (a Dask
-        cluster), which then describes itself by ``problem`` with no pool
-        rows. ``rule.states()`` makes the first states of any chunk of the
-        pool (it is shipped to the workers that hold them).
+        """The greedy loop's rule after the set-up (the methods ``greedy.py``
+        lists). ``pool_sum`` (a callable: :meth:`pool_sum` over the pool)
+        and ``n_pool`` stand for a pool held elsewhere (a Dask cluster).
         """
         raise NotImplementedError
 
@@ -249,8 +197,7 @@ class RuleSpec:
                budget_bytes, use_numba, rtol, n_jobs=1, progress=None,
                record_gains=False):
         """The whole selection on an in-process pool; a ``GreedyResult``
-        (``progress``: called once per greedy step, ``progress.py``;
-        ``record_gains``: as ``greedy.greedy_select``'s)."""
+        (``progress`` and ``record_gains`` as ``greedy_select``'s)."""
         timings = dict.fromkeys(PHASES, 0.0)
         with timed(timings, "setup"):
             rule = self.start(problem, lam=lam, n_select=n_select,
@@ -260,9 +207,7 @@ class RuleSpec:
                               timings=timings)
             states = list(rule.states()(problem))
         kernel = self.kernel(problem.xp, problem.rank_one, use_numba)
-        with kernel.step_context(n_jobs):
-            # No name holds the pool here: the backward pass frees its
-            # states.
+        with kernel.step_context(n_jobs):  # (no name holds the pool)
             return greedy_select(
                 rule, Candidates(problem, *take_all(states), kernel,
                                  rule.sqrt_s, budget_bytes, timings),
@@ -272,14 +217,10 @@ class RuleSpec:
 
     def reference_factors(self, h, p):
         """The rule's Fisher of every point, for a dense float64 evaluation
-        (tests, scikit-activeml's utilities): a list of independent blocks
-        ``g`` of shape (n, k, r) (NumPy float64) such that the point's
-        Fisher in block j is ``(g_j[x] g_j[x]ᵀ) ⊗ h_x h_xᵀ``; the objective
-        is the sum of the blocks' ``tr(M⁻¹ F)``. ``p`` is None for
-        regression."""
+        (tests): independent blocks ``g_j`` (n, k, r), the point's Fisher in
+        block j ``(g_j[x] g_j[x]ᵀ) ⊗ h_x h_xᵀ``."""
         raise NotImplementedError
 
-    # -- what it costs ---------------------------------------------------------
     def memory(self, shape):
         """Upper bound of the bytes the selection allocates (its inputs
         excepted), phase by phase."""
@@ -292,10 +233,8 @@ class RuleSpec:
         raise NotImplementedError
 
     def kernel_probe(self):
-        """How to measure this machine's rate of the rule's compiled
-        kernel (``cost.machine_rates``): ``(k, state_width, operand_width,
-        flops)``, the classes, the state's and a commit's product's columns
-        and the kernel's flops per candidate; None: nothing to measure."""
+        """How ``cost.machine_rates`` measures the rule's kernel: ``(k,
+        state columns, operand columns, flops per candidate)``, or None."""
         return None
 
     def cost(self, shape, rates):
@@ -307,21 +246,16 @@ class RuleSpec:
                        for phase, work in self.work(shape).items()})
 
     def qualifies(self, shape):
-        """Whether ``approximation="auto"`` may choose this rule over
-        exact BAIT on this shape: its batches were measured as good
-        (docs/results.md, the rule protocol). False unless a rule says
-        otherwise."""
+        """Whether ``approximation="auto"`` may choose this rule on this
+        shape (docs/results.md's protocol measured it as good)."""
         return False
 
     def __repr__(self):
         return f"<BAIT rule {self.name!r}>"
 
 
-# ---- memory: what every rule holds besides its own arrays ----------------
 def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes):
-    """The engine's copies of the inputs, held throughout: the rescaled
-    embeddings, their GEMM-dtype copy, float64 probabilities (a rule
-    whose ``inputs`` form arrays of their own adds them)."""
+    """Bytes of the engine's copies of the inputs, held throughout."""
     held = (n_pool + n_lab) * d * store_bytes
     if gemm_bytes != store_bytes:
         held += n_pool * d * gemm_bytes
@@ -337,8 +271,8 @@ def with_margin(total):
 
 
 def memory_kwargs(shape, k, budget):
-    """The keyword arguments of a rule's byte count (e.g. its package's
-    ``memory.py``) for ``shape`` at rank ``k``."""
+    """A rule's byte count's keyword arguments for ``shape`` at rank
+    ``k``."""
     return dict(n_pool=shape.n_pool, d=shape.d, k=k, n_lab=shape.n_lab,
                 n_select=shape.n_select, n_forward=shape.n_forward,
                 budget=budget, n_jobs=shape.n_jobs,
