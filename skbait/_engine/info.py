@@ -1,12 +1,6 @@
-"""What a selection reports: :class:`SelectionInfo`, ``bait_select``'s
-``info``.
-
-One documented type, as SciPy's ``OptimizeResult``: a dict whose keys are
+"""What a selection reports: :class:`SelectionInfo`, a dict whose keys are
 exactly the attributes its docstring lists (``tests/test_info.py`` parses
-that list), readable as attributes (``info.lam``) and as keys
-(``info["lam"]``, ``info.get``). An attribute that does not apply to a
-selection is None. The samplers' ``info_`` is a documented subclass with
-their own attributes (``skbait._query.base.SamplerInfo``).
+the list), as SciPy's ``OptimizeResult``.
 """
 
 __all__ = ["SelectionInfo"]

@@ -19,26 +19,9 @@ __all__ = ["DaskPool", "computed"]
 
 
 class DaskPool:
-    """A Dask array, DataFrame or Series pool, as its blocks of rows.
-
-    Parameters
-    ----------
-    X : dask.array.Array, dask.dataframe.DataFrame or Series
-        The pool. An array's rows are its first axis; its other axes are
-        made one chunk, so that each block holds whole samples.
-    name : str
-        The parameter's name, for errors.
-
-    Attributes
-    ----------
-    cluster : skbait._engine.cluster.client.Cluster
-        The active client's cluster, through which every task is run.
-    n : int
-        The number of samples (of the subset, after :meth:`take`).
-    sizes : list of int
-        The samples of each block, in order (blocks without any are left
-        out).
-    """
+    """A Dask array, DataFrame or Series pool ``X`` (named ``name`` in
+    errors) as its blocks of whole samples: ``n`` samples, ``sizes`` those
+    of each non-empty block, ``cluster`` the active client's."""
 
     def __init__(self, X, name):
         self.cluster = Cluster()
@@ -73,24 +56,10 @@ class DaskPool:
         return out
 
     def features(self, estimator, extract):
-        """Dask arrays ``(embeddings, proba)`` of the pool, extracted on
-        the workers and kept there (persisted).
-
-        Parameters
-        ----------
-        estimator : fitted estimator
-            Sent to the cluster once.
-        extract : callable
-            ``extract(estimator, X_block) -> (embeddings or None, proba or
-            None)``, checked NumPy arrays with a row per sample of the
-            block (the query layer's own extraction); picklable.
-
-        Returns
-        -------
-        embeddings, proba : dask.array.Array or None
-            float64, one row chunk per block of the pool (``sizes``), one
-            column chunk; None where ``extract`` gives None.
-        """
+        """Dask arrays ``(embeddings, proba)`` (or None where ``extract``
+        gives None) of the pool, a row chunk per block, persisted on the
+        workers; ``extract(estimator, X_block)`` is the query layer's
+        picklable extraction, ``estimator`` sent to the cluster once."""
         import dask
         import dask.array as da
 

@@ -24,13 +24,8 @@ SKORCH_NAME = "scikit-activeml SkorchClassifier / SkorchRegressor"
 
 
 def predicts_without_model(wrapper):
-    """Whether a fitted ``Sklearn*`` wrapper could not fit its estimator.
-
-    Such a wrapper predicts the labels' prior (classifier) or mean
-    (regressor) and has no fitted model to take features from; scikit-
-    activeml's wrappers get there when the labeled set cannot be fitted
-    (no labels, a single class).
-    """
+    """Whether a fitted ``Sklearn*`` wrapper could not fit its estimator
+    (no labels, a single class) and predicts the labels' prior or mean."""
     return getattr(wrapper, "is_fitted_", True) is False
 
 

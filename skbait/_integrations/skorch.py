@@ -37,13 +37,9 @@ def _target_layer(module, layer):
 
 @contextlib.contextmanager
 def captured_layer_inputs(module, layer):
-    """Collect the input of ``layer`` of ``module`` while the block runs.
-
-    Yields a list that receives, for every forward call of the layer, its
-    input as a CPU tensor of shape (rows, features). The hook is removed
-    and every submodule's training flag restored afterwards, even on error.
-    ``layer`` is a submodule name, or None for the last ``torch.nn.Linear``.
-    """
+    """Collect the inputs of ``layer`` (a submodule's name; None: the last
+    ``torch.nn.Linear``) of ``module`` while the block runs, as CPU
+    tensors; the hook and the training flags are restored after."""
     target = _target_layer(module, layer)
     captured = []
 

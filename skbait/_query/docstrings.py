@@ -96,16 +96,9 @@ def entry(header, description):
 
 
 def parameters_section(entries, *, batch="n_instances"):
-    """The body of a Parameters section, unindented.
-
-    Parameters
-    ----------
-    entries : iterable of str
-        A name of :data:`PARAMETERS`, or an entry's whole text (one with a
-        line break: a strategy's own wording, see :func:`entry`).
-    batch : str, default="n_instances"
-        The name of the batch size where an entry mentions it.
-    """
+    """The body of a Parameters section, unindented: each of ``entries``
+    a name of :data:`PARAMETERS` or a whole entry (with a line break),
+    ``batch`` the batch size's name."""
     texts = [text if "\n" in text else PARAMETERS[text] for text in entries]
     return "\n".join(texts).replace("{batch}", batch)
 

@@ -10,10 +10,8 @@ __all__ = ["binary_bytes"]
 def binary_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
                  n_jobs, store_bytes=8, gemm_bytes=8, p_bytes=8,
                  on_numpy=True, identity_fisher=False, numba=True):
-    """Upper bound of the bytes binary BAIT allocates on ``k`` classes: the
-    inputs, its weighted embeddings (held throughout, as the rescaled
-    ones) and rank-one BAIT's largest phase; or the forming of the
-    weighted embeddings, a chunk of rows at a time, if that is more."""
+    """Upper bound of the bytes binary BAIT allocates on ``k`` classes:
+    its weighted embeddings beside rank-one BAIT's, or their forming."""
     weighted = (n_pool + n_lab) * d * store_bytes
     total = (input_bytes(n_pool, d, 1, n_lab, store_bytes, gemm_bytes,
                          p_bytes) + weighted

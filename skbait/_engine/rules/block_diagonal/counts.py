@@ -1,6 +1,5 @@
-"""Block-diagonal BAIT's work: the flops and bytes of each phase as
-functions of the problem's shape (``base.Work``); no machine rate enters
-here (``RuleSpec.cost`` applies them)."""
+"""Block-diagonal BAIT's work: each phase's flops and bytes
+(``base.Work``) from the shape alone."""
 
 from ..base import Work
 from .rule import DENSE_BELOW

@@ -1,6 +1,5 @@
-"""Block-diagonal BAIT's memory: an upper bound of the bytes it
-allocates, phase by phase, as ``rule.py`` forms them (tests/test_memory.py
-compares it with what tracemalloc sees)."""
+"""Block-diagonal BAIT's memory, phase by phase, as ``rule.py`` forms it
+(docs/design.md §8, "Memory")."""
 
 from ..base import input_bytes, with_margin
 from .rule import DENSE_BELOW

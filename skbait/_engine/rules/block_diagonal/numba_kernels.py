@@ -1,13 +1,6 @@
-"""Block-diagonal BAIT's kernel compiled with numba (NumPy on the CPU).
-
-Same contract as ``kernels.BlockDiagonalKernel``: the states are n × k
-(``a_xc``, ``b_xc``), a commit's product holds ``t_c`` and ``r_c`` per
-candidate. Candidates are handled in blocks of ``_BD_LANES``, each
-computing its own share of the candidate GEMM; pieces of many blocks run
-on the engine's threads (``backends/numba_kernels.Pieces``).
-
-Importing this module raises ImportError when numba is missing;
-``kernels.get_block_kernel`` then falls back to the array-API kernel.
+"""Block-diagonal BAIT's kernel compiled with numba: the contract of
+``kernels.BlockDiagonalKernel``, candidates in blocks of ``_BD_LANES``,
+each computing its share of the candidate GEMM. Needs numba.
 """
 
 import numba
@@ -23,8 +16,7 @@ from ...backends.numba_kernels import (
 
 __all__ = ["NumbaBlockKernel"]
 
-# Block-diagonal BAIT keeps k numbers per candidate, not k × k: long
-# blocks make its GEMM, most of a step, efficient.
+# k numbers per candidate, not k × k: long blocks, an efficient GEMM.
 _BD_LANES = 256
 
 
@@ -86,9 +78,7 @@ def _bd_gemm_update_scores(h, w_t, p, s, a_state, b_state, sigma, scores):
 
 
 class NumbaBlockKernel(Pieces):
-    """Block-diagonal BAIT's kernel compiled with numba (NumPy on the
-    CPU); same contract as ``kernels.BlockDiagonalKernel``, with the GEMM
-    fused into the loop over blocks of candidates."""
+    """Block-diagonal BAIT's compiled kernel, the GEMM fused in."""
 
     fuses_gemm = True
 

@@ -1,7 +1,5 @@
-"""Exact BAIT's work: the flops and bytes of each phase as functions of
-the problem's shape (``base.Work``; docs/design.md §6-§8 for the
-operations). The machine's rates turn them into seconds
-(``RuleSpec.cost``); none enters here."""
+"""Exact BAIT's work: each phase's flops and bytes (``base.Work``) from
+the shape alone (docs/design.md §6-§8 for the operations)."""
 
 from ..base import Work
 from .rule import DENSE_BELOW

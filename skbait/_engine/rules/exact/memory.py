@@ -1,6 +1,4 @@
-"""Exact BAIT's memory: an upper bound of the bytes it allocates, phase
-by phase, as its code forms them (tests/test_memory.py compares the bound
-with what tracemalloc sees)."""
+"""Exact BAIT's memory, phase by phase (docs/design.md §8, "Memory")."""
 
 from ..base import input_bytes, with_margin
 from .rule import DENSE_BELOW
@@ -13,9 +11,7 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
                 store_bytes=8, gemm_bytes=8, p_bytes=8, on_numpy=True,
                 identity_fisher=False, numba=True, phases_out=None):
     """Upper bound of the bytes exact BAIT allocates (``k = 1``:
-    regression; ``numba``: whether the compiled kernel runs the steps):
-    the engine's copies of the inputs and the largest phase of
-    :func:`exact_peak`, with the margin of ``base.with_margin``."""
+    regression): the inputs' copies and :func:`exact_peak`, with margin."""
     return with_margin(
         input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes)
         + exact_peak(n_pool=n_pool, d=d, k=k, n_lab=n_lab,
@@ -29,9 +25,8 @@ def exact_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
 def exact_peak(*, n_pool, d, k, n_lab, n_select, n_forward, budget, n_jobs,
                store_bytes=8, gemm_bytes=8, on_numpy=True,
                identity_fisher=False, numba=True, phases_out=None):
-    """The bytes of exact BAIT's largest phase, besides its inputs, each
-    phase as ``rule.py`` and ``setup.py`` form it (``phases_out``, a list,
-    receives the phases' bytes: a diagnosis of the estimate)."""
+    """The bytes of exact BAIT's largest phase besides its inputs, each as
+    ``rule.py`` and ``setup.py`` form it (``phases_out`` receives all)."""
     g = gemm_bytes
     dk = d * k
     square = 8 * dk * dk

@@ -9,12 +9,10 @@ __all__ = ["top_c_bytes"]
 
 def top_c_bytes(*, n_pool, d, k, n_lab, budget, n_jobs, store_bytes=8,
                 gemm_bytes=8, p_bytes=8, **kwargs):
-    """Upper bound of the bytes top-c BAIT allocates: the (n, k, 2) float64
-    weighted probabilities of the pool and the labeled set, held
-    throughout, beside exact BAIT's phases (``exact/memory.py``), of which
-    the set-up forms a second chunk of ``p ⊗ h`` rows per thread (the
-    Fisher sums' two products) and the steps the compiled kernel's
-    contiguous copies of the centring and the weights."""
+    """Upper bound of the bytes top-c BAIT allocates: its (n, k, 2)
+    weighted probabilities beside exact BAIT's phases, whose set-up forms
+    a second chunk of ``p ⊗ h`` rows per thread and whose steps copy the
+    centring and the weights for the compiled kernel."""
     phases = []
     exact_peak(n_pool=n_pool, d=d, k=k, n_lab=n_lab, budget=budget,
                n_jobs=n_jobs, store_bytes=store_bytes, gemm_bytes=gemm_bytes,

@@ -7,10 +7,8 @@ __all__ = ["top_c_weights", "top_c_probabilities"]
 
 
 def top_c_weights(xp, p, c):
-    """``q`` (n, k, float64): ``q_y = p_y / Σ_{y' ∈ T_c} p_y'`` on the c
-    most probable classes ``T_c`` of each row, 0 elsewhere. Ties in p go
-    to the smaller class index (a stable sort), so that exactly
-    ``min(c, k)`` classes are kept."""
+    """``q`` (n, k, float64): ``p`` renormalised on each row's c most
+    probable classes (ties to the smaller index), 0 elsewhere."""
     p = xp.astype(p, xp.float64)
     order = xp.argsort(-p, axis=1, stable=True)
     rank = xp.argsort(order, axis=1, stable=True)   # each class's place
@@ -19,9 +17,8 @@ def top_c_weights(xp, p, c):
 
 
 def top_c_probabilities(xp, p, c):
-    """The weighted probabilities (``fisher.weighted_probabilities``) of
-    the top-c Fisher: centred by ``p``, weighed by :func:`top_c_weights`
-    (None stays None)."""
+    """The top-c Fisher's weighted probabilities: centred by ``p``,
+    weighed by :func:`top_c_weights` (None stays None)."""
     if p is None:
         return None
     return weighted_probabilities(xp, p, top_c_weights(xp, p, c))
