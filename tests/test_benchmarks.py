@@ -374,3 +374,31 @@ def test_refusal_benchmark_reports_the_memory_error():
     assert len(rows) == 1
     assert rows[0]["message"].startswith("Exact BAIT needs about")
     assert 'approximation="binary"' in rows[0]["message"]
+
+
+def test_bench_gpu_dry_run_on_the_cpu(tmp_path):
+    """The device script's every part (rates, timings, predictions,
+    floors) runs without a device, with torch's CPU tensors standing in
+    for a GPU namespace."""
+    pytest.importorskip("torch")
+    import bench_gpu
+
+    out = tmp_path / "gpu.json"
+    bench_gpu.main(["--namespaces", "numpy", "torch-cpu", "--n", "3000",
+                    "--skip-picks", "--floors", "--rules", "exact",
+                    "regression", "--numpy-max", "exact=3000,regression=3000",
+                    "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert "CPU threads" in result["device"]
+    assert set(result["rates"]) == {"numpy", "torch-cpu"}
+    rows = result["timings"]
+    assert {(r["rule"], r["namespace"]) for r in rows} == {
+        (rule, ns) for rule in ("exact", "regression")
+        for ns in ("numpy", "torch-cpu")}
+    for row in rows:
+        assert row["predicted"] > 0 and row["seconds"] > 0
+        # (At this size the pool sits in a cache: the bandwidth floor is
+        # no bound here, only on pools far larger than a cache.)
+        assert set(row["floors"]) == set(row["phases"]) == {
+            "setup", "steps", "commits"}
+        assert all(0 < f < np.inf for f in row["floors"].values())
