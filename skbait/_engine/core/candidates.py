@@ -6,7 +6,7 @@ sees only the methods below, which a Dask pool implements too.
 import numpy as np
 from array_api_compat import device, is_numpy_namespace, to_device
 
-from .chunks import row_chunks
+from .chunks import fused_chunks, row_chunks
 from .problem import GreedyProblem
 from .ties import argbest, band_records
 from .timing import timed
@@ -59,7 +59,8 @@ class Candidates:
         if self.budget is None:
             parts = [slice(0, n)]
         else:
-            parts = row_chunks(n, self.kernel.row_bytes(pb.k), self.budget)
+            cut = fused_chunks if self.kernel.fuses_gemm else row_chunks
+            parts = cut(n, self.kernel.row_bytes(pb.k), self.budget)
         scores = xp.empty((n,), dtype=xp.float64, device=device(self.a))
         for rows in parts:
             p = None if pb.p_pool is None else pb.p_pool[rows, :]

@@ -5,8 +5,8 @@ only): a piece of the pool that starts at a multiple of it (a Dask block)
 is cut as the whole pool is, so every product over it is the same number.
 """
 
-__all__ = ["rows_per_chunk", "chunks", "row_chunks", "chunk_budget",
-           "tile_rows", "aligned_boundaries"]
+__all__ = ["rows_per_chunk", "chunks", "row_chunks", "fused_chunks",
+           "chunk_budget", "tile_rows", "aligned_boundaries"]
 
 # A chunk's temporaries: 1 to 16 MiB, at most the pool's own arrays and an
 # eighth of a dk × dk matrix.
@@ -56,6 +56,18 @@ def row_chunks(n_rows, row_bytes, budget_bytes):
     """Slices of ``n_rows`` rows whose temporaries, ``row_bytes`` a row,
     fit in ``budget_bytes``."""
     return chunks(n_rows, rows_per_chunk(row_bytes, budget_bytes, n_rows))
+
+
+def fused_chunks(n_rows, row_bytes, budget_bytes):
+    """Slices for a kernel that forms its products itself, a block of
+    rows at a time (``fuses_gemm``): a row's numbers depend only on its
+    blocks starting at multiples of ``PIECE_ROWS``, not on where a chunk
+    ends, so its chunks are as long as the budget allows (at least
+    :func:`tile_rows`, whose multiples they start at), each a hand-off to
+    the engine's threads."""
+    rows = max(tile_rows(budget_bytes),
+               _floor_power_of_two(budget_bytes // max(1, row_bytes)))
+    return chunks(n_rows, rows)
 
 
 def chunk_budget(chunk_size, d, k, pool_bytes, on_numpy=True):

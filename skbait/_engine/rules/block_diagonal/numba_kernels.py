@@ -84,7 +84,7 @@ class NumbaBlockKernel(Pieces):
 
     @staticmethod
     def row_bytes(k):
-        return 8
+        return 8 * (1 + k)  # the scores, the probabilities in float64
 
     def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
         n = stop - start

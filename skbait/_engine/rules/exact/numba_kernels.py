@@ -249,8 +249,9 @@ class NumbaKernel(Pieces):
 
     @staticmethod
     def row_bytes(k):
-        # Only the scores: the kernel works in cache, block by block.
-        return 8
+        # The scores and the float64 centring and weights of the factors
+        # (``_factor``): the kernel works in cache, block by block.
+        return 8 * (1 + 2 * k)
 
     def update(self, out, p, sqrt_s, a_state, b_state, start, stop, sigma):
         """Update rows ``start:stop`` of the states; return their scores."""
