@@ -478,3 +478,28 @@ def test_worker_methods_are_declared():
 
     with pytest.raises(TypeError, match="not a declared worker method"):
         Blocks().call(undeclared)
+
+
+def test_a_change_run_twice_on_one_state_stops_the_selection():
+    """A change runs on its block's state in place: a task that finds the
+    state at another change count than it expects (it ran twice on one
+    state) raises instead of going on from a wrong state."""
+    from skbait._engine.cluster import client as cluster
+
+    class Counter:
+        def __init__(self):
+            self.n = 0
+
+        @cluster.changes
+        def add(self, x):
+            self.n += x
+            return self.n
+
+    state = cluster._build(lambda: Counter(), {})
+    state = cluster._changed(state, Counter.add, (2,), 0)
+    assert cluster._answer(state, 1) == 2 and state.obj.n == 2
+    with pytest.raises(RuntimeError, match="ran twice on one state"):
+        cluster._changed(state, Counter.add, (2,), 0)
+    with pytest.raises(RuntimeError, match="ran twice on one state"):
+        cluster._answer(state, 0)
+    assert state.obj.n == 2  # refused before the method ran
