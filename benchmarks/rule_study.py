@@ -294,7 +294,8 @@ def _gaps(model, X, unlabeled, labeled, batches, lam, batch, rng,
     adding it, normalised: the ``reference`` rule's batch 0, random
     batches' mean 1.
     Woodbury from the labeled set's M: tr(M_S⁻¹ F) = tr(M_L⁻¹ F) -
-    tr((I + Vᵀ M_L⁻¹ V)⁻¹ Vᵀ C V), C = M_L⁻¹ F M_L⁻¹."""
+    tr((I + Vᵀ M_L⁻¹ V)⁻¹ Vᵀ C V), C = M_L⁻¹ F M_L⁻¹; where the batch's
+    B·k factors outnumber dk, M_S = M_L + V Vᵀ directly."""
     h_u, p_u = _features(model, X[unlabeled])
     h_l, p_l = _features(model, X[labeled])
     n_u, n_l = len(unlabeled), len(labeled)
@@ -310,6 +311,9 @@ def _gaps(model, X, unlabeled, labeled, batches, lam, batch, rng,
     def objective(picks):
         rows = np.array([position[x] for x in picks])
         v = _factors(h_u[rows], p_u[rows]) / np.sqrt(n_l + batch)
+        if v.shape[1] > dk:  # B·k > dk (many classes): M_S itself is smaller
+            m_s = linalg.cho_factor(m + v @ v.T)
+            return np.trace(linalg.cho_solve(m_s, fisher))
         y = linalg.cho_solve(chol, v)
         inner = np.eye(v.shape[1]) + v.T @ y
         return base - np.trace(np.linalg.solve(inner, v.T @ c @ v))
