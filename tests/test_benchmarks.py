@@ -404,10 +404,11 @@ def test_bench_gpu_dry_run_on_the_cpu(tmp_path):
         assert all(0 < f < np.inf for f in row["floors"].values())
 
 
-def test_the_large_suite_leaves_exact_bait_out_at_100_classes():
+def test_the_large_suite_leaves_exact_bait_states_out_at_100_classes():
     rules = rule_study.registered_rules()
     by_name = {p.name: p for p in rule_study.LARGE_PROBLEMS}
     assert rule_study.rules_of(by_name["pairmean-h64"], rules) == rules
     many = rule_study.rules_of(by_name["pairs100-h32"], rules)
-    assert "exact" not in many and "block_diagonal" in many
+    # Exact BAIT's states (exact, top-c) cost over 400 times the others'.
+    assert many == ["block_diagonal", "binary"]
     assert rule_study.reference_of(by_name["pairs100-h32"]) in many
