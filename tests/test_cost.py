@@ -314,3 +314,60 @@ def test_quiet_below_the_threshold(rng, capsys):
                        verbose=1)
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and "ETA" not in captured.err
+
+
+#: Calls that make views or read attributes: no kernel launch.
+_VIEWS = {"__get__", "__getitem__", "reshape", "swapaxes", "diagonal"}
+
+
+@pytest.mark.parametrize("kernel_path,k,width,operand", [
+    ("block_diagonal.kernels.BlockDiagonalKernel", 10, 10, 20),
+    ("exact.kernels.ArrayAPIKernel", 4, 10, 32),
+    ("exact.kernels.RankOneKernel", 1, 1, 2)])
+def test_array_kernels_declare_the_operations_they_launch(
+        kernel_path, k, width, operand):
+    """``launches`` (the cost model's launch term on a device) against the
+    operations a call makes, counted on torch's CPU tensors."""
+    torch = pytest.importorskip("torch")
+    import importlib
+
+    import array_api_compat.torch as xp
+    from torch.overrides import TorchFunctionMode
+
+    module, name = kernel_path.rsplit(".", 1)
+    kernel = getattr(importlib.import_module(
+        f"skbait._engine.rules.{module}"), name)(xp)
+    calls = []
+
+    class Count(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            calls.append(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    n = 64
+    gen = torch.Generator().manual_seed(0)
+    a = torch.zeros(n, width, dtype=torch.float64)
+    b = torch.rand(n, width, dtype=torch.float64, generator=gen)
+    out = 1e-3 * torch.randn(n, operand, dtype=torch.float64, generator=gen)
+    p = torch.softmax(torch.randn(n, k, dtype=torch.float64, generator=gen),
+                      dim=1)
+    with Count():
+        kernel.update(out, p, 0.5, a, b, 0, n, 1.0)
+    launched = sum(1 for c in calls if c not in _VIEWS)
+    assert 0.8 * kernel.launches <= launched <= 1.25 * kernel.launches
+
+
+def test_launches_enter_the_prediction_but_not_the_choice():
+    """A device's launch seconds lengthen the array kernels' steps; the
+    counted cost that chooses the rule (nominal rates) has none."""
+    shape = Shape(n_pool=50_000, d=64, k=10, n_lab=100, n_select=50,
+                  n_forward=100, numba=False, on_numpy=False)
+    spec = RULES["block_diagonal"]
+    steps = spec.work(shape)["steps"]
+    assert steps.launches > 0
+    slow = Rates(**{**NOMINAL.__dict__, "launch": 1e-4})
+    extra = spec.cost(shape, slow).steps - spec.cost(shape, NOMINAL).steps
+    assert extra == pytest.approx(steps.launches * 1e-4)
+    assert NOMINAL.launch == 0.0
+    compiled = spec.work(shape.replace(numba=True, on_numpy=True))["steps"]
+    assert compiled.launches == 0

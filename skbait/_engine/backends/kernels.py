@@ -28,6 +28,9 @@ class Kernel(Protocol):
     fuses_gemm: bool
     #: The steps' threads (the numba kernels; set by ``step_context``).
     n_jobs: int
+    #: Array operations a call of ``update`` launches (each a kernel
+    #: launch on a device; tests/test_cost.py counts them).
+    launches: int
 
     def row_bytes(self, k):
         """Bytes of temporaries per candidate row (sizes the chunks)."""
@@ -54,6 +57,7 @@ class ArrayKernel:
     ``row_bytes``): any namespace, the GEMM outside."""
 
     fuses_gemm = False
+    launches = 0
 
     def __init__(self, xp):
         self.xp = xp

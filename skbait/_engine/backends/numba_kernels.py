@@ -30,6 +30,7 @@ class Pieces:
     ``_PIECE_FLOPS`` of work (docs/design.md §9, "Threads")."""
 
     n_jobs = 1
+    launches = 1  # one compiled call
 
     @contextlib.contextmanager
     def step_context(self, n_jobs=None):

@@ -25,8 +25,10 @@ class Rates:
     """Flops (or bytes) per second of the engine's operations: ``gemm*``,
     pool rows times a narrow operand; ``gram*``, the set-up's ``Aᵀ B``
     sums; ``narrow``, a float64 square matrix times a few columns;
-    ``bandwidth``, a streaming read; ``kernels``, each rule's compiled
-    kernel by name; ``step``, a greedy step's fixed seconds."""
+    ``bandwidth``, a streaming read; ``kernels``, each rule's kernel by
+    name; ``step``, a greedy step's fixed seconds (its small operations
+    and host synchronisations); ``launch``, the seconds of one array
+    operation launched (on a device, a kernel launch)."""
 
     gemm32: float
     gemm64: float
@@ -36,6 +38,7 @@ class Rates:
     bandwidth: float
     step: float
     kernels: dict = field(default_factory=dict)
+    launch: float = 0.0
     source: str = "measured"
 
     def kernel_rate(self, spec):
@@ -60,7 +63,8 @@ class Rates:
 
 #: Rates of the 2-core development machine (AMD EPYC, Zen 4, 2026-12),
 #: used with ``SKBAIT_RATES=nominal`` and where nothing can be measured.
-#: Each rule's kernel runs at its own ``nominal_kernel_rate`` there.
+#: Each rule's kernel runs at its own ``nominal_kernel_rate`` there; its
+#: launches count nothing (the choice by shape does not weigh them).
 NOMINAL = Rates(gemm32=1.6e11, gemm64=7.0e10, gram32=1.5e11, gram64=6.5e10,
                 narrow=2.0e10, bandwidth=4.0e10, step=3e-4, source="nominal")
 
@@ -171,50 +175,72 @@ def _measure_numpy(n_jobs):
         big = rng.normal(size=(2 ** 22,))  # 32 MiB a thread, past caches
         out["bandwidth"] = _best_rate(lambda: float(big.sum()), big.nbytes,
                                       n_jobs)
-    out["kernels"] = _kernel_rates(n_jobs)
-    out["step"] = _step_seconds()
+    out["launch"] = _launch_seconds(np, None)
+    out["kernels"] = _kernel_rates(np, None, n_jobs, out["launch"])
+    out["step"] = _step_seconds(np, None)
     return Rates(**out)
 
 
-def _kernel_rates(n_jobs):
-    """Per-candidate flops per second of every registered rule's kernel,
-    without its GEMM, as its ``kernel_probe`` says."""
-    from ..rules import RULES
+def _sync(xp, x):
+    """Wait for ``x`` (a device's queue) by reading one number of it."""
+    return float(xp.sum(x[:1, ...]))
+
+
+def _kernel_rates(xp, device, n_jobs, launch):
+    """Per-candidate flops per second of every registered rule's kernel
+    on ``xp`` (NumPy: the compiled one where numba is installed), without
+    its GEMM and launches, as its ``kernel_probe`` says; the flops are
+    those the rule counts for a step."""
+    from ..backends.kernels import numba_available
+    from ..rules import RULES, Shape
 
     rng = np.random.default_rng(1)
-    n = 4096
+    numba = is_numpy_namespace(xp) and numba_available()
+    # On a device, rows enough that the launches are a small part.
+    n = 4096 if str(device) in ("None", "cpu") else 2 ** 18
     rates = {}
     for spec in RULES.values():
         probe = spec.kernel_probe()
         if probe is None:
             continue
-        k, width, operand, flops = probe
+        k, width, operand = probe
         _, p = spec.inputs(np, np.zeros((n, 1)),
                            rng.dirichlet(np.ones(k), size=n))
         if p is None:  # rank one: no kernel flops
             continue
-        kernel = spec.kernel(np, False, True)
-        a = np.zeros((n, width))
-        b = np.abs(rng.normal(size=(n, width)))
-        out = 1e-3 * rng.normal(size=(n, operand))
+        shape = Shape(n_pool=n, d=1, k=k, n_lab=0, n_select=1, n_forward=2,
+                      numba=numba, on_numpy=is_numpy_namespace(xp))
+        flops = spec.work(shape)["steps"].kernel
+        kernel = spec.kernel(xp, False, numba)
+        a, b, out, p = (xp.asarray(x, device=device) for x in (
+            np.zeros((n, width)), np.abs(rng.normal(size=(n, width))),
+            1e-3 * rng.normal(size=(n, operand)), p))
+        fixed = kernel.launches * launch
         with kernel.step_context(n_jobs):
-            rates[spec.name] = _best_rate(
-                lambda: kernel.update(out, p, 0.5, a, b, 0, n, 1.0),
-                n * flops)
+            rate = _best_rate(
+                lambda: _sync(xp, kernel.update(out, p, 0.5, a, b, 0, n,
+                                                1.0)), 1.0)
+        rates[spec.name] = flops / max(1.0 / rate - fixed, 0.1 / rate)
     return rates
 
 
-def _step_seconds():
-    """Fixed cost of a step: a small update through the loop's objects."""
+def _step_seconds(xp, device):
+    """Fixed cost of a step: a small update through the loop's objects,
+    its host synchronisations included."""
     from ..core.candidates import Candidates
     from ..core.problem import GreedyProblem
     from ..rules import reference_rule
 
-    h = np.ones((64, 2))
-    problem = GreedyProblem.from_arrays(np, h, None, None, None, np.float64)
-    cands = Candidates(problem, np.zeros((64, 1)), np.ones((64, 1)),
-                       reference_rule().kernel(np, True, False), 1.0, None)
-    operand = np.zeros((2, 2))
+    def arr(x):
+        return xp.asarray(x, device=device)
+
+    h = arr(np.ones((64, 2)))
+    problem = GreedyProblem.from_arrays(xp, h, None, None, None, xp.float64)
+    cands = Candidates(problem, arr(np.zeros((64, 1))),
+                       arr(np.ones((64, 1))),
+                       reference_rule().kernel(xp, True, False), 1.0, None)
+    operand = arr(np.zeros((2, 2)))
+    cands.update(operand, 1.0)
     start = time.perf_counter()
     for _ in range(50):
         cands.update(operand, 1.0)
@@ -222,12 +248,23 @@ def _step_seconds():
     return (time.perf_counter() - start) / 50
 
 
-def _measure_namespace(xp, device):
-    """GEMM and read rates on ``device`` with a non-NumPy namespace; the
-    kernels' nominal rates scaled by its GEMM rate."""
-    def sync(x):
-        return float(xp.sum(x[:1, :1]))
+def _launch_seconds(xp, device, count=200):
+    """Seconds of one small array operation, launched back to back and
+    waited for once (on a device: the launch, not the work)."""
+    x = xp.asarray(np.ones((64, 1)), device=device)
 
+    def chain():
+        y = x
+        for _ in range(count):
+            y = y * 1.0
+        _sync(xp, y)
+
+    return 1.0 / _best_rate(chain, 1.0) / count
+
+
+def _measure_namespace(xp, device):
+    """The rates of ``device`` with a non-NumPy namespace, each measured
+    there as on the CPU."""
     def ones(shape, dtype):
         return xp.ones(shape, dtype=dtype, device=device)
 
@@ -236,22 +273,18 @@ def _measure_namespace(xp, device):
     for name, dtype in (("32", xp.float32), ("64", xp.float64)):
         h = ones((n, d), dtype)
         w = ones((d, j), dtype)
-        out["gemm" + name] = _best_rate(lambda: sync(xp.matmul(h, w)),
+        out["gemm" + name] = _best_rate(lambda: _sync(xp, xp.matmul(h, w)),
                                         2 * n * d * j)
         out["gram" + name] = out["gemm" + name]
     square = ones((2048, 2048), xp.float64)
     cols = ones((2048, 10), xp.float64)
-    out["narrow"] = _best_rate(lambda: sync(xp.matmul(square, cols)),
+    out["narrow"] = _best_rate(lambda: _sync(xp, xp.matmul(square, cols)),
                                2 * 2048 * 2048 * 10)
     big = ones((2 ** 24,), xp.float64)
     out["bandwidth"] = _best_rate(lambda: float(xp.sum(big)), 8 * 2 ** 24)
-    from ..rules import RULES
-
-    scale = out["gemm64"] / NOMINAL.gemm64
-    out["kernels"] = {
-        spec.name: spec.nominal_kernel_rate * scale * spec.device_kernel_share
-        for spec in RULES.values() if spec.nominal_kernel_rate}
-    out["step"] = 4 * NOMINAL.step
+    out["launch"] = _launch_seconds(xp, device)
+    out["kernels"] = _kernel_rates(xp, device, 1, out["launch"])
+    out["step"] = _step_seconds(xp, device)
     return Rates(**out)
 
 
@@ -259,8 +292,8 @@ def _key(xp, n_jobs, device=None):
     # NumPy under any name is one set of rates.
     name = "numpy" if is_numpy_namespace(xp) else getattr(
         xp, "__name__", str(xp))
-    # The entries' layout (2) is part of the key.
-    parts = ["rates-2", platform.machine(), _cpu_name(), str(os.cpu_count()),
+    # The entries' layout (3) is part of the key.
+    parts = ["rates-3", platform.machine(), _cpu_name(), str(os.cpu_count()),
              str(n_jobs), name, np.__version__,
              os.environ.get("OPENBLAS_CORETYPE", ""), str(device)]
     if is_numpy_namespace(xp):

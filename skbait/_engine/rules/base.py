@@ -3,15 +3,16 @@ registry"): how it selects, what memory it needs, what time it takes.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from ..core.candidates import Candidates, take_all
-from ..core.chunks import chunk_budget
+from ..core.chunks import chunk_budget, rows_per_chunk
 from ..core.greedy import greedy_select
 from ..core.timing import timed
 
 __all__ = ["Shape", "Cost", "Work", "RuleSpec", "PHASES", "input_bytes",
-           "with_margin", "memory_kwargs"]
+           "with_margin", "memory_kwargs", "step_launches"]
 
 #: The phases of ``info.timings`` (wall-clock seconds).
 PHASES = ("setup", "gemm", "kernel", "commit", "refresh")
@@ -62,10 +63,12 @@ class Shape:
 
 @dataclass(frozen=True)
 class Work:
-    """A phase's flops, bytes read and fixed steps, by the operation of
-    ``planning/cost.Rates`` that carries them out (``gemm64``: float64
-    GEMMs; ``kernel``: the rule's own). A count may be divided by the
-    share of the rate its operation reaches (e.g. ``/ 0.85``).
+    """A phase's flops, bytes read, fixed steps and array operations
+    launched, by the operation of ``planning/cost.Rates`` that carries
+    them out (``gemm64``: float64 GEMMs; ``kernel``: the rule's own;
+    ``launches``: the array kernels' operations, each a kernel launch on a
+    device). A count may be divided by the share of the rate its operation
+    reaches (e.g. ``/ 0.85``).
     """
 
     gemm: float = 0.0
@@ -75,6 +78,7 @@ class Work:
     kernel: float = 0.0
     read: float = 0.0
     steps: float = 0.0
+    launches: float = 0.0
 
     def __add__(self, other):
         return Work(*(a + b for a, b in zip(dataclasses.astuple(self),
@@ -96,7 +100,8 @@ class Work:
                 + self.gemm64 / rates.gemm64
                 + self.gram / rates.gram(gemm_bytes)
                 + self.narrow / rates.narrow + kernel
-                + self.read / rates.bandwidth + self.steps * rates.step)
+                + self.read / rates.bandwidth + self.steps * rates.step
+                + self.launches * rates.launch)
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,8 @@ class RuleSpec:
     ``regression`` and ``identity_fisher`` (what it runs), ``reference``,
     ``title`` (its name in messages; None: ``BAIT with
     approximation="name"``), ``nominal_kernel_rate`` (its kernel's flops
-    per second at ``cost.NOMINAL``; None: no kernel flops) and
-    ``device_kernel_share`` (the share of that rate, scaled by a device's
-    GEMM rate, its array-API kernel reaches there). Every rule writes
+    per second at ``cost.NOMINAL``; None: no kernel flops). Every rule
+    writes
     :meth:`start`, :meth:`memory` and :meth:`work`.
     """
 
@@ -142,7 +146,6 @@ class RuleSpec:
     reference = False
     title = None
     nominal_kernel_rate = None
-    device_kernel_share = 1.0
 
     @property
     def label(self):
@@ -234,7 +237,8 @@ class RuleSpec:
 
     def kernel_probe(self):
         """How ``cost.machine_rates`` measures the rule's kernel: ``(k,
-        state columns, operand columns, flops per candidate)``, or None."""
+        state columns, operand columns)``, or None (its flops per candidate
+        are those :meth:`work` counts for a step)."""
         return None
 
     def cost(self, shape, rates):
@@ -252,6 +256,17 @@ class RuleSpec:
 
     def __repr__(self):
         return f"<BAIT rule {self.name!r}>"
+
+
+def step_launches(shape, kernel, k):
+    """Array operations a greedy step launches with the array-API
+    ``kernel`` (a class of ``backends/kernels.ArrayKernel``) at rank ``k``:
+    per chunk its own, the product's and the scores' copy. None with the
+    compiled kernels, whose few calls are in a step's fixed seconds."""
+    if shape.numba:
+        return 0
+    rows = rows_per_chunk(kernel.row_bytes(k), shape.budget(k), shape.n_pool)
+    return math.ceil(shape.n_pool / rows) * (kernel.launches + 2)
 
 
 def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes):

@@ -1,7 +1,11 @@
 """Block-diagonal BAIT's work: each phase's flops and bytes
 (``base.Work``) from the shape alone."""
 
-from ..base import Work
+import math
+
+from ...core.chunks import rows_per_chunk
+from ..base import Work, step_launches
+from .kernels import BlockDiagonalKernel
 from .rule import DENSE_BELOW
 
 __all__ = ["block_diagonal_work", "kernel_flops"]
@@ -27,11 +31,18 @@ def block_diagonal_work(shape):
     if n_lab:
         setup += Work(gemm=2 * n * d * n_lab * k if low_rank
                       else 2 * n * d * d * k)
+    # Both loop over chunks and, within each, over the classes: about 4
+    # and 8 array operations a class (``block_grams``, ``BlockStates``).
+    budget = shape.budget(k)
+    grams = math.ceil(n / rows_per_chunk((2 * d + k) * g, budget, n))
+    forms = math.ceil(n / rows_per_chunk(8 * 4 * d, budget, n))
+    setup += Work(launches=grams * (2 + 4 * k) + forms * (2 + 8 * k))
     # The steps: a d × 2k operand's GEMM fused with the k-wide update (the
     # array-API kernel does about 4x the compiled kernel's work).
     step = Work(gemm=4 * n * d * k / 0.85,
                 kernel=n * kernel_flops(k) * (1 if shape.numba else 4),
-                read=40 * n, steps=1)
+                read=40 * n, steps=1,
+                launches=step_launches(shape, BlockDiagonalKernel, k))
     # The commits: batched products of the k blocks with one column each:
     # F_c, and M_c0⁻¹ (or its factor) and W twice per product.
     commits = shape.commits

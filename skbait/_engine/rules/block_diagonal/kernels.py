@@ -23,6 +23,8 @@ class BlockDiagonalKernel(ArrayKernel):
     where a denominator is not positive), in array-API operations.
     """
 
+    launches = 24
+
     @staticmethod
     def row_bytes(k):
         return 8 * 2 * k * 6

@@ -1,7 +1,7 @@
 """Block-diagonal BAIT's declaration to the registry."""
 
 from ..base import RuleSpec, memory_kwargs
-from .counts import block_diagonal_work, kernel_flops
+from .counts import block_diagonal_work
 from .kernels import get_block_kernel
 from .memory import block_diagonal_bytes
 from .rule import BlockDiagonalRule, block_grams, block_inverse
@@ -63,7 +63,7 @@ class BlockDiagonalSpec(RuleSpec):
 
     def kernel_probe(self):
         k = 100
-        return k, k, 2 * k, kernel_flops(k)
+        return k, k, 2 * k
 
     def qualifies(self, shape):
         # docs/results.md §15: measured as good as exact BAIT, k = 10-100.

@@ -1,7 +1,8 @@
 """Exact BAIT's work: each phase's flops and bytes (``base.Work``) from
 the shape alone (docs/design.md §6-§8 for the operations)."""
 
-from ..base import Work
+from ..base import Work, step_launches
+from .kernels import ArrayAPIKernel, RankOneKernel
 from .rule import DENSE_BELOW
 
 __all__ = ["exact_work", "kernel_flops"]
@@ -56,7 +57,9 @@ def exact_work(shape):
         # The array-API kernel does about 8x the compiled kernel's work.
         step = Work(gemm=4 * n * d * k * k / 0.85,
                     kernel=n * kernel_flops(k) * (1 if shape.numba else 8))
-    step += Work(read=40 * n, steps=1)
+    kernel = RankOneKernel if k == 1 else ArrayAPIKernel
+    step += Work(read=40 * n, steps=1,
+                 launches=step_launches(shape, kernel, k))
     # The commits (``rule._Commits.commit``): M₀⁻¹ and C₀ read once each
     # for the committed point's k columns, W and R once each (two vectors)
     # and again for k columns; below DENSE_BELOW dense M⁻¹ and C updated

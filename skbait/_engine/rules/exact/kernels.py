@@ -29,6 +29,8 @@ def get_kernel(xp, rank_one, use_numba):
 class ArrayAPIKernel(ArrayKernel):
     """Classification kernel in array-API operations, chunk by chunk."""
 
+    launches = 48
+
     @staticmethod
     def row_bytes(k):
         """Bytes of temporaries per candidate row (GEMM output included)."""
@@ -69,6 +71,8 @@ def _trace_solve(xp, a_full, b_full, sigma):
 
 class RankOneKernel(ArrayKernel):
     """Regression kernel: every k × k matrix is a scalar."""
+
+    launches = 16
 
     @staticmethod
     def row_bytes(k):
