@@ -134,6 +134,21 @@ def _readme_skactiveml(ns, out):
     assert not hasattr(ns["clf"], "estimator_")  # a clone was fitted
 
 
+@shows("idx = bait_select(emb, 20, pool_proba=proba, dtype=\"float32\")")
+def _guide_gpu(ns, out):
+    import torch
+
+    from skbait import bait_select
+
+    idx = ns["idx"]
+    assert isinstance(idx, torch.Tensor) and out == "True (20,)\n"
+    assert idx.device.type == ns["device"]
+    # The same batch as NumPy's arrays give.
+    ref = bait_select(ns["emb"].cpu().numpy(), 20,
+                      pool_proba=ns["proba"].cpu().numpy(), dtype="float32")
+    assert idx.cpu().tolist() == ref.tolist()
+
+
 @shows("penultimate-layer embeddings")
 def _readme_engine(ns, out):
     _batch(ns["idx"], 900)
