@@ -213,16 +213,19 @@ def test_auto_takes_the_cheapest_qualifying_rule_when_exact_is_slow():
 
 
 def test_below_the_protocols_classes_auto_keeps_exact_bait():
-    """Block-diagonal BAIT qualifies from k = 10 (docs/results.md §15):
-    at k = 5 exact BAIT runs however slow it is predicted, while it fits."""
-    from skbait._engine.rules.block_diagonal.spec import QUALIFIES_FROM_K
-
-    assert QUALIFIES_FROM_K == 10
-    assert RULES["block_diagonal"].qualifies(_shape(k=10))
-    assert not RULES["block_diagonal"].qualifies(_shape(k=9))
-    assert not RULES["binary"].qualifies(_shape(k=100))
+    """Block-diagonal and binary BAIT qualify from k = 100, top-c BAIT
+    nowhere (docs/results.md §16): at k = 50 exact BAIT runs however slow
+    it is predicted, while it fits."""
+    for name in ("block_diagonal", "binary"):
+        assert RULES[name].qualifies(_shape(k=100))
+        assert RULES[name].qualifies(_shape(k=1000))
+        assert not RULES[name].qualifies(_shape(k=99))
+        assert not RULES[name].qualifies(_shape(k=10))
+    assert not any(RULES["top_c"].qualifies(_shape(k=k))
+                   for k in (2, 10, 100))
+    assert all(RULES["exact"].qualifies(_shape(k=k)) for k in (1, 10, 100))
     slow = plan.plan_selection("auto", xp=np, x=np.zeros(1),
-                               shape=_shape(d=2048, k=5, n_pool=200_000),
+                               shape=_shape(d=256, k=50, n_pool=200_000),
                                rates=NOMINAL)
     seconds = slow.seconds()
     assert seconds["exact"] > plan.AUTO_EXACT_SECONDS

@@ -133,8 +133,10 @@ class RuleSpec:
     ``regression`` and ``identity_fisher`` (what it runs), ``reference``,
     ``title`` (its name in messages; None: ``BAIT with
     approximation="name"``), ``nominal_kernel_rate`` (its kernel's flops
-    per second at ``cost.NOMINAL``; None: no kernel flops). Every rule
-    writes
+    per second at ``cost.NOMINAL``; None: no kernel flops) and
+    ``qualifies_from_k`` (the fewest classes from which
+    ``approximation="auto"`` may choose it, as docs/results.md §16
+    measured; None: never). Every rule writes
     :meth:`start`, :meth:`memory` and :meth:`work`.
     """
 
@@ -146,6 +148,7 @@ class RuleSpec:
     reference = False
     title = None
     nominal_kernel_rate = None
+    qualifies_from_k = None
 
     @property
     def label(self):
@@ -251,8 +254,10 @@ class RuleSpec:
 
     def qualifies(self, shape):
         """Whether ``approximation="auto"`` may choose this rule on this
-        shape (docs/results.md's protocol measured it as good)."""
-        return False
+        shape (docs/results.md's protocol measured it as good): from
+        :attr:`qualifies_from_k` classes on."""
+        return (self.qualifies_from_k is not None
+                and shape.k >= self.qualifies_from_k)
 
     def __repr__(self):
         return f"<BAIT rule {self.name!r}>"
