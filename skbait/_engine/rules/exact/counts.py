@@ -51,8 +51,10 @@ def exact_work(shape):
         # It reads at 40 % of the streaming sum's rate (calibrated on
         # bench_cost.py's grid, 2026-12: rank-one steps took 2.2-2.7x the
         # bytes at that rate; the rows are a dot product each, in pieces).
-        step = Work(read=(n * d * g + (4 if shape.numba else 14) * 8 * n)
-                    / 0.4)
+        # The array kernel's operations each read two float64 vectors and
+        # write one.
+        vectors = 4 if shape.numba else 3 * RankOneKernel.launches
+        step = Work(read=(n * d * g + vectors * 8 * n) / 0.4)
     else:
         # The array-API kernel does about 8x the compiled kernel's work.
         step = Work(gemm=4 * n * d * k * k / 0.85,
