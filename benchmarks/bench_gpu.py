@@ -33,10 +33,15 @@ from skbait._engine.rules import get_rule, rule_names
 
 
 def _rules():
-    """(rule, k): exact BAIT at 10 classes, every other registered rule
-    at 100, and regression (k = 1)."""
-    return ([(name, 10 if get_rule(name).reference else 100)
-             for name in rule_names()] + [("regression", 1)])
+    """(rule, k): the rules whose states grow as k² (exact and top-c
+    BAIT) at 10 classes, every other registered rule at 100, and
+    regression (k = 1)."""
+    def k_of(spec):
+        probe = spec.kernel_probe()
+        return 10 if probe and probe[1] > probe[0] else 100
+
+    return ([(name, k_of(get_rule(name))) for name in rule_names()]
+            + [("regression", 1)])
 
 
 RULES = _rules()
