@@ -3,13 +3,20 @@ formulas (docs/design.md §4, §7, §10), on one small random problem.
 
 The kernels are the ones the engine would use: ``get_kernel`` (exact BAIT,
 classification and rank one, with and without numba) and
-``get_block_kernel`` (block-diagonal BAIT). Each gets a commit's product
+``get_block_kernel`` (block-diagonal BAIT), and the CUDA kernels of
+``cuda_kernels.py``, which numba's simulator runs on the CPU (a process of
+this module with ``NUMBA_ENABLE_CUDASIM=1``). Each gets a commit's product
 for rows ``start:stop`` of its states, through ``update`` (the product
 given) where it takes one and through ``gemm_update`` (the product formed
 inside), and must change exactly those rows as the formulas say and return
 their scores; ``update`` without a product must score the states as they
 are. Nothing here looks at how a kernel is written.
 """
+
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -156,6 +163,18 @@ def _kernels():
                            id=f"rank_one-numba={use_numba}")
         yield pytest.param("block_diagonal", get_block_kernel(np, use_numba),
                            id=f"block_diagonal-numba={use_numba}")
+    if _SIMULATED:
+        from skbait._engine.rules.block_diagonal.cuda_kernels import (
+            CudaBlockKernel)
+        from skbait._engine.rules.exact.cuda_kernels import CudaRankOneKernel
+
+        yield pytest.param("rank_one", CudaRankOneKernel(np),
+                           id="rank_one-cuda")
+        yield pytest.param("block_diagonal", CudaBlockKernel(np),
+                           id="block_diagonal-cuda")
+
+
+_SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "") == "1"
 
 
 KERNELS = list(_kernels())
@@ -166,6 +185,24 @@ def test_the_compiled_kernels_are_among_those_checked():
     assert {"ArrayAPIKernel", "RankOneKernel", "BlockDiagonalKernel"} <= names
     if numba_available():
         assert {"NumbaKernel", "NumbaBlockKernel"} <= names
+
+
+def test_the_cuda_kernels_pass_these_checks_under_numbas_simulator():
+    """Each CUDA kernel (one thread a row) through this module's checks,
+    run on the CPU by numba's CUDA simulator in a process of its own (the
+    simulator is chosen when numba starts)."""
+    if _SIMULATED:
+        pytest.skip("this process is the simulator's")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         __file__, "-k", "cuda"], env=env, capture_output=True, text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    # Two kernels × (4 commits + 2 scorings without a product), and three
+    # whole selections.
+    assert passed and int(passed.group(1)) >= 15, proc.stdout[-2000:]
 
 
 @pytest.mark.parametrize("package", ["exact", "block_diagonal"])
@@ -254,3 +291,35 @@ def test_row_bytes_is_a_positive_size(rule, kernel):
     sizes = [kernel.row_bytes(k) for k in (1, 3, 10)]
     assert all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes)
     assert sizes == sorted(sizes)
+
+
+@pytest.mark.skipif(not _SIMULATED, reason="runs in the simulator's process")
+@pytest.mark.parametrize("approximation,k", [
+    ("block_diagonal", 4), ("binary", 4), ("exact", None)])
+def test_a_selection_on_the_cuda_kernels_gives_numpys_batch(
+        monkeypatch, approximation, k):
+    """A whole selection with the CUDA kernels (the simulator's, on NumPy
+    arrays) picks what the array-API kernels pick, in order."""
+    import importlib
+
+    from skbait import bait_select
+    from skbait._engine.rules.block_diagonal import kernels as block
+    from skbait._engine.rules.exact import kernels as exact
+
+    from .conftest import random_problem
+
+    prob = random_problem(np.random.default_rng(3), 120, 5, k, n_lab=10)
+    kw = dict(pool_proba=prob["p_pool"], labeled_embeddings=prob["h_lab"],
+              labeled_proba=prob["p_lab"], approximation=approximation,
+              use_numba=False)
+    want = bait_select(prob["h_pool"], 6, **kw)
+    used = []
+
+    def load(name, xp):
+        used.append(name)
+        return importlib.import_module(name)
+
+    monkeypatch.setattr(block, "cuda_module", load)
+    monkeypatch.setattr(exact, "cuda_module", load)
+    got = bait_select(prob["h_pool"], 6, **kw)
+    assert used and got.tolist() == want.tolist()

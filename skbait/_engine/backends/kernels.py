@@ -58,6 +58,9 @@ class ArrayKernel:
 
     fuses_gemm = False
     launches = 0
+    #: True where a CUDA kernel of one launch takes its place on a device
+    #: (the rule's ``cuda_kernels.py``).
+    fused_on_cuda = False
 
     def __init__(self, xp):
         self.xp = xp

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..backends.array_api import device, is_numpy_namespace
+from ..backends.cuda import cuda_runs
 from .cost import NOMINAL, machine_rates
 from ..backends.kernels import resolve_numba
 from .memory import MEMORY_FRACTION, format_bytes, memory_limit
@@ -222,7 +223,7 @@ def selection_shape(xp, h_pool, p_pool, h_lab, *, n_select, oversample,
         gemm_bytes=4 if dtype_name == "float32" else 8,
         p_bytes=8 if p_pool is None else _itemsize(xp, p_pool.dtype),
         numba=resolve_numba(use_numba, xp),
-        on_numpy=is_numpy_namespace(xp))
+        on_numpy=is_numpy_namespace(xp), cuda=cuda_runs(xp, h_pool))
 
 
 def _itemsize(xp, dtype):

@@ -22,7 +22,9 @@ PHASES = ("setup", "gemm", "kernel", "commit", "refresh")
 class Shape:
     """A selection's sizes, what a rule's memory and cost depend on: ``k``
     classes (1: regression), ``*_bytes`` item sizes (stored embeddings,
-    products, probabilities), ``numba``: the compiled kernels run."""
+    products, probabilities), ``numba``: the compiled kernels run,
+    ``cuda``: the CUDA kernels (``backends/cuda.py``) where a rule has
+    them."""
 
     n_pool: int
     d: int
@@ -39,6 +41,7 @@ class Shape:
     p_bytes: int = 8
     numba: bool = True
     on_numpy: bool = True
+    cuda: bool = False
 
     @property
     def commits(self):
@@ -266,12 +269,14 @@ class RuleSpec:
 def step_launches(shape, kernel, k):
     """Array operations a greedy step launches with the array-API
     ``kernel`` (a class of ``backends/kernels.ArrayKernel``) at rank ``k``:
-    per chunk its own, the product's and the scores' copy. None with the
-    compiled kernels, whose few calls are in a step's fixed seconds."""
+    per chunk its own (one where a CUDA kernel replaces it), the
+    product's and the scores' copy. None with the compiled kernels, whose
+    few calls are in a step's fixed seconds."""
     if shape.numba:
         return 0
+    own = 1 if shape.cuda and kernel.fused_on_cuda else kernel.launches
     rows = rows_per_chunk(kernel.row_bytes(k), shape.budget(k), shape.n_pool)
-    return math.ceil(shape.n_pool / rows) * (kernel.launches + 2)
+    return math.ceil(shape.n_pool / rows) * (own + 2)
 
 
 def input_bytes(n_pool, d, k, n_lab, store_bytes, gemm_bytes, p_bytes):

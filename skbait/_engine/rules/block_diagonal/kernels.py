@@ -2,18 +2,24 @@
 in array-API operations, and compiled with numba (``numba_kernels.py``)
 for NumPy arrays when numba is installed."""
 
+from ...backends.cuda import cuda_module
 from ...backends.kernels import ArrayKernel, numba_module
 
 __all__ = ["get_block_kernel", "BlockDiagonalKernel"]
 
-_COMPILED = __name__.rsplit(".", 1)[0] + ".numba_kernels"
+_PACKAGE = __name__.rsplit(".", 1)[0]
 
 
 def get_block_kernel(xp, use_numba):
-    """The kernel of block-diagonal BAIT (compiled when ``use_numba``)."""
-    compiled = numba_module(_COMPILED) if use_numba else None
+    """The kernel of block-diagonal BAIT: compiled when ``use_numba``
+    (NumPy), fused on a CUDA device where numba's CUDA target runs."""
+    compiled = numba_module(_PACKAGE + ".numba_kernels") if use_numba \
+        else None
     if compiled:
         return compiled.NumbaBlockKernel()
+    on_device = cuda_module(_PACKAGE + ".cuda_kernels", xp)
+    if on_device:
+        return on_device.CudaBlockKernel(xp)
     return BlockDiagonalKernel(xp)
 
 
@@ -24,6 +30,7 @@ class BlockDiagonalKernel(ArrayKernel):
     """
 
     launches = 24
+    fused_on_cuda = True
 
     @staticmethod
     def row_bytes(k):

@@ -6,20 +6,26 @@ operations; the compiled ones are in ``numba_kernels.py``.
 
 from array_api_compat import device
 
+from ...backends.cuda import cuda_module
 from ...backends.kernels import ArrayKernel, numba_module
 from ...core.fisher import gt_apply, pack_symmetric, unpack_symmetric
 
 __all__ = ["get_kernel", "ArrayAPIKernel", "RankOneKernel"]
 
-_COMPILED = __name__.rsplit(".", 1)[0] + ".numba_kernels"
+_PACKAGE = __name__.rsplit(".", 1)[0]
+_COMPILED = _PACKAGE + ".numba_kernels"
 
 
 def get_kernel(xp, rank_one, use_numba):
     """The kernel for regression (``rank_one``) or classification,
-    compiled when ``use_numba`` (its availability checked)."""
+    compiled when ``use_numba`` (its availability checked); rank one, fused
+    on a CUDA device where numba's CUDA target runs."""
     compiled = numba_module(_COMPILED) if use_numba else None
     if rank_one:
-        return compiled.NumbaRankOneKernel() if compiled \
+        if compiled:
+            return compiled.NumbaRankOneKernel()
+        on_device = cuda_module(_PACKAGE + ".cuda_kernels", xp)
+        return on_device.CudaRankOneKernel(xp) if on_device \
             else RankOneKernel(xp)
     if compiled:
         return compiled.NumbaKernel()
@@ -73,6 +79,7 @@ class RankOneKernel(ArrayKernel):
     """Regression kernel: every k × k matrix is a scalar."""
 
     launches = 16
+    fused_on_cuda = True
 
     @staticmethod
     def row_bytes(k):
