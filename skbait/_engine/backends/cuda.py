@@ -5,6 +5,7 @@ the same kernel source on the CPU under its simulator
 (``NUMBA_ENABLE_CUDASIM=1``), where the tests check it.
 """
 
+import functools
 import importlib
 import os
 
@@ -24,6 +25,11 @@ def _target_available():
     simulator); ``SKBAIT_DISABLE_NUMBA=1``: False."""
     if os.environ.get("SKBAIT_DISABLE_NUMBA", "") not in ("", "0"):
         return False
+    return _device_found()
+
+
+@functools.lru_cache(maxsize=None)
+def _device_found():
     try:
         from numba import cuda
     except ImportError:
