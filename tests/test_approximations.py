@@ -168,3 +168,30 @@ def test_exact_memory_error_names_the_approximations(monkeypatch):
     assert info.approximation_reason.startswith("exact BAIT would need")
     assert "the cheapest rule that qualifies here" in \
         info.approximation_reason
+
+
+def test_a_commit_that_loses_definiteness_stops_the_next_pick():
+    """Block-diagonal BAIT checks no commit (on a device that would be a
+    host synchronisation a step): a removal that makes ``1 - s w hᵀ M⁻¹
+    h`` zero leaves no finite score, and the next pick raises."""
+    from skbait._engine.core.ties import pick
+    from skbait._engine.rules.block_diagonal.kernels import (
+        BlockDiagonalKernel)
+    from skbait._engine.rules.block_diagonal.rule import (DenseBlocks,
+                                                          _BlockInverse)
+
+    k, d = 2, 3
+    eye = np.stack([np.eye(d)] * k)
+    inverse = _BlockInverse(np, DenseBlocks(np, eye.copy()), eye, 1.0,
+                            capacity=4, timings={})
+    # w = p (1 - p) = 1/4 and |h|² = 4: 1 - w |h|² = 0.
+    operand = inverse.commit(np.array([2.0, 0.0, 0.0]), np.array([0.5, 0.5]),
+                             -1.0, np.float64)
+    assert not np.isfinite(operand).all()
+    rng = np.random.default_rng(0)
+    out = rng.normal(size=(5, d)) @ operand
+    scores = BlockDiagonalKernel(np).update(
+        out, np.full((5, k), 0.5), 1.0, np.zeros((5, k)), np.ones((5, k)), 0,
+        5, -1.0)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        pick(np, scores, 1e-9, maximize=False)

@@ -29,7 +29,7 @@ from skbait._engine.rules.exact.setup import (
     initial_states,
 )
 from .reference import _setup
-from skbait._engine.core.ties import argbest
+from skbait._engine.core.ties import pick
 
 BUDGET = 1 << 16  # small: several chunks of rows
 
@@ -271,16 +271,16 @@ def test_a_block_on_the_tiling_is_cut_as_the_whole_pool():
             assert pieces == whole
 
 
-def test_argbest_tie_rule():
+def test_pick_tie_rule():
     scores = np.array([1.0, 3.0, 3.0 * (1 - 1e-12), 2.0])
-    assert argbest(np, scores, 1e-9, maximize=True) == 1
+    assert pick(np, scores, 1e-9, maximize=True) == (1, 3.0, 3.0)
     # within the tolerance the smaller index wins, whichever is larger
-    assert argbest(np, scores[::-1].copy(), 1e-9, maximize=True) == 1
-    assert argbest(np, np.array([2.0, 1.0, 1.0 + 1e-13]), 1e-9,
-                   maximize=False) == 1
-    assert argbest(np, np.array([2.0, 1.0 + 1e-13, 1.0]), 1e-9,
-                   maximize=False) == 1
-    assert argbest(np, np.array([2.0, 1.0 + 1e-6, 1.0]), 1e-9,
-                   maximize=False) == 2
+    assert pick(np, scores[::-1].copy(), 1e-9, maximize=True)[0] == 1
+    assert pick(np, np.array([2.0, 1.0, 1.0 + 1e-13]), 1e-9,
+                maximize=False) == (1, 1.0, 1.0)
+    assert pick(np, np.array([2.0, 1.0 + 1e-13, 1.0]), 1e-9,
+                maximize=False) == (1, 1.0 + 1e-13, 1.0)
+    assert pick(np, np.array([2.0, 1.0 + 1e-6, 1.0]), 1e-9,
+                maximize=False)[0] == 2
     with pytest.raises(FloatingPointError, match="not finite"):
-        argbest(np, np.array([np.nan, np.nan]), 1e-9, maximize=True)
+        pick(np, np.array([np.nan, np.nan]), 1e-9, maximize=True)

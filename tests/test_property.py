@@ -14,7 +14,7 @@ of tests/reference.py:
   tr((M - Ĩ(x))⁻¹ F);
 - S is returned in the order the kept points were added.
 
-Tie rule (the engine's, skbait._engine.core.ties.argbest): scores within 1e-9
+Tie rule (the engine's, skbait._engine.core.ties.pick): scores within 1e-9
 relative of the best count as tied and the smallest pool index wins. The
 scores compared are the forward gains tr(M⁻¹F) - tr((M + Ĩ)⁻¹F) and the
 backward costs tr((M - Ĩ)⁻¹F) - tr(M⁻¹F), so the tolerance is relative to

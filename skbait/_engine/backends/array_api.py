@@ -1,13 +1,15 @@
 """Array-API helpers shared by the selection code (docs/design.md §9)."""
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_numpy_namespace
+from array_api_compat import (array_namespace, device, is_cupy_namespace,
+                              is_numpy_namespace, is_torch_namespace)
 
 __all__ = [
     "get_namespace",
     "device",
     "is_numpy_namespace",
     "float_dtype",
+    "to_numpy",
     "subtract_symmetric_product",
 ]
 
@@ -23,6 +25,17 @@ def get_namespace(*arrays):
         for a in present
     ]
     return array_namespace(*converted)
+
+
+def to_numpy(xp, x):
+    """``x`` as a NumPy array (copied to the host from a device)."""
+    if is_numpy_namespace(xp):
+        return np.asarray(x)
+    if is_cupy_namespace(xp):
+        return x.get()
+    if is_torch_namespace(xp):
+        return x.detach().cpu().numpy()
+    return np.from_dlpack(x)  # a namespace on the CPU (array_api_strict)
 
 
 def float_dtype(xp, name):

@@ -4,11 +4,12 @@ sees only the methods below, which a Dask pool implements too.
 """
 
 import numpy as np
-from array_api_compat import device, is_numpy_namespace, to_device
+from array_api_compat import device
 
+from ..backends.array_api import to_numpy
 from .chunks import fused_chunks, row_chunks
 from .problem import GreedyProblem
-from .ties import argbest, band_records
+from .ties import band_records, pick
 from .timing import timed
 
 __all__ = ["Candidates", "operand_dtype", "take_all"]
@@ -88,11 +89,7 @@ class Candidates:
     def best(self, rtol, maximize):
         """``(index, score, extreme)``: the pick by the tie rule, its score,
         and the best score of the available rows."""
-        xp = self.problem.xp
-        masked = self._masked(maximize)
-        index = argbest(xp, masked, rtol, maximize)
-        extreme = xp.max(masked) if maximize else xp.min(masked)
-        return index, float(masked[index]), float(extreme)
+        return pick(self.problem.xp, self._masked(maximize), rtol, maximize)
 
     def records(self, rtol, maximize, offset=0):
         """This part's share of :meth:`best` over several parts
@@ -105,9 +102,7 @@ class Candidates:
         """The scores as a NumPy float64 copy, NaN where taken."""
         xp = self.problem.xp
         scores = xp.where(self.alive, self.scores, xp.nan)
-        if not is_numpy_namespace(xp):
-            scores = np.from_dlpack(to_device(scores, "cpu"))
-        return np.array(scores, dtype=np.float64)
+        return np.array(to_numpy(xp, scores), dtype=np.float64)
 
     def drop(self, index):
         """Row ``index`` can no longer be picked."""

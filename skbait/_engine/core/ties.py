@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
-__all__ = ["tie_rtol", "argbest", "band_records", "merge_records"]
+from ..backends.array_api import to_numpy
+
+__all__ = ["tie_rtol", "pick", "band_records", "merge_records"]
 
 _NOT_FINITE = (
     "BAIT's scores are not finite (the per-candidate states lost "
@@ -19,19 +21,27 @@ def tie_rtol(gemm_dtype_name):
     return 1e-9 if gemm_dtype_name == "float64" else 1e-5
 
 
-def argbest(xp, scores, rtol, maximize):
-    """Index of the best score, near-ties to the smallest index; a
-    FloatingPointError when the best score is not finite."""
+def pick(xp, scores, rtol, maximize):
+    """``(index, score, extreme)``: the index of the best score, near-ties
+    to the smallest index, its score and the best score; a
+    FloatingPointError when the best score is not finite. The three come
+    to the host in one transfer (on a device, the step's one
+    synchronisation)."""
     best = xp.max(scores) if maximize else xp.min(scores)
-    if not bool(xp.isfinite(best)):
-        raise FloatingPointError(_NOT_FINITE)
     tol = rtol * xp.abs(best)
     near = scores >= best - tol if maximize else scores <= best + tol
-    return int(xp.argmax(xp.astype(near, xp.int8)))
+    index = xp.argmax(xp.astype(near, xp.int8))
+    score = xp.take(scores, xp.reshape(index, (1,)))
+    packed = xp.concat([xp.reshape(best, (1,)), score,
+                        xp.reshape(xp.astype(index, xp.float64), (1,))])
+    best, score, index = (float(v) for v in to_numpy(xp, packed))
+    if not math.isfinite(best):
+        raise FloatingPointError(_NOT_FINITE)
+    return int(index), score, best
 
 
 def band_records(xp, scores, rtol, maximize):
-    """What a part of the scores contributes to :func:`argbest` over all:
+    """What a part of the scores contributes to :func:`pick` over all:
     ``(extreme, records)``, its best score and, in index order, the strict
     running maxima (minima) within its own tie band, the only (index,
     score) pairs that can start the band of an overall best as good.
@@ -53,7 +63,7 @@ def band_records(xp, scores, rtol, maximize):
 
 
 def merge_records(parts, rtol, maximize):
-    """:func:`argbest` over parts' :func:`band_records` (global indices):
+    """:func:`pick` over parts' :func:`band_records` (global indices):
     ``(index, score, extreme)`` as ``Candidates.best`` gives them."""
     extremes = [e for e, _ in parts]
     if any(math.isnan(e) for e in extremes):
