@@ -166,8 +166,10 @@ def _kernels():
     if _SIMULATED:
         from skbait._engine.rules.block_diagonal.cuda_kernels import (
             CudaBlockKernel)
-        from skbait._engine.rules.exact.cuda_kernels import CudaRankOneKernel
+        from skbait._engine.rules.exact.cuda_kernels import (
+            CudaExactKernel, CudaRankOneKernel)
 
+        yield pytest.param("exact", CudaExactKernel(np), id="exact-cuda")
         yield pytest.param("rank_one", CudaRankOneKernel(np),
                            id="rank_one-cuda")
         yield pytest.param("block_diagonal", CudaBlockKernel(np),
@@ -200,9 +202,9 @@ def test_the_cuda_kernels_pass_these_checks_under_numbas_simulator():
         cwd=os.path.dirname(os.path.dirname(__file__)), timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     passed = re.search(r"(\d+) passed", proc.stdout)
-    # Two kernels × (4 commits + 2 scorings without a product), and three
+    # Three kernels × (4 commits + 2 scorings without a product), and five
     # whole selections.
-    assert passed and int(passed.group(1)) >= 15, proc.stdout[-2000:]
+    assert passed and int(passed.group(1)) >= 23, proc.stdout[-2000:]
 
 
 @pytest.mark.parametrize("package", ["exact", "block_diagonal"])
@@ -295,7 +297,8 @@ def test_row_bytes_is_a_positive_size(rule, kernel):
 
 @pytest.mark.skipif(not _SIMULATED, reason="runs in the simulator's process")
 @pytest.mark.parametrize("approximation,k", [
-    ("block_diagonal", 4), ("binary", 4), ("exact", None)])
+    ("block_diagonal", 4), ("binary", 4), ("exact", 4), ("top_c", 5),
+    ("exact", None)])
 def test_a_selection_on_the_cuda_kernels_gives_numpys_batch(
         monkeypatch, approximation, k):
     """A whole selection with the CUDA kernels (the simulator's, on NumPy

@@ -18,8 +18,8 @@ _COMPILED = _PACKAGE + ".numba_kernels"
 
 def get_kernel(xp, rank_one, use_numba):
     """The kernel for regression (``rank_one``) or classification,
-    compiled when ``use_numba`` (its availability checked); rank one, fused
-    on a CUDA device where numba's CUDA target runs."""
+    compiled when ``use_numba`` (its availability checked), fused on a
+    CUDA device where numba's CUDA target runs."""
     compiled = numba_module(_COMPILED) if use_numba else None
     if rank_one:
         if compiled:
@@ -29,13 +29,15 @@ def get_kernel(xp, rank_one, use_numba):
             else RankOneKernel(xp)
     if compiled:
         return compiled.NumbaKernel()
-    return ArrayAPIKernel(xp)
+    on_device = cuda_module(_PACKAGE + ".cuda_kernels", xp)
+    return on_device.CudaExactKernel(xp) if on_device else ArrayAPIKernel(xp)
 
 
 class ArrayAPIKernel(ArrayKernel):
     """Classification kernel in array-API operations, chunk by chunk."""
 
     launches = 48
+    fused_on_cuda = True  # up to cuda_kernels.MAX_K classes
 
     @staticmethod
     def row_bytes(k):
