@@ -9,10 +9,10 @@ import functools
 import importlib
 import os
 
-from array_api_compat import is_cupy_namespace, is_torch_namespace
+from array_api_compat import device, is_cupy_namespace, is_torch_namespace
 
 __all__ = ["cuda_module", "cuda_runs", "on_cuda", "runs_here",
-           "device_view", "launch_shape"]
+           "device_view", "launch_rows"]
 
 #: Threads of a block: one candidate row each.
 THREADS = 256
@@ -91,6 +91,19 @@ def device_view(x):
     return cuda.as_cuda_array(x, sync=False)
 
 
-def launch_shape(n):
-    """Blocks and threads for ``n`` rows, one thread a row."""
-    return (max(1, -(-n // THREADS)), THREADS)
+def launch_rows(kernel, xp, out, inputs, a_state, b_state, start, stop,
+                sigma):
+    """Launch ``kernel(out, *inputs, a, b, start, sigma, do_update,
+    scores)`` over rows ``start:stop`` of the states, one thread a row
+    (``out`` None: score without an update); their scores."""
+    n = stop - start
+    scores = xp.empty((n,), dtype=xp.float64, device=device(a_state))
+    do_update = out is not None
+    if not do_update:
+        out = a_state[:1, :1]  # not read
+    blocks = max(1, -(-n // THREADS))
+    kernel[blocks, THREADS](
+        device_view(out), *(device_view(x) for x in inputs),
+        device_view(a_state), device_view(b_state), int(start),
+        float(sigma), do_update, device_view(scores))
+    return scores

@@ -5,10 +5,9 @@ a chunk, the same operations in the same order."""
 
 import math
 
-from array_api_compat import device
 from numba import cuda, float64
 
-from ...backends.cuda import device_view, launch_shape, runs_here
+from ...backends.cuda import launch_rows, runs_here
 from .kernels import BlockDiagonalKernel
 
 __all__ = ["CudaBlockKernel"]
@@ -53,14 +52,6 @@ class CudaBlockKernel(BlockDiagonalKernel):
         if not runs_here(a_state):
             return super().update(out, p, sqrt_s, a_state, b_state, start,
                                   stop, sigma)
-        xp = self.xp
-        n = stop - start
-        scores = xp.empty((n,), dtype=xp.float64, device=device(a_state))
-        do_update = out is not None
-        if not do_update:
-            out = a_state[:1, :1]
-        _update_scores[launch_shape(n)](
-            device_view(out), device_view(p), float(sqrt_s) * float(sqrt_s),
-            device_view(a_state), device_view(b_state), int(start),
-            float(sigma), do_update, device_view(scores))
-        return scores
+        return launch_rows(_update_scores, self.xp, out,
+                           (p, float(sqrt_s) * float(sqrt_s)), a_state,
+                           b_state, start, stop, sigma)

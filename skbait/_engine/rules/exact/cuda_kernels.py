@@ -9,10 +9,9 @@ the thread's local memory."""
 
 import math
 
-from array_api_compat import device
 from numba import cuda, float64
 
-from ...backends.cuda import device_view, launch_shape, runs_here
+from ...backends.cuda import launch_rows, runs_here
 from ...core.fisher import factor_rows
 from .kernels import ArrayAPIKernel, RankOneKernel
 
@@ -52,17 +51,8 @@ class CudaRankOneKernel(RankOneKernel):
         if not runs_here(a_state):
             return super().update(out, p, sqrt_s, a_state, b_state, start,
                                   stop, sigma)
-        xp = self.xp
-        n = stop - start
-        scores = xp.empty((n,), dtype=xp.float64, device=device(a_state))
-        do_update = out is not None
-        if not do_update:
-            out = a_state[:1, :1]
-        _update_scores[launch_shape(n)](
-            device_view(out), float(sqrt_s), device_view(a_state),
-            device_view(b_state), int(start), float(sigma), do_update,
-            device_view(scores))
-        return scores
+        return launch_rows(_update_scores, self.xp, out, (float(sqrt_s),),
+                           a_state, b_state, start, stop, sigma)
 
 
 @cuda.jit(device=True, inline=True)
@@ -156,17 +146,9 @@ class CudaExactKernel(ArrayAPIKernel):
         if not runs_here(a_state) or centre.shape[1] > MAX_K:
             return super().update(out, p, sqrt_s, a_state, b_state, start,
                                   stop, sigma)
-        xp = self.xp
         if p.ndim == 3:  # weighted: strided halves, made contiguous
-            centre, weights = (xp.asarray(x, copy=True)
+            centre, weights = (self.xp.asarray(x, copy=True)
                                for x in (centre, weights))
-        n = stop - start
-        scores = xp.empty((n,), dtype=xp.float64, device=device(a_state))
-        do_update = out is not None
-        if not do_update:
-            out = a_state[:1, :1]
-        _exact_update_scores[launch_shape(n)](
-            device_view(out), device_view(centre), device_view(weights),
-            float(sqrt_s), device_view(a_state), device_view(b_state),
-            int(start), float(sigma), do_update, device_view(scores))
-        return scores
+        return launch_rows(_exact_update_scores, self.xp, out,
+                           (centre, weights, float(sqrt_s)), a_state,
+                           b_state, start, stop, sigma)
