@@ -82,3 +82,22 @@ def test_cupy_on_gpu(dtype, k, n_lab):
     idx = _run(_convert(prob, cp.asarray, dtype))
     assert isinstance(idx, cp.ndarray)
     _check_same_or_near(prob, cp.asnumpy(idx).tolist())
+
+
+@pytest.mark.parametrize("n_lab", [0, 2, 12])
+def test_block_diagonal_on_torch_gives_numpys_batch(n_lab):
+    """Off NumPy block-diagonal BAIT forms its class blocks and first
+    states in batched products (a device's few launches a chunk); the
+    batch is NumPy's, with no labels, a low-rank M₀⁻¹ and a dense one."""
+    torch = require("torch")
+    prob = random_problem(np.random.default_rng(4), 80, 6, 5, n_lab=n_lab)
+    kw = dict(approximation="block_diagonal", dtype="float64",
+              use_numba=False)
+    want = bait_select(prob["h_pool"], 8, pool_proba=prob["p_pool"],
+                       labeled_embeddings=prob["h_lab"],
+                       labeled_proba=prob["p_lab"], **kw)
+    t = _convert(prob, torch.from_numpy, "float64")
+    got = bait_select(t["h_pool"], 8, pool_proba=t["p_pool"],
+                      labeled_embeddings=t["h_lab"],
+                      labeled_proba=t["p_lab"], **kw)
+    assert got.tolist() == want.tolist()

@@ -62,10 +62,13 @@ def _peak_and_estimate(n, d, k, n_lab, n_select, **kw):
 
 @pytest.fixture(scope="module", autouse=True)
 def _warm_up():
-    # numba's first load and compilation allocate outside any selection.
+    # numba's first load and compilation, and the first prediction (the
+    # rates read or measured, threadpoolctl's look at the BLAS) allocate
+    # outside any selection.
     h, p = _problem(60, 4, 3, 0)
     for approximation in ("exact", "block_diagonal", "top_c"):
-        bait_select(h, 3, pool_proba=p, approximation=approximation)
+        bait_select(h, 3, pool_proba=p, approximation=approximation,
+                    return_info=True)
 
 
 # (n_pool, d, k, n_labeled, n_select, options): exact BAIT with and

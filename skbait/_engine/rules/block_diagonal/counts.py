@@ -31,12 +31,20 @@ def block_diagonal_work(shape):
     if n_lab:
         setup += Work(gemm=2 * n * d * n_lab * k if low_rank
                       else 2 * n * d * d * k)
-    # Both loop over chunks and, within each, over the classes: about 4
-    # and 8 array operations a class (``block_grams``, ``BlockStates``).
+    # Both loop over chunks: on NumPy, within each, over the classes
+    # (about 4 and 8 array operations a class: ``block_grams``,
+    # ``BlockStates``); elsewhere a few batched operations a chunk.
     budget = shape.budget(k)
-    grams = math.ceil(n / rows_per_chunk((2 * d + k) * g, budget, n))
-    forms = math.ceil(n / rows_per_chunk(8 * 4 * d, budget, n))
-    setup += Work(launches=grams * (2 + 4 * k) + forms * (2 + 8 * k))
+    if shape.on_numpy:
+        grams = math.ceil(n / rows_per_chunk((2 * d + k) * g, budget, n))
+        forms = math.ceil(n / rows_per_chunk(8 * 4 * d, budget, n))
+        launches = grams * (2 + 4 * k) + forms * (2 + 8 * k)
+    else:
+        grams = math.ceil(n / rows_per_chunk(2 * k * d * g, budget, n))
+        forms = math.ceil(n / rows_per_chunk(2 * k * d * g + 32 * d, budget,
+                                             n))
+        launches = 6 * grams + 12 * forms
+    setup += Work(launches=launches)
     # The steps: a d × 2k operand's GEMM fused with the k-wide update (the
     # array-API kernel does about 4x the compiled kernel's work).
     step = Work(gemm=4 * n * d * k / 0.85,

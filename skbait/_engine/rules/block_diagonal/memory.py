@@ -23,6 +23,8 @@ def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
     gram_rows = max(1, budget // ((2 * d + k) * g))
 
     def grams(n):
+        if not on_numpy:  # a chunk's k products batched (its budget)
+            return blocks + 8 * n * k + budget + k * d * d * (g + 8)
         return (blocks + 8 * n * k + threads * (
             min(gram_rows, n) * (2 * d + k) * g + d * d * (g + 8)))
 
@@ -45,8 +47,11 @@ def block_diagonal_bytes(*, n_pool, d, k, n_lab, n_select, n_forward, budget,
     w = 8 * k * d * capacity + 8 * capacity
     dense_copy = blocks if low_rank else 0
     c_build = blocks + w + base + dense_copy + 3 * blocks
-    first = (blocks + w + base + g * k * d * d + a_source + states
-             + threads * rows * (2 * d * g + 8 * (n_lab + 4)))
+    # Each thread's chunk of forms; off NumPy one chunk of all k forms
+    # (its budget) and their float64 copies.
+    chunk = (threads * rows * (2 * d * g + 8 * (n_lab + 4)) if on_numpy
+             else 2 * budget)
+    first = (blocks + w + base + g * k * d * d + a_source + states + chunk)
     # (C) The steps: W, or (small k·d²) dense blocks updated in place.
     held = (blocks + w + states + scores
             + (n_jobs * 256 * 2 * k * g if numba else budget))

@@ -48,8 +48,11 @@ def block_grams(problem, h, p, budget_bytes, n_jobs):
     k = p.shape[1]
     w = _weights(xp, p)
     out = xp.zeros((k, d, d), dtype=xp.float64, device=device(h))
-    # Long chunks: each adds a d × d float64 product per class into ``out``.
     itemsize = 4 if problem.gemm_dtype == xp.float32 else 8
+    if not is_numpy_namespace(xp):
+        return _device_grams(xp, h, w, problem.gemm_dtype, itemsize,
+                             budget_bytes, out)
+    # Long chunks: each adds a d × d float64 product per class into ``out``.
     rows = rows_per_chunk((2 * d + k) * itemsize, budget_bytes, n)
 
     def classes(group):
@@ -64,6 +67,23 @@ def block_grams(problem, h, p, budget_bytes, n_jobs):
 
     run_tasks([(lambda g=g: classes(g)) for g in _class_groups(k, n_jobs)],
               n_jobs)
+    return out
+
+
+def _device_grams(xp, h, w, gemm_dtype, itemsize, budget_bytes, out):
+    """``block_grams`` off NumPy (a device): a chunk's k products in one
+    batched GEMM, a few launches a chunk rather than a few a class (NumPy
+    keeps one class a product: its 2-D ``Aᵀ A`` is a symmetric rank-k
+    update, at half the flops)."""
+    n, d = h.shape
+    k = w.shape[1]
+    rows = rows_per_chunk(2 * k * d * itemsize, budget_bytes, n)
+    for part in chunks(n, rows):
+        hc = xp.astype(h[part, :], gemm_dtype)
+        root = xp.astype(xp.sqrt(xp.matrix_transpose(w[part, :])),
+                         gemm_dtype)                             # (k, rows)
+        a = root[:, :, None] * hc[None, :, :]                    # (k, rows, d)
+        out += xp.astype(xp.matmul(_transposed(xp, a), a), xp.float64)
     return out
 
 
@@ -208,6 +228,8 @@ class BlockStates:
         dev = device(h)
         a = xp.empty((n, k), dtype=xp.float64, device=dev)
         b = xp.empty((n, k), dtype=xp.float64, device=dev)
+        if not is_numpy_namespace(xp):
+            return self._on_device(xp, h, a, b)
         rows = _rows(d, self.budget, n)
 
         def classes(group):
@@ -229,6 +251,36 @@ class BlockStates:
 
         run_tasks([(lambda g=g: classes(g))
                    for g in _class_groups(k, n_jobs)], n_jobs)
+        return a, b
+
+    def _on_device(self, xp, h, a, b):
+        """The states off NumPy (a device): every class's forms of a chunk
+        in one batched product, a few launches a chunk."""
+        n, d = h.shape
+        k = self.c.shape[0]
+        itemsize = 4 if h.dtype == xp.float32 else 8
+        rows = rows_per_chunk(2 * k * d * itemsize + 8 * 4 * d, self.budget,
+                              n)
+
+        def forms(mats, hb):                                  # (k, rows)
+            return xp.sum(xp.matmul(hb, mats) * hb, axis=2)
+
+        for part in chunks(n, rows):
+            hb = h[part, :][None, :, :]                       # (1, rows, d)
+            b[part, :] = xp.matrix_transpose(
+                xp.astype(forms(self.c, hb), xp.float64))
+            if self.m_inv is not None:
+                a[part, :] = xp.matrix_transpose(
+                    xp.astype(forms(self.m_inv, hb), xp.float64))
+                continue
+            norms = xp.sum(xp.astype(h[part, :], xp.float64) ** 2, axis=1)
+            if self.r_t.shape[2]:
+                t = xp.astype(xp.matmul(hb, self.r_t), xp.float64)
+                a[part, :] = (norms[:, None] - xp.matrix_transpose(
+                    xp.sum(t * t, axis=2))) / self.lam
+            else:
+                a[part, :] = xp.broadcast_to(norms[:, None] / self.lam,
+                                             (norms.shape[0], k))
         return a, b
 
 
