@@ -149,6 +149,11 @@ def _best_rate(fn, work, n_jobs=1, repeats=9):
     return n_jobs * work / max(best, 1e-9)
 
 
+def _best_seconds(fn):
+    """Seconds of the fastest of :func:`_best_rate`'s runs of ``fn``."""
+    return 1.0 / _best_rate(fn, 1.0)
+
+
 def _measure_numpy(n_jobs):
     from threadpoolctl import threadpool_limits
 
@@ -215,12 +220,12 @@ def _kernel_rates(xp, device, n_jobs, launch):
         a, b, out, p = (xp.asarray(x, device=device) for x in (
             np.zeros((n, width)), np.abs(rng.normal(size=(n, width))),
             1e-3 * rng.normal(size=(n, operand)), p))
-        fixed = kernel.launches * launch
         with kernel.step_context(n_jobs):
-            rate = _best_rate(
-                lambda: _sync(xp, kernel.update(out, p, 0.5, a, b, 0, n,
-                                                1.0)), 1.0)
-        rates[spec.name] = flops / max(1.0 / rate - fixed, 0.1 / rate)
+            seconds = _best_seconds(lambda: _sync(xp, kernel.update(
+                out, p, 0.5, a, b, 0, n, 1.0)))
+        # Its launches' fixed seconds are counted apart (``Rates.launch``).
+        work = max(seconds - kernel.launches * launch, 0.1 * seconds)
+        rates[spec.name] = flops / work
     return rates
 
 
@@ -259,7 +264,7 @@ def _launch_seconds(xp, device, count=200):
             y = y * 1.0
         _sync(xp, y)
 
-    return 1.0 / _best_rate(chain, 1.0) / count
+    return _best_seconds(chain) / count
 
 
 def _measure_namespace(xp, device):

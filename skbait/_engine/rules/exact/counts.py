@@ -52,8 +52,9 @@ def exact_work(shape):
         # bench_cost.py's grid, 2026-12: rank-one steps took 2.2-2.7x the
         # bytes at that rate; the rows are a dot product each, in pieces).
         # The array kernel's operations each read two float64 vectors and
-        # write one.
-        vectors = 4 if shape.numba else 3 * RankOneKernel.launches
+        # write one; a fused kernel (numba's, CUDA's) reads each once.
+        vectors = 4 if shape.numba or shape.cuda \
+            else 3 * RankOneKernel.launches
         step = Work(read=(n * d * g + vectors * 8 * n) / 0.4)
     else:
         # The array-API kernel does about 8x the compiled kernel's work.

@@ -13,24 +13,22 @@ from ...core.fisher import gt_apply, pack_symmetric, unpack_symmetric
 __all__ = ["get_kernel", "ArrayAPIKernel", "RankOneKernel"]
 
 _PACKAGE = __name__.rsplit(".", 1)[0]
-_COMPILED = _PACKAGE + ".numba_kernels"
 
 
 def get_kernel(xp, rank_one, use_numba):
     """The kernel for regression (``rank_one``) or classification,
     compiled when ``use_numba`` (its availability checked), fused on a
     CUDA device where numba's CUDA target runs."""
-    compiled = numba_module(_COMPILED) if use_numba else None
-    if rank_one:
-        if compiled:
-            return compiled.NumbaRankOneKernel()
-        on_device = cuda_module(_PACKAGE + ".cuda_kernels", xp)
-        return on_device.CudaRankOneKernel(xp) if on_device \
-            else RankOneKernel(xp)
+    compiled = numba_module(_PACKAGE + ".numba_kernels") if use_numba \
+        else None
     if compiled:
-        return compiled.NumbaKernel()
+        return compiled.NumbaRankOneKernel() if rank_one \
+            else compiled.NumbaKernel()
     on_device = cuda_module(_PACKAGE + ".cuda_kernels", xp)
-    return on_device.CudaExactKernel(xp) if on_device else ArrayAPIKernel(xp)
+    if on_device:
+        return on_device.CudaRankOneKernel(xp) if rank_one \
+            else on_device.CudaExactKernel(xp)
+    return RankOneKernel(xp) if rank_one else ArrayAPIKernel(xp)
 
 
 class ArrayAPIKernel(ArrayKernel):
